@@ -1,0 +1,15 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/objectstore/memory"
+	"github.com/storacha/storefs/store/objectstore/objectstoretest"
+)
+
+func TestConformance(t *testing.T) {
+	objectstoretest.Run(t, objectstoretest.Backend{
+		New: func(t *testing.T) objectstore.Store { return memory.New() },
+	})
+}
