@@ -1,0 +1,202 @@
+// Package s3test runs a real S3-compatible server (versitygw, posix backend)
+// on 127.0.0.1 for tests: a process per caller, on a free port, over a temp
+// dir, stopped when the test ends.
+//
+// The binary comes from $STOREFS_VERSITYGW, the repo's .tools/bin (where
+// `make test` installs it) or PATH. When it is missing the test skips with a
+// message, except on CI (CI=true), where it fails: a green CI run that
+// skipped the S3 tests would prove nothing.
+package s3test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+const (
+	AccessKey = "storefs-test-access"
+	SecretKey = "storefs-test-secret-do-not-log"
+	Region    = "us-east-1"
+)
+
+// Server is a running versitygw.
+type Server struct {
+	Endpoint string // 127.0.0.1:PORT
+	DataDir  string // the posix backend's root: one directory per bucket
+	log      string
+	t        testing.TB
+	bin      string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// Binary finds versitygw, or returns "".
+func Binary() string {
+	if p := os.Getenv("STOREFS_VERSITYGW"); p != "" {
+		return p
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			p := filepath.Join(dir, ".tools", "bin", "versitygw")
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil || filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// Require skips the test when versitygw is missing, or fails it on CI.
+func Require(t testing.TB) string {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		msg := "versitygw not found (run `make test-deps`, or set STOREFS_VERSITYGW)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg + ": S3 tests must run on CI")
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// Start runs a server for the rest of the test.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Require(t), DataDir: t.TempDir()}
+	s.log = filepath.Join(t.TempDir(), "versitygw.log")
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	s.Endpoint = "127.0.0.1:" + strconv.Itoa(port)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			if out, err := os.ReadFile(s.log); err == nil && len(out) > 0 {
+				t.Logf("versitygw output:\n%s", out)
+			}
+		}
+	})
+	s.start()
+	return s
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	cmd := exec.Command(s.bin, "--port", s.Endpoint, "--region", Region, "--quiet", "posix", s.DataDir)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
+	logFile, err := os.OpenFile(s.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		s.t.Fatalf("s3test: %v", err)
+	}
+	defer logFile.Close()
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("s3test: start %s: %v", s.bin, err)
+	}
+	s.cmd = cmd
+	s.exited = make(chan struct{})
+	go func(exited chan struct{}) { cmd.Wait(); close(exited) }(s.exited)
+	if err := s.waitReady(10 * time.Second); err != nil {
+		s.Stop()
+		s.t.Fatalf("s3test: versitygw on %s: %v", s.Endpoint, err)
+	}
+}
+
+// waitReady polls a signed ListBuckets until it answers.
+func (s *Server) waitReady(limit time.Duration) error {
+	c := s.Client()
+	deadline := time.Now().Add(limit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.ListBuckets(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("exited before it was ready: %w", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v: %w", limit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Client is a plain minio-go client for test set-up and inspection.
+func (s *Server) Client() *minio.Client {
+	c, err := minio.New(s.Endpoint, &minio.Options{
+		Creds:        credentials.NewStaticV4(AccessKey, SecretKey, ""),
+		Region:       Region,
+		BucketLookup: minio.BucketLookupPath,
+		MaxRetries:   1,
+	})
+	if err != nil {
+		s.t.Fatalf("s3test: client: %v", err)
+	}
+	return c
+}
+
+// MakeBucket creates a bucket or fails the test.
+func (s *Server) MakeBucket(name string) {
+	s.t.Helper()
+	if err := s.Client().MakeBucket(context.Background(), name, minio.MakeBucketOptions{Region: Region}); err != nil {
+		s.t.Fatalf("s3test: make bucket %s: %v", name, err)
+	}
+}
+
+// Stop kills the server and waits for it. Safe to call twice.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // in case a test paused it
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and data.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+}
+
+// Pause stops the server with SIGSTOP: connections hang rather than fail.
+func (s *Server) Pause() { s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server.
+func (s *Server) Resume() { s.cmd.Process.Signal(syscall.SIGCONT) }

@@ -1,0 +1,225 @@
+package minio_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/store/objectstore"
+	s3 "github.com/storacha/storefs/store/objectstore/minio"
+	"github.com/storacha/storefs/store/objectstore/objectstoretest"
+)
+
+func config(srv *s3test.Server) s3.Config {
+	return s3.Config{
+		Endpoint:        srv.Endpoint,
+		AccessKeyID:     s3test.AccessKey,
+		SecretAccessKey: s3test.SecretKey,
+		Insecure:        true,
+		Timeout:         5 * time.Second,
+	}
+}
+
+func open(t *testing.T, cfg s3.Config, bucket string, create bool) *s3.Store {
+	t.Helper()
+	c, err := s3.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Bucket(context.Background(), bucket, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	srv := s3test.Start(t)
+	var n atomic.Int32
+	objectstoretest.Run(t, objectstoretest.Backend{
+		New: func(t *testing.T) objectstore.Store {
+			return open(t, config(srv), fmt.Sprintf("conformance%d", n.Add(1)), true)
+		},
+		Streams: true,
+	})
+}
+
+func TestMissingBucketIsNotCreated(t *testing.T) {
+	srv := s3test.Start(t)
+	c, err := s3.NewClient(config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Bucket(context.Background(), "absent", false); !errors.Is(err, s3.ErrNoBucket) || errors.Is(err, objectstore.ErrNotExist) {
+		t.Fatalf("open of a missing bucket: %v, want ErrNoBucket", err)
+	}
+	buckets, err := srv.Client().ListBuckets(context.Background())
+	if err != nil || len(buckets) != 0 {
+		t.Fatalf("buckets after opening a missing one: %v, %v", buckets, err)
+	}
+}
+
+// counting counts requests by method and fails the first `fail` of them
+// with the given status.
+type counting struct {
+	next   http.RoundTripper
+	fail   atomic.Int32
+	status int
+	gets   atomic.Int32
+	heads  atomic.Int32
+	ranges []string
+}
+
+func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch r.Method {
+	case http.MethodGet:
+		if r.URL.Query().Get("list-type") == "" && r.URL.Path != "/" && strings.Count(strings.Trim(r.URL.Path, "/"), "/") > 0 {
+			c.gets.Add(1)
+			c.ranges = append(c.ranges, r.Header.Get("Range"))
+		}
+	case http.MethodHead:
+		c.heads.Add(1)
+	}
+	if c.fail.Add(-1) >= 0 {
+		return &http.Response{
+			StatusCode: c.status, Status: http.StatusText(c.status), Request: r,
+			Header: http.Header{"Content-Type": {"application/xml"}},
+			Body:   io.NopCloser(strings.NewReader(`<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>injected</Message></Error>`)),
+		}, nil
+	}
+	return c.next.RoundTrip(r)
+}
+
+func TestOneGetPerRangedRead(t *testing.T) {
+	srv := s3test.Start(t)
+	rt := &counting{}
+	cfg := config(srv)
+	cfg.WrapTransport = func(next http.RoundTripper) http.RoundTripper { rt.next = next; return rt }
+	s := open(t, cfg, "ranged", true)
+	data := objectstoretest.Data(1, 1<<20)
+	objectstoretest.Put(t, s, "obj", data)
+	rt.gets.Store(0)
+	rt.heads.Store(0)
+	rt.ranges = nil
+	got, size := objectstoretest.Read(t, s, "obj", objectstore.WithRange(objectstore.Bytes(4096, 8191)))
+	if !bytes.Equal(got, data[4096:8192]) || size != int64(len(data)) {
+		t.Fatalf("ranged read: %d bytes, size %d", len(got), size)
+	}
+	if rt.gets.Load() != 1 || rt.heads.Load() != 0 || fmt.Sprint(rt.ranges) != "[bytes=4096-8191]" {
+		t.Fatalf("a ranged read sent %d GETs %v and %d HEADs; want one GET", rt.gets.Load(), rt.ranges, rt.heads.Load())
+	}
+}
+
+func TestRetriesThrottling(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusTooManyRequests} {
+		rt := &counting{status: status}
+		cfg := config(srv)
+		cfg.MaxRetries = 3
+		cfg.WrapTransport = func(next http.RoundTripper) http.RoundTripper { rt.next = next; return rt }
+		s := open(t, cfg, fmt.Sprintf("retry%d", status), true)
+		objectstoretest.Put(t, s, "obj", []byte("payload"))
+
+		rt.fail.Store(2) // two failures, then success: retried
+		if got, _ := objectstoretest.Read(t, s, "obj"); string(got) != "payload" {
+			t.Fatalf("%d: read %q", status, got)
+		}
+		rt.fail.Store(100) // never succeeds: an error, and never "not found"
+		_, err := s.Get(context.Background(), "obj")
+		if err == nil || errors.Is(err, objectstore.ErrNotExist) {
+			t.Fatalf("%d on every attempt: %v; want an error that is not ErrNotExist", status, err)
+		}
+		if _, err := s.Stat(context.Background(), "obj"); err == nil || errors.Is(err, objectstore.ErrNotExist) {
+			t.Fatalf("%d on every stat attempt: %v; want an error that is not ErrNotExist", status, err)
+		}
+		if used := 100 - rt.fail.Load(); used > 2*int32(cfg.MaxRetries) {
+			t.Fatalf("%d: %d attempts for a get and a stat with MaxRetries %d", status, used, cfg.MaxRetries)
+		}
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	srv := s3test.Start(t)
+	cfg := config(srv)
+	srv.Stop()
+	c, err := s3.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Bucket(context.Background(), "any", false)
+	if err == nil || errors.Is(err, objectstore.ErrNotExist) || errors.Is(err, s3.ErrNoBucket) {
+		t.Fatalf("unreachable server: %v", err)
+	}
+	if !strings.Contains(err.Error(), srv.Endpoint) {
+		t.Errorf("error does not name the endpoint: %v", err)
+	}
+	t.Logf("unreachable reported after %v: %v", time.Since(start), err)
+}
+
+func TestCredentialsNeverInErrors(t *testing.T) {
+	srv := s3test.Start(t)
+	cfg := config(srv)
+	cfg.AccessKeyID = "AKIASECRETACCESSKEYID"
+	cfg.SecretAccessKey = "wrong-secret-value-123"
+	c, err := s3.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Bucket(context.Background(), "any", false)
+	if err == nil {
+		t.Fatal("wrong credentials accepted")
+	}
+	for _, secret := range []string{cfg.AccessKeyID, cfg.SecretAccessKey} {
+		if strings.Contains(err.Error(), secret) || strings.Contains(fmt.Sprintf("%+v", err), secret) {
+			t.Fatalf("error shows a credential: %v", err)
+		}
+	}
+}
+
+// TestStalledServer pauses the server (SIGSTOP) mid-read: the read fails
+// once the server has been quiet for the timeout, instead of hanging.
+func TestStalledServer(t *testing.T) {
+	srv := s3test.Start(t)
+	cfg := config(srv)
+	cfg.Timeout = time.Second
+	cfg.MaxRetries = 1
+	s := open(t, cfg, "stall", true)
+	objectstoretest.Put(t, s, "big", objectstoretest.Data(2, 32<<20))
+
+	obj, err := s.Get(context.Background(), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if _, err := io.ReadFull(obj, make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, obj); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Log("the whole body was already buffered before the pause")
+		} else if errors.Is(err, objectstore.ErrNotExist) {
+			t.Fatalf("stall reported as not found: %v", err)
+		}
+	case <-time.After(30 * time.Second): // a generous bound: the verdict is "did not hang"
+		t.Fatal("read hung on a stopped server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Stat(ctx, "big"); err == nil || errors.Is(err, objectstore.ErrNotExist) {
+		t.Fatalf("stat on a stopped server: %v", err)
+	}
+}
