@@ -1,0 +1,183 @@
+// Package blobstore stores content-addressed blobs over an objectstore: keys
+// come from the blob's multihash through a backend's KeyEncoder, Put checks
+// that the bytes hash to the multihash, and reads keep the objectstore's
+// streaming and ranges.
+package blobstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"iter"
+	"sync"
+
+	mh "github.com/multiformats/go-multihash"
+	_ "github.com/multiformats/go-multihash/register/all" // every function go-multihash can compute
+
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// Store is what the layers above (the filesystem, the CLI) use.
+type Store interface {
+	// Put stores size bytes from r as digest, failing (and storing
+	// nothing) when they do not hash to digest.
+	Put(ctx context.Context, digest mh.Multihash, size int64, r io.Reader) error
+	Get(ctx context.Context, digest mh.Multihash, opts ...objectstore.GetOption) (objectstore.Object, error)
+	Stat(ctx context.Context, digest mh.Multihash) (Info, error)
+	// List streams every blob with its size.
+	List(ctx context.Context) iter.Seq2[Info, error]
+}
+
+// Info describes a stored blob.
+type Info struct {
+	Digest mh.Multihash
+	Size   int64
+	Key    string // the backend key that holds it
+}
+
+// ErrDigestMismatch is matched when bytes do not hash to their multihash.
+var ErrDigestMismatch = errors.New("bytes do not match the multihash")
+
+// New returns a blob store over objects, keyed by enc.
+func New(objects objectstore.Store, enc KeyEncoder) Store {
+	return &store{objects: objects, enc: enc}
+}
+
+type store struct {
+	objects objectstore.Store
+	enc     KeyEncoder
+	// legacy remembers blobs found under a fallback key, so each costs one
+	// failed lookup at most once.
+	legacy sync.Map // string(digest) -> key
+}
+
+func (s *store) Put(ctx context.Context, digest mh.Multihash, size int64, r io.Reader) error {
+	v, err := NewVerifier(digest)
+	if err != nil {
+		return err
+	}
+	if err := s.objects.Put(ctx, s.enc.Key(digest), size, v.Reader(r)); err != nil {
+		return fmt.Errorf("put blob %s: %w", Name(digest), err)
+	}
+	return nil
+}
+
+func (s *store) Get(ctx context.Context, digest mh.Multihash, opts ...objectstore.GetOption) (objectstore.Object, error) {
+	var obj objectstore.Object
+	err := s.resolve(digest, func(key string) (err error) {
+		obj, err = s.objects.Get(ctx, key, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get blob %s: %w", Name(digest), err)
+	}
+	return obj, nil
+}
+
+func (s *store) Stat(ctx context.Context, digest mh.Multihash) (Info, error) {
+	var info objectstore.Info
+	err := s.resolve(digest, func(key string) (err error) {
+		info, err = s.objects.Stat(ctx, key)
+		return err
+	})
+	if err != nil {
+		return Info{}, fmt.Errorf("stat blob %s: %w", Name(digest), err)
+	}
+	return Info{Digest: digest, Size: info.Size, Key: info.Key}, nil
+}
+
+// resolve runs op on the blob's key, then on each fallback key while the
+// answer is "not there".
+func (s *store) resolve(digest mh.Multihash, op func(key string) error) error {
+	if key, ok := s.legacy.Load(string(digest)); ok {
+		return op(key.(string))
+	}
+	err := op(s.enc.Key(digest))
+	for _, key := range s.enc.Fallbacks(digest) {
+		if !errors.Is(err, objectstore.ErrNotExist) {
+			break
+		}
+		if err = op(key); err == nil {
+			s.legacy.Store(string(digest), key)
+		}
+	}
+	return err
+}
+
+func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
+	return func(yield func(Info, error) bool) {
+		for info, err := range s.objects.List(ctx, "") {
+			if err != nil {
+				yield(Info{}, fmt.Errorf("list blobs: %w", err))
+				return
+			}
+			digest, ok := s.enc.Parse(info.Key)
+			if !ok {
+				continue
+			}
+			if !yield(Info{Digest: digest, Size: info.Size, Key: info.Key}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Verifier hashes bytes with a multihash's function and compares.
+type Verifier struct {
+	want   []byte // the digest
+	hasher hash.Hash
+	name   string
+}
+
+// NewVerifier prepares to check bytes against digest.
+func NewVerifier(digest mh.Multihash) (*Verifier, error) {
+	dec, err := mh.Decode(digest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadName, err)
+	}
+	h, err := mh.GetHasher(dec.Code)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: hash function %s: %w", Name(digest), mh.Codes[dec.Code], err)
+	}
+	if dec.Length > h.Size() && dec.Code != mh.IDENTITY {
+		return nil, fmt.Errorf("blob %s: digest longer than %s produces", Name(digest), dec.Name)
+	}
+	return &Verifier{want: dec.Digest, hasher: h, name: Name(digest)}, nil
+}
+
+func (v *Verifier) Write(p []byte) (int, error) { return v.hasher.Write(p) }
+
+// Check compares what was written with the digest.
+func (v *Verifier) Check() error {
+	sum := v.hasher.Sum(nil)
+	if len(sum) > len(v.want) {
+		sum = sum[:len(v.want)] // truncated digests
+	}
+	if !bytes.Equal(sum, v.want) {
+		return fmt.Errorf("blob %s: %w", v.name, ErrDigestMismatch)
+	}
+	return nil
+}
+
+// Reader passes r through, hashing it, and reports a mismatch instead of
+// io.EOF at its end, which makes objectstores abort the write.
+func (v *Verifier) Reader(r io.Reader) io.Reader { return &verifyingReader{r: r, v: v} }
+
+type verifyingReader struct {
+	r io.Reader
+	v *Verifier
+}
+
+func (vr *verifyingReader) Read(p []byte) (int, error) {
+	n, err := vr.r.Read(p)
+	vr.v.Write(p[:n])
+	if err == io.EOF {
+		if cerr := vr.v.Check(); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
+}
