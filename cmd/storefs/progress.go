@@ -1,0 +1,42 @@
+package main
+
+import (
+	"io"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// progress shows a bar on stderr when stderr is a terminal, and nothing
+// otherwise (scripts, pipes, tests).
+type progress struct{ bar *progressbar.ProgressBar }
+
+func newProgress(c *cli.Context, size int64, what string) progress {
+	f, ok := c.App.ErrWriter.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || size < 1<<20 {
+		return progress{}
+	}
+	return progress{progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+func (p progress) reader(r io.Reader) io.Reader {
+	if p.bar == nil {
+		return r
+	}
+	pr := progressbar.NewReader(r, p.bar)
+	return &pr
+}
+
+func (p progress) done() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}

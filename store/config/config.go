@@ -1,0 +1,186 @@
+// Package config turns a backend configuration into the set of stores a
+// Piri node keeps, with Piri's own selection: S3 configured → S3; a data_dir
+// → the on-disk stores; neither → memory.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/objectstore/flatfs"
+	"github.com/storacha/storefs/store/objectstore/memory"
+	"github.com/storacha/storefs/store/objectstore/minio"
+)
+
+// Config selects a backend.
+type Config struct {
+	DataDir string // a Piri data_dir
+	S3      *S3    // Piri's [repo.s3]
+	// Writable allows writes: creating a missing flatfs store or bucket.
+	// Without it nothing is created and LevelDBs open read-only.
+	Writable bool
+	// Timeout bounds each backend request (S3). Zero means the default.
+	Timeout time.Duration
+}
+
+// S3 is Piri's [repo.s3] section.
+type S3 struct {
+	Endpoint        string
+	BucketPrefix    string
+	Insecure        bool
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+// Backend names the selected backend: "s3", "datadir" or "memory".
+func (c Config) Backend() string {
+	switch {
+	case c.S3 != nil:
+		return "s3"
+	case c.DataDir != "":
+		return "datadir"
+	}
+	return "memory"
+}
+
+// String describes the backend for logs and messages, without secrets.
+func (c Config) String() string {
+	switch c.Backend() {
+	case "s3":
+		return fmt.Sprintf("s3 %s (bucket prefix %q)", c.S3.Endpoint, c.S3.BucketPrefix)
+	case "datadir":
+		return "data dir " + c.DataDir
+	}
+	return "memory"
+}
+
+// BlobDir is where a data_dir keeps its blobs (flatfs).
+func BlobDir(dataDir string) string { return filepath.Join(dataDir, "pdp", "datastore") }
+
+// BlobBucket is the bucket that holds a node's blobs.
+func BlobBucket(prefix string) string { return prefix + "pdp" }
+
+// Stores is an opened set of stores. Close releases them.
+type Stores struct {
+	Blobs   blobstore.Store
+	closers []func() error
+}
+
+// Close releases every store.
+func (s *Stores) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// Open opens the configured stores.
+func Open(ctx context.Context, c Config) (*Stores, error) {
+	switch c.Backend() {
+	case "s3":
+		return openS3(ctx, c)
+	case "datadir":
+		return openDataDir(c)
+	}
+	return &Stores{Blobs: blobstore.New(memory.New(), blobstore.FlatFS{})}, nil
+}
+
+func openS3(ctx context.Context, c Config) (*Stores, error) {
+	endpoint, insecure := splitScheme(c.S3.Endpoint, c.S3.Insecure)
+	client, err := minio.NewClient(minio.Config{
+		Endpoint:        endpoint,
+		AccessKeyID:     c.S3.AccessKeyID,
+		SecretAccessKey: c.S3.SecretAccessKey,
+		Insecure:        insecure,
+		Timeout:         c.Timeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pdp, err := client.Bucket(ctx, BlobBucket(c.S3.BucketPrefix), c.Writable)
+	if err != nil {
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
+	return &Stores{Blobs: blobstore.New(pdp, blobstore.S3{})}, nil
+}
+
+// splitScheme accepts an endpoint written as a URL: the scheme decides
+// between http and https.
+func splitScheme(endpoint string, insecure bool) (string, bool) {
+	if rest, ok := strings.CutPrefix(endpoint, "http://"); ok {
+		return strings.TrimSuffix(rest, "/"), true
+	}
+	if rest, ok := strings.CutPrefix(endpoint, "https://"); ok {
+		return strings.TrimSuffix(rest, "/"), false
+	}
+	return endpoint, insecure
+}
+
+func openDataDir(c Config) (*Stores, error) {
+	if fi, err := os.Stat(c.DataDir); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("data dir %s: not a directory", c.DataDir)
+	}
+	blobs, err := flatfs.Open(BlobDir(c.DataDir), flatfs.Options{Create: c.Writable, Sync: true})
+	if err != nil {
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
+	return &Stores{Blobs: blobstore.New(blobs, blobstore.FlatFS{})}, nil
+}
+
+// piriConfig is the part of a Piri config TOML storefs reads; other
+// sections ([identity], [server], [ucan] …) are ignored.
+type piriConfig struct {
+	Repo struct {
+		DataDir string `toml:"data_dir"`
+		S3      *struct {
+			Endpoint     string `toml:"endpoint"`
+			BucketPrefix string `toml:"bucket_prefix"`
+			Insecure     bool   `toml:"insecure"`
+			Credentials  struct {
+				AccessKeyID     string `toml:"access_key_id"`
+				SecretAccessKey string `toml:"secret_access_key"`
+			} `toml:"credentials"`
+		} `toml:"s3"`
+	} `toml:"repo"`
+}
+
+// LoadPiri reads the [repo] section of a Piri config file. Relative paths
+// are taken from the file's directory.
+func LoadPiri(path string) (Config, error) {
+	var pc piriConfig
+	if _, err := toml.DecodeFile(path, &pc); err != nil {
+		return Config{}, fmt.Errorf("read piri config %s: %w", path, err)
+	}
+	var c Config
+	if d := pc.Repo.DataDir; d != "" {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(filepath.Dir(path), d)
+		}
+		c.DataDir = d
+	}
+	if s := pc.Repo.S3; s != nil && s.Endpoint != "" {
+		c.S3 = &S3{
+			Endpoint:        s.Endpoint,
+			BucketPrefix:    s.BucketPrefix,
+			Insecure:        s.Insecure,
+			AccessKeyID:     s.Credentials.AccessKeyID,
+			SecretAccessKey: s.Credentials.SecretAccessKey,
+		}
+	}
+	if c.S3 == nil && c.DataDir == "" {
+		return Config{}, fmt.Errorf("piri config %s: [repo] names neither data_dir nor s3.endpoint", path)
+	}
+	return c, nil
+}
