@@ -32,13 +32,14 @@ const (
 
 // Server is a running versitygw.
 type Server struct {
-	Endpoint string // 127.0.0.1:PORT
-	DataDir  string // the posix backend's root: one directory per bucket
-	log      string
-	t        testing.TB
-	bin      string
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	Endpoint  string // 127.0.0.1:PORT
+	DataDir   string // the posix backend's root: one directory per bucket
+	log       string
+	keepAlive bool
+	t         testing.TB
+	bin       string
+	cmd       *exec.Cmd
+	exited    chan struct{}
 }
 
 // Binary finds versitygw, or returns "".
@@ -77,10 +78,21 @@ func Require(t testing.TB) string {
 	return bin
 }
 
+// Option configures Start.
+type Option func(*Server)
+
+// KeepAlive turns on versitygw's HTTP keep-alive (off by default: with it,
+// v1.8.0 mishandles zero-byte streaming-signed PUTs). storefs sends
+// unsigned payloads, so benchmarks use it.
+func KeepAlive() Option { return func(s *Server) { s.keepAlive = true } }
+
 // Start runs a server for the rest of the test.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: Require(t), DataDir: t.TempDir()}
+	for _, o := range opts {
+		o(s)
+	}
 	s.log = filepath.Join(t.TempDir(), "versitygw.log")
 	port, err := freePort()
 	if err != nil {
@@ -110,7 +122,11 @@ func freePort() (int, error) {
 
 func (s *Server) start() {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", s.Endpoint, "--region", Region, "--quiet", "posix", s.DataDir)
+	args := []string{"--port", s.Endpoint, "--region", Region, "--quiet"}
+	if s.keepAlive {
+		args = append(args, "--keep-alive")
+	}
+	cmd := exec.Command(s.bin, append(args, "posix", s.DataDir)...)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
 	logFile, err := os.OpenFile(s.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

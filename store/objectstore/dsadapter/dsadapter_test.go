@@ -146,3 +146,15 @@ func TestLockedByAnotherProcess(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRangedGet(b *testing.B) {
+	b.Run("mapdatastore", func(b *testing.B) { objectstoretest.Bench(b, dsadapter.NewMemory(), "bench") })
+	b.Run("leveldb", func(b *testing.B) {
+		s, err := dsadapter.OpenLevelDB(b.TempDir(), false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		objectstoretest.Bench(b, s, "bench")
+	})
+}

@@ -134,3 +134,11 @@ func TestBadKeys(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRangedGet(b *testing.B) {
+	s, err := flatfs.Open(filepath.Join(b.TempDir(), "store"), flatfs.Options{Create: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	objectstoretest.Bench(b, s, helloKey)
+}

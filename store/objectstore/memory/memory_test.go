@@ -13,3 +13,5 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T) objectstore.Store { return memory.New() },
 	})
 }
+
+func BenchmarkRangedGet(b *testing.B) { objectstoretest.Bench(b, memory.New(), "bench") }

@@ -402,8 +402,19 @@ func (o *object) Read(p []byte) (int, error) {
 	return o.Read(p)
 }
 
+// drainLimit is the most Close reads to let a connection be reused: Go's
+// HTTP client closes connections whose body was not read to its end.
+const drainLimit = 256 << 10
+
 func (o *object) closeBody() {
 	if o.body != nil {
+		left := o.size - o.off
+		if o.end >= 0 {
+			left = o.end + 1 - o.off
+		}
+		if left >= 0 && left <= drainLimit && o.ctx.Err() == nil {
+			io.CopyN(io.Discard, o.body, left+1)
+		}
 		o.body.Close()
 		o.body = nil
 	}

@@ -223,3 +223,16 @@ func TestStalledServer(t *testing.T) {
 		t.Fatalf("stat on a stopped server: %v", err)
 	}
 }
+
+func BenchmarkRangedGet(b *testing.B) {
+	srv := s3test.Start(b, s3test.KeepAlive())
+	c, err := s3.NewClient(config(srv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := c.Bucket(context.Background(), "bench", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	objectstoretest.Bench(b, s, "bench")
+}

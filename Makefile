@@ -1,0 +1,31 @@
+# storefs — see README.md.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+export STOREFS_VERSITYGW ?= $(CURDIR)/.tools/bin/versitygw
+
+.PHONY: build test test-deps lint demo bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/storefs ./cmd/storefs
+
+test-deps:
+	./scripts/test-deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Every test: installs what it needs, then runs the unit, conformance (real
+# versitygw on 127.0.0.1, started by the tests themselves) and CLI tests.
+test: test-deps lint build
+	$(GO) test -count=1 -timeout 20m ./...
+
+demo: build
+	./scripts/demo.sh
+
+bench: test-deps
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./store/...
+
+clean:
+	rm -rf bin

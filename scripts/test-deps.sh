@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine: FUSE tools and
+# attr (getfattr) from apt, and the S3 test server (versitygw) built into
+# .tools/bin. Each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSITYGW_VERSION=v1.8.0
+need_apt=()
+command -v fusermount3 >/dev/null || need_apt+=(fuse3)
+command -v getfattr >/dev/null || need_apt+=(attr)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing ${need_apt[*]} (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "warning: ${need_apt[*]} missing and not root: install them with apt-get" >&2
+  fi
+fi
+
+if [ ! -x .tools/bin/versitygw ]; then
+  echo "building versitygw $VERSITYGW_VERSION into .tools/bin (about a minute on a fresh machine)"
+  GOBIN="$PWD/.tools/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
