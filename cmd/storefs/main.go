@@ -57,7 +57,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Commands:  []*cli.Command{blobCommand()},
 		// Errors are printed once, by run, with the right exit code.
-		ExitErrHandler: func(*cli.Context, error) {},
+		ExitErrHandler:       func(*cli.Context, error) {},
 		Action:               unknownCommand,
 		EnableBashCompletion: true,
 	}
