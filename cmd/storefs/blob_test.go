@@ -71,7 +71,7 @@ func TestBlobCommandsOnPiriDataDir(t *testing.T) {
 		t.Fatalf("put: %q %q %d", out, stderr, code)
 	}
 	name := fields[0]
-	out, _, _ = storefs(t, append(append([]string{"blob", "ls", "-l"}, backend...))...)
+	out, _, _ = storefs(t, append([]string{"blob", "ls", "-l"}, backend...)...)
 	if !strings.Contains(out, name+"\t800000\n") || !strings.Contains(out, helloB32+"\t11\n") {
 		t.Fatalf("ls -l after put:\n%s", out)
 	}
@@ -89,22 +89,19 @@ func TestBlobCommandsOnPiriDataDir(t *testing.T) {
 func checkHello(t *testing.T, backend []string) {
 	t.Helper()
 	for _, c := range []struct {
-		args []string
+		cmd  []string // the command and its flags; the backend flags follow
+		rest []string
 		want string
 	}{
-		{[]string{"blob", "get", helloB32}, "hello world"},
-		{[]string{"blob", "get", "--range", "0-4", helloB32}, "hello"},
-		{[]string{"blob", "get", "--range", "6-", helloB58}, "world"},
-		{[]string{"blob", "get", helloCID}, "hello world"},
-		{[]string{"blob", "get", strings.ToUpper(helloB32)}, "hello world"},
-		{[]string{"blob", "ls"}, helloB32 + "\n"},
-		{[]string{"blob", "ls", "-l"}, helloB32 + "\t11\n"},
+		{[]string{"blob", "get"}, []string{helloB32}, "hello world"},
+		{[]string{"blob", "get", "--range", "0-4"}, []string{helloB32}, "hello"},
+		{[]string{"blob", "get", "--range", "6-"}, []string{helloB58}, "world"},
+		{[]string{"blob", "get"}, []string{helloCID}, "hello world"},
+		{[]string{"blob", "get"}, []string{strings.ToUpper(helloB32)}, "hello world"},
+		{[]string{"blob", "ls"}, nil, helloB32 + "\n"},
+		{[]string{"blob", "ls", "-l"}, nil, helloB32 + "\t11\n"},
 	} {
-		args := append(append(c.args[:len(c.args):len(c.args)], backend...))
-		// flags first: the NAME stays last
-		if len(c.args) > 2 && !strings.HasPrefix(c.args[len(c.args)-1], "-") && c.args[1] == "get" {
-			args = append(append(append([]string{}, c.args[:len(c.args)-1]...), backend...), c.args[len(c.args)-1])
-		}
+		args := append(append(append([]string{}, c.cmd...), backend...), c.rest...)
 		out, stderr, code := storefs(t, args...)
 		if code != 0 || out != c.want {
 			t.Errorf("storefs %v: %q (stderr %q, exit %d), want %q", args, out, stderr, code, c.want)
