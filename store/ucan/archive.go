@@ -2,6 +2,7 @@ package ucan
 
 import (
 	"fmt"
+	"github.com/storacha/storefs/store/ipldutil"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime/datamodel"
@@ -16,14 +17,14 @@ const (
 	ReceiptVariant    = "ucan/receipt@" + Version
 )
 
-func variantBlock(key string, target cid.Cid) (Block, error) {
+func variantBlock(key string, target cid.Cid) (ipldutil.Block, error) {
 	n, err := qp.BuildMap(basicnode.Prototype.Any, 1, func(ma datamodel.MapAssembler) {
-		qp.MapEntry(ma, key, qp.Link(Link(target)))
+		qp.MapEntry(ma, key, qp.Link(ipldutil.Link(target)))
 	})
 	if err != nil {
-		return Block{}, err
+		return ipldutil.Block{}, err
 	}
-	return EncodeBlock(n)
+	return ipldutil.EncodeBlock(n)
 }
 
 // variantTarget reads the archive's root block and follows its link.
@@ -36,14 +37,14 @@ func variantTarget(c *CAR, key string) (cid.Cid, error) {
 	if !ok {
 		return cid.Undef, fmt.Errorf("archive root block %s is missing", root)
 	}
-	n, err := DecodeCBOR(block)
+	n, err := ipldutil.DecodeCBOR(block)
 	if err != nil {
 		return cid.Undef, fmt.Errorf("archive root: %w", err)
 	}
 	if n.Kind() != datamodel.Kind_Map || n.Length() != 1 {
 		return cid.Undef, fmt.Errorf("archive root is not a single-key variant")
 	}
-	return linkField(n, key)
+	return ipldutil.LinkField(n, key)
 }
 
 // DecodeDelegationArchive reads a delegation archive: a CAR whose root is
@@ -70,7 +71,7 @@ func DecodeDelegationArchive(data []byte) (*Delegation, *CAR, error) {
 
 // EncodeDelegationArchive writes d's archive: proofs (and other attached
 // blocks) first, then the UCAN, then the variant root, as ucanto does.
-func EncodeDelegationArchive(d *Delegation, attached ...Block) ([]byte, error) {
+func EncodeDelegationArchive(d *Delegation, attached ...ipldutil.Block) ([]byte, error) {
 	ucan, err := d.Encode()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/storacha/storefs/store/ipldutil"
 	"io"
 
 	"github.com/ipfs/go-cid"
@@ -30,7 +31,7 @@ func ReadCAR(data []byte) (*CAR, error) {
 	br, err := car.NewBlockReader(bytes.NewReader(data),
 		car.WithTrustedCAR(false),
 		car.MaxAllowedHeaderSize(1<<20),
-		car.MaxAllowedSectionSize(maxBlock+1024))
+		car.MaxAllowedSectionSize(ipldutil.MaxBlock+1024))
 	if err != nil {
 		return nil, fmt.Errorf("car: %w", err)
 	}
@@ -57,7 +58,7 @@ func (c *CAR) Root() (cid.Cid, error) {
 
 // WriteCAR writes a CARv1 with the given roots and blocks, in order, each
 // block once.
-func WriteCAR(roots []cid.Cid, blocks []Block) ([]byte, error) {
+func WriteCAR(roots []cid.Cid, blocks []ipldutil.Block) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := storage.NewWritable(&buf, roots, car.WriteAsCarV1(true), car.AllowDuplicatePuts(false))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/storacha/storefs/store/ipldutil"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime/codec/dagjson"
@@ -45,7 +46,7 @@ type Capability struct {
 
 // DecodeDelegation parses a UCAN block.
 func DecodeDelegation(c cid.Cid, block []byte) (*Delegation, error) {
-	n, err := DecodeCBOR(block)
+	n, err := ipldutil.DecodeCBOR(block)
 	if err != nil {
 		return nil, fmt.Errorf("ucan %s: %w", c, err)
 	}
@@ -60,11 +61,11 @@ func DecodeDelegation(c cid.Cid, block []byte) (*Delegation, error) {
 func delegationFromNode(n datamodel.Node) (*Delegation, error) {
 	d := &Delegation{}
 	var err error
-	if d.Version, err = stringField(n, "v"); err != nil {
+	if d.Version, err = ipldutil.String(n, "v"); err != nil {
 		return nil, err
 	}
 	for key, dst := range map[string]*string{"iss": &d.Issuer, "aud": &d.Audience} {
-		b, err := bytesField(n, key)
+		b, err := ipldutil.Bytes(n, key)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +73,7 @@ func delegationFromNode(n datamodel.Node) (*Delegation, error) {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 	}
-	sig, err := bytesField(n, "s")
+	sig, err := ipldutil.Bytes(n, "s")
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +85,13 @@ func delegationFromNode(n datamodel.Node) (*Delegation, error) {
 	}
 	// exp is always present; null means "never". Either way ints may be
 	// larger than 2^32 (JS writes milliseconds by mistake).
-	if d.Expiration, err = optionalInt(n, "exp"); err != nil {
+	if d.Expiration, err = ipldutil.OptionalInt(n, "exp"); err != nil {
 		return nil, err
 	}
-	if d.NotBefore, err = optionalInt(n, "nbf"); err != nil {
+	if d.NotBefore, err = ipldutil.OptionalInt(n, "nbf"); err != nil {
 		return nil, err
 	}
-	if v, err := field(n, "nnc"); err != nil {
+	if v, err := ipldutil.Field(n, "nnc"); err != nil {
 		return nil, err
 	} else if v != nil && !v.IsNull() {
 		s, err := v.AsString()
@@ -102,7 +103,7 @@ func delegationFromNode(n datamodel.Node) (*Delegation, error) {
 	if d.Facts, err = nodeList(n, "fct"); err != nil {
 		return nil, err
 	}
-	if d.Proofs, err = linkList(n, "prf"); err != nil {
+	if d.Proofs, err = ipldutil.LinkList(n, "prf"); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -116,13 +117,13 @@ func capabilities(n datamodel.Node) ([]Capability, error) {
 	caps := make([]Capability, 0, len(att))
 	for i, a := range att {
 		var c Capability
-		if c.With, err = stringField(a, "with"); err != nil {
+		if c.With, err = ipldutil.String(a, "with"); err != nil {
 			return nil, fmt.Errorf("att[%d]: %w", i, err)
 		}
-		if c.Can, err = stringField(a, "can"); err != nil {
+		if c.Can, err = ipldutil.String(a, "can"); err != nil {
 			return nil, fmt.Errorf("att[%d]: %w", i, err)
 		}
-		if c.Nb, err = field(a, "nb"); err != nil {
+		if c.Nb, err = ipldutil.Field(a, "nb"); err != nil {
 			return nil, fmt.Errorf("att[%d]: %w", i, err)
 		}
 		caps = append(caps, c)
@@ -131,7 +132,7 @@ func capabilities(n datamodel.Node) ([]Capability, error) {
 }
 
 func nodeList(n datamodel.Node, key string) ([]datamodel.Node, error) {
-	v, err := field(n, key)
+	v, err := ipldutil.Field(n, key)
 	if err != nil || v == nil || v.IsNull() {
 		return nil, err
 	}
@@ -205,14 +206,14 @@ func (d *Delegation) payloadFields(ma datamodel.MapAssembler) {
 }
 
 // Encode returns the UCAN block, and sets d.CID to its CID.
-func (d *Delegation) Encode() (Block, error) {
+func (d *Delegation) Encode() (ipldutil.Block, error) {
 	n, err := d.Node()
 	if err != nil {
-		return Block{}, fmt.Errorf("encode ucan: %w", err)
+		return ipldutil.Block{}, fmt.Errorf("encode ucan: %w", err)
 	}
-	b, err := EncodeBlock(n)
+	b, err := ipldutil.EncodeBlock(n)
 	if err != nil {
-		return Block{}, err
+		return ipldutil.Block{}, err
 	}
 	d.CID = b.CID
 	return b, nil

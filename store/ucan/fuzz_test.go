@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/storacha/storefs/internal/fixtures"
+	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/ucan"
 )
 
@@ -41,7 +42,7 @@ func FuzzUCANBlock(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, block []byte) {
-		d, err := ucan.DecodeDelegation(ucan.CBORCID(block), block)
+		d, err := ucan.DecodeDelegation(ipldutil.CBORCID(block), block)
 		if err == nil {
 			d.JSON()
 			d.Encode()

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"github.com/storacha/storefs/store/ipldutil"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime/datamodel"
@@ -50,15 +51,15 @@ func DecodeReceipt(root cid.Cid, blocks map[cid.Cid][]byte) (*Receipt, error) {
 }
 
 func decodeReceiptBlock(block []byte) (*Receipt, error) {
-	n, err := DecodeCBOR(block)
+	n, err := ipldutil.DecodeCBOR(block)
 	if err != nil {
 		return nil, err
 	}
-	ocm, err := required(n, "ocm")
+	ocm, err := ipldutil.Required(n, "ocm")
 	if err != nil {
 		return nil, err
 	}
-	sig, err := bytesField(n, "sig")
+	sig, err := ipldutil.Bytes(n, "sig")
 	if err != nil {
 		return nil, err
 	}
@@ -66,10 +67,10 @@ func decodeReceiptBlock(block []byte) (*Receipt, error) {
 	if r.Signature, err = DecodeSignature(sig); err != nil {
 		return nil, err
 	}
-	if r.Ran, err = linkField(ocm, "ran"); err != nil {
+	if r.Ran, err = ipldutil.LinkField(ocm, "ran"); err != nil {
 		return nil, err
 	}
-	if v, err := field(ocm, "iss"); err != nil {
+	if v, err := ipldutil.Field(ocm, "iss"); err != nil {
 		return nil, err
 	} else if v != nil && !v.IsNull() {
 		s, err := v.AsString()
@@ -78,39 +79,39 @@ func decodeReceiptBlock(block []byte) (*Receipt, error) {
 		}
 		r.Issuer = &s
 	}
-	out, err := required(ocm, "out")
+	out, err := ipldutil.Required(ocm, "out")
 	if err != nil {
 		return nil, err
 	}
-	if r.Ok, err = field(out, "ok"); err != nil {
+	if r.Ok, err = ipldutil.Field(out, "ok"); err != nil {
 		return nil, err
 	}
-	if r.Error, err = field(out, "error"); err != nil {
+	if r.Error, err = ipldutil.Field(out, "error"); err != nil {
 		return nil, err
 	}
 	if (r.Ok == nil) == (r.Error == nil) || out.Length() != 1 {
 		return nil, fmt.Errorf("out: want exactly one of ok and error")
 	}
-	fx, err := required(ocm, "fx")
+	fx, err := ipldutil.Required(ocm, "fx")
 	if err != nil {
 		return nil, err
 	}
-	if r.Fork, err = linkList(fx, "fork"); err != nil {
+	if r.Fork, err = ipldutil.LinkList(fx, "fork"); err != nil {
 		return nil, fmt.Errorf("fx: %w", err)
 	}
-	if v, err := field(fx, "join"); err != nil {
+	if v, err := ipldutil.Field(fx, "join"); err != nil {
 		return nil, err
 	} else if v != nil && !v.IsNull() {
-		j, err := asLink(v, "fx.join")
+		j, err := ipldutil.AsLink(v, "fx.join")
 		if err != nil {
 			return nil, err
 		}
 		r.Join = &j
 	}
-	if r.Meta, err = field(ocm, "meta"); err != nil {
+	if r.Meta, err = ipldutil.Field(ocm, "meta"); err != nil {
 		return nil, err
 	}
-	if r.Proofs, err = linkList(ocm, "prf"); err != nil {
+	if r.Proofs, err = ipldutil.LinkList(ocm, "prf"); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -147,7 +148,7 @@ func DecodeReceiptArchive(data []byte) (*Receipt, error) {
 // outcome is the signed part of a receipt.
 func (r *Receipt) outcome() (datamodel.Node, error) {
 	return qp.BuildMap(basicnode.Prototype.Any, -1, func(ma datamodel.MapAssembler) {
-		qp.MapEntry(ma, "ran", qp.Link(Link(r.Ran)))
+		qp.MapEntry(ma, "ran", qp.Link(ipldutil.Link(r.Ran)))
 		qp.MapEntry(ma, "out", qp.Map(1, func(ma datamodel.MapAssembler) {
 			if r.Error != nil {
 				qp.MapEntry(ma, "error", qp.Node(r.Error))
@@ -158,7 +159,7 @@ func (r *Receipt) outcome() (datamodel.Node, error) {
 		qp.MapEntry(ma, "fx", qp.Map(-1, func(ma datamodel.MapAssembler) {
 			qp.MapEntry(ma, "fork", linksNode(r.Fork))
 			if r.Join != nil {
-				qp.MapEntry(ma, "join", qp.Link(Link(*r.Join)))
+				qp.MapEntry(ma, "join", qp.Link(ipldutil.Link(*r.Join)))
 			}
 		}))
 		qp.MapEntry(ma, "meta", qp.Node(orEmptyMap(r.Meta)))
@@ -180,7 +181,7 @@ func orEmptyMap(n datamodel.Node) datamodel.Node {
 func linksNode(cs []cid.Cid) qp.Assemble {
 	return qp.List(int64(len(cs)), func(la datamodel.ListAssembler) {
 		for _, c := range cs {
-			qp.ListEntry(la, qp.Link(Link(c)))
+			qp.ListEntry(la, qp.Link(ipldutil.Link(c)))
 		}
 	})
 }
@@ -191,7 +192,7 @@ func (r *Receipt) Sign(key ed25519.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("sign receipt: %w", err)
 	}
-	payload, err := EncodeCBOR(ocm)
+	payload, err := ipldutil.EncodeCBOR(ocm)
 	if err != nil {
 		return fmt.Errorf("sign receipt: %w", err)
 	}
@@ -205,7 +206,7 @@ func (r *Receipt) Verify() error {
 	if err != nil {
 		return err
 	}
-	payload, err := EncodeCBOR(ocm)
+	payload, err := ipldutil.EncodeCBOR(ocm)
 	if err != nil {
 		return err
 	}
@@ -213,21 +214,21 @@ func (r *Receipt) Verify() error {
 }
 
 // Encode returns the receipt block and sets r.CID.
-func (r *Receipt) Encode() (Block, error) {
+func (r *Receipt) Encode() (ipldutil.Block, error) {
 	ocm, err := r.outcome()
 	if err != nil {
-		return Block{}, fmt.Errorf("encode receipt: %w", err)
+		return ipldutil.Block{}, fmt.Errorf("encode receipt: %w", err)
 	}
 	n, err := qp.BuildMap(basicnode.Prototype.Any, 2, func(ma datamodel.MapAssembler) {
 		qp.MapEntry(ma, "ocm", qp.Node(ocm))
 		qp.MapEntry(ma, "sig", qp.Bytes(r.Signature.Encode()))
 	})
 	if err != nil {
-		return Block{}, fmt.Errorf("encode receipt: %w", err)
+		return ipldutil.Block{}, fmt.Errorf("encode receipt: %w", err)
 	}
-	b, err := EncodeBlock(n)
+	b, err := ipldutil.EncodeBlock(n)
 	if err != nil {
-		return Block{}, err
+		return ipldutil.Block{}, err
 	}
 	r.CID = b.CID
 	return b, nil
@@ -235,8 +236,8 @@ func (r *Receipt) Encode() (Block, error) {
 
 // blocks are the receipt's own DAG: the invocation (when known), then the
 // receipt.
-func (r *Receipt) blocks() ([]Block, error) {
-	var out []Block
+func (r *Receipt) blocks() ([]ipldutil.Block, error) {
+	var out []ipldutil.Block
 	if r.Invocation != nil {
 		inv, err := r.Invocation.Encode()
 		if err != nil {

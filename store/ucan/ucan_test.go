@@ -13,6 +13,7 @@ import (
 	"github.com/ipld/go-ipld-prime/fluent/qp"
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 
+	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/ucan"
 )
 
@@ -24,7 +25,7 @@ func nbMap(t *testing.T) datamodel.Node {
 	n, err := qp.BuildMap(basicnode.Prototype.Any, -1, func(ma datamodel.MapAssembler) {
 		qp.MapEntry(ma, "size", qp.Int(1<<40))
 		qp.MapEntry(ma, "digest", qp.Bytes([]byte{1, 2, 3}))
-		qp.MapEntry(ma, "cause", qp.Link(ucan.Link(cid.MustParse("bafyreibo6nqtvp67daj7dkmeb5c2n6bg5bunxdmxq3lghtp3pmjtzpzfma"))))
+		qp.MapEntry(ma, "cause", qp.Link(ipldutil.Link(cid.MustParse("bafyreibo6nqtvp67daj7dkmeb5c2n6bg5bunxdmxq3lghtp3pmjtzpzfma"))))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -162,10 +163,10 @@ func TestCARTolerance(t *testing.T) {
 	archive, _ := ucan.EncodeDelegationArchive(d)
 	c, _ := ucan.ReadCAR(archive)
 	root := c.Roots[0]
-	variant := ucan.Block{CID: root, Data: c.Blocks[root]}
+	variant := ipldutil.Block{CID: root, Data: c.Blocks[root]}
 	// variant first, the UCAN twice, an unrelated block in between
-	other := ucan.Block{CID: ucan.CBORCID([]byte{0xa0}), Data: []byte{0xa0}}
-	shuffled := writeRaw(t, root, []ucan.Block{variant, u, other, u})
+	other := ipldutil.Block{CID: ipldutil.CBORCID([]byte{0xa0}), Data: []byte{0xa0}}
+	shuffled := writeRaw(t, root, []ipldutil.Block{variant, u, other, u})
 	got, _, err := ucan.DecodeDelegationArchive(shuffled)
 	if err != nil || got.CID != u.CID {
 		t.Fatalf("shuffled archive: %v", err)
@@ -173,7 +174,7 @@ func TestCARTolerance(t *testing.T) {
 }
 
 // writeRaw writes a CAR without WriteCAR's de-duplication.
-func writeRaw(t *testing.T, root cid.Cid, blocks []ucan.Block) []byte {
+func writeRaw(t *testing.T, root cid.Cid, blocks []ipldutil.Block) []byte {
 	head, err := ucan.WriteCAR([]cid.Cid{root}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,7 @@
-package ucan
+// Package ipldutil holds the small IPLD helpers the record decoders share:
+// dag-cbor in and out, block CIDs, and field accessors that name the field
+// in their errors.
+package ipldutil
 
 import (
 	"bytes"
@@ -13,13 +16,13 @@ import (
 	mh "github.com/multiformats/go-multihash"
 )
 
-// maxBlock bounds what the decoders accept: UCAN blocks and receipts are KB
+// MaxBlock bounds what the decoders accept: UCAN blocks and receipts are KB
 // sized, and a hostile length must not make us allocate gigabytes.
-const maxBlock = 4 << 20
+const MaxBlock = 4 << 20
 
 // DecodeCBOR parses a dag-cbor block into a generic node.
 func DecodeCBOR(b []byte) (datamodel.Node, error) {
-	if len(b) > maxBlock {
+	if len(b) > MaxBlock {
 		return nil, fmt.Errorf("dag-cbor block of %d bytes is too large", len(b))
 	}
 	nb := basicnode.Prototype.Any.NewBuilder()
@@ -62,9 +65,9 @@ func EncodeBlock(n datamodel.Node) (Block, error) {
 // Field accessors: each names the field in its error, and tells an absent
 // field (nil, nil) from a wrongly typed one.
 
-var errAbsent = errors.New("absent")
+var ErrAbsent = errors.New("absent")
 
-func field(n datamodel.Node, key string) (datamodel.Node, error) {
+func Field(n datamodel.Node, key string) (datamodel.Node, error) {
 	if n.Kind() != datamodel.Kind_Map {
 		return nil, fmt.Errorf("expected a map, found %s", n.Kind())
 	}
@@ -79,19 +82,19 @@ func field(n datamodel.Node, key string) (datamodel.Node, error) {
 	return v, nil
 }
 
-func required(n datamodel.Node, key string) (datamodel.Node, error) {
-	v, err := field(n, key)
+func Required(n datamodel.Node, key string) (datamodel.Node, error) {
+	v, err := Field(n, key)
 	if err != nil {
 		return nil, err
 	}
 	if v == nil {
-		return nil, fmt.Errorf("%s: %w", key, errAbsent)
+		return nil, fmt.Errorf("%s: %w", key, ErrAbsent)
 	}
 	return v, nil
 }
 
-func stringField(n datamodel.Node, key string) (string, error) {
-	v, err := required(n, key)
+func String(n datamodel.Node, key string) (string, error) {
+	v, err := Required(n, key)
 	if err != nil {
 		return "", err
 	}
@@ -102,8 +105,8 @@ func stringField(n datamodel.Node, key string) (string, error) {
 	return s, nil
 }
 
-func bytesField(n datamodel.Node, key string) ([]byte, error) {
-	v, err := required(n, key)
+func Bytes(n datamodel.Node, key string) ([]byte, error) {
+	v, err := Required(n, key)
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +117,9 @@ func bytesField(n datamodel.Node, key string) ([]byte, error) {
 	return b, nil
 }
 
-// IntField reads an integer field.
-func intField(n datamodel.Node, key string) (int64, error) {
-	v, err := required(n, key)
+// Int reads an integer field.
+func Int(n datamodel.Node, key string) (int64, error) {
+	v, err := Required(n, key)
 	if err != nil {
 		return 0, err
 	}
@@ -128,8 +131,8 @@ func intField(n datamodel.Node, key string) (int64, error) {
 }
 
 // optionalInt reads an integer that may be absent or null.
-func optionalInt(n datamodel.Node, key string) (*int64, error) {
-	v, err := field(n, key)
+func OptionalInt(n datamodel.Node, key string) (*int64, error) {
+	v, err := Field(n, key)
 	if err != nil || v == nil || v.IsNull() {
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func optionalInt(n datamodel.Node, key string) (*int64, error) {
 	return &i, nil
 }
 
-func asLink(v datamodel.Node, what string) (cid.Cid, error) {
+func AsLink(v datamodel.Node, what string) (cid.Cid, error) {
 	l, err := v.AsLink()
 	if err != nil {
 		return cid.Undef, fmt.Errorf("%s: %w", what, err)
@@ -152,17 +155,17 @@ func asLink(v datamodel.Node, what string) (cid.Cid, error) {
 	return cl.Cid, nil
 }
 
-func linkField(n datamodel.Node, key string) (cid.Cid, error) {
-	v, err := required(n, key)
+func LinkField(n datamodel.Node, key string) (cid.Cid, error) {
+	v, err := Required(n, key)
 	if err != nil {
 		return cid.Undef, err
 	}
-	return asLink(v, key)
+	return AsLink(v, key)
 }
 
 // linkList reads a list of links; absent means empty.
-func linkList(n datamodel.Node, key string) ([]cid.Cid, error) {
-	v, err := field(n, key)
+func LinkList(n datamodel.Node, key string) ([]cid.Cid, error) {
+	v, err := Field(n, key)
 	if err != nil || v == nil || v.IsNull() {
 		return []cid.Cid{}, err
 	}
@@ -176,7 +179,7 @@ func linkList(n datamodel.Node, key string) ([]cid.Cid, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
-		c, err := asLink(item, fmt.Sprintf("%s[%d]", key, i))
+		c, err := AsLink(item, fmt.Sprintf("%s[%d]", key, i))
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,204 @@
+// Package genericstore keeps typed records in an objectstore: a Codec turns
+// records into bytes, a Keys scheme maps record ids (the names the mount
+// and the CLI show) to backend keys.
+package genericstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// Codec encodes and decodes records. Decode gets the record's id, for
+// records whose identity lives in their key.
+type Codec[T any] interface {
+	Encode(T) ([]byte, error)
+	Decode(id string, data []byte) (T, error)
+}
+
+// Keys maps ids to backend keys and back.
+type Keys interface {
+	// Key is the backend key of id; an error means no record can have it.
+	Key(id string) (string, error)
+	// ID recognises a listed key; false skips it (other records sharing
+	// the namespace, such as an index).
+	ID(key string) (string, bool)
+	// ListPrefix is the backend prefix covering every id that starts with
+	// idPrefix, or "" with false when only a full listing can tell.
+	ListPrefix(idPrefix string) (string, bool)
+}
+
+// MaxRecord bounds a record read into memory; records are KB sized.
+const MaxRecord = 64 << 20
+
+// ErrCorrupt is matched by records whose bytes do not decode.
+var ErrCorrupt = errors.New("record does not decode")
+
+// Store is a typed record store.
+type Store[T any] struct {
+	objects objectstore.Store
+	codec   Codec[T]
+	keys    Keys
+	name    string
+}
+
+// New returns a store named name (for messages).
+func New[T any](name string, objects objectstore.Store, codec Codec[T], keys Keys) *Store[T] {
+	return &Store[T]{objects: objects, codec: codec, keys: keys, name: name}
+}
+
+// Name says which store this is.
+func (s *Store[T]) Name() string { return s.name }
+
+// Key is the backend key of id.
+func (s *Store[T]) Key(id string) (string, error) { return s.keys.Key(id) }
+
+// Get reads and decodes a record. A missing record matches
+// objectstore.ErrNotExist, an undecodable one ErrCorrupt.
+func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
+	var zero T
+	data, err := s.Raw(ctx, id)
+	if err != nil {
+		return zero, err
+	}
+	rec, err := s.codec.Decode(id, data)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: %w: %v", s.name, id, ErrCorrupt, err)
+	}
+	return rec, nil
+}
+
+// Raw reads a record's stored bytes.
+func (s *Store[T]) Raw(ctx context.Context, id string) ([]byte, error) {
+	key, err := s.keys.Key(id)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w: %v", s.name, id, objectstore.ErrNotExist, err)
+	}
+	obj, err := s.objects.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", s.name, id, err)
+	}
+	defer obj.Close()
+	if obj.Size() > MaxRecord {
+		return nil, fmt.Errorf("%s %s: %w: %d bytes is too large for a record", s.name, id, ErrCorrupt, obj.Size())
+	}
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", s.name, id, err)
+	}
+	return data, nil
+}
+
+// Put encodes and stores a record.
+func (s *Store[T]) Put(ctx context.Context, id string, rec T) error {
+	data, err := s.codec.Encode(rec)
+	if err != nil {
+		return fmt.Errorf("%s %s: encode: %w", s.name, id, err)
+	}
+	return s.PutRaw(ctx, id, data)
+}
+
+// PutRaw stores bytes as they are (tests use it to plant corrupt records).
+func (s *Store[T]) PutRaw(ctx context.Context, id string, data []byte) error {
+	key, err := s.keys.Key(id)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", s.name, id, err)
+	}
+	if err := s.objects.Put(ctx, key, int64(len(data)), strings.NewReader(string(data))); err != nil {
+		return fmt.Errorf("%s %s: %w", s.name, id, err)
+	}
+	return nil
+}
+
+// Delete removes a record.
+func (s *Store[T]) Delete(ctx context.Context, id string) error {
+	key, err := s.keys.Key(id)
+	if err != nil {
+		return nil
+	}
+	return s.objects.Delete(ctx, key)
+}
+
+// Exists reports whether id is stored.
+func (s *Store[T]) Exists(ctx context.Context, id string) (bool, error) {
+	key, err := s.keys.Key(id)
+	if err != nil {
+		return false, nil
+	}
+	_, err = s.objects.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, objectstore.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("%s %s: %w", s.name, id, err)
+}
+
+// Entry is a listed record: its id and the size of its stored bytes.
+type Entry struct {
+	ID   string
+	Size int64
+}
+
+// List streams the ids that start with prefix.
+func (s *Store[T]) List(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		keyPrefix, _ := s.keys.ListPrefix(prefix)
+		for info, err := range s.objects.List(ctx, keyPrefix) {
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("list %s: %w", s.name, err))
+				return
+			}
+			id, ok := s.keys.ID(info.Key)
+			if !ok || !strings.HasPrefix(id, prefix) {
+				continue
+			}
+			if !yield(Entry{ID: id, Size: info.Size}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Suffixed keys store id as "<id><suffix>" (S3 ".cbor"); ids may not
+// contain prefix-like paths.
+type Suffixed struct {
+	Prefix string // before every key, e.g. "receipts/"
+	Suffix string // after every key, e.g. ".cbor"
+}
+
+func (k Suffixed) Key(id string) (string, error) {
+	if err := validID(id); err != nil {
+		return "", err
+	}
+	return k.Prefix + id + k.Suffix, nil
+}
+
+func (k Suffixed) ID(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, k.Prefix)
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, k.Suffix)
+	if !ok || validID(id) != nil || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
+
+func (k Suffixed) ListPrefix(idPrefix string) (string, bool) { return k.Prefix + idPrefix, true }
+
+// validID refuses ids that could escape their namespace.
+func validID(id string) error {
+	if id == "" || len(id) > 1024 || strings.ContainsAny(id, "\x00\n") || strings.HasPrefix(id, "/") ||
+		strings.Contains(id, "..") || strings.Contains(id, "//") {
+		return fmt.Errorf("invalid record id %q", id)
+	}
+	return nil
+}
