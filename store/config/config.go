@@ -7,17 +7,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/storacha/storefs/store/acceptancestore"
+	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/consolidationstore"
+	"github.com/storacha/storefs/store/delegationstore"
+	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/objectstore/flatfs"
 	"github.com/storacha/storefs/store/objectstore/memory"
 	"github.com/storacha/storefs/store/objectstore/minio"
+	"github.com/storacha/storefs/store/receiptstore"
 )
 
 // Config selects a backend.
@@ -70,8 +79,56 @@ func BlobBucket(prefix string) string { return prefix + "pdp" }
 
 // Stores is an opened set of stores. Close releases them.
 type Stores struct {
-	Blobs   blobstore.Store
+	Blobs          blobstore.Store
+	Allocations    *allocationstore.Store
+	Acceptances    *acceptancestore.Store
+	Consolidations *consolidationstore.Store
+	Delegations    *delegationstore.Store
+	Receipts       *receiptstore.Store
+	// Absent names record stores the backend does not have (a LevelDB
+	// directory or bucket never created): they are shown empty.
+	Absent  []string
 	closers []func() error
+}
+
+// Record stores: Piri's LevelDB directory and bucket suffix of each.
+const (
+	allocations    = "allocation"
+	acceptances    = "acceptance"
+	consolidations = "consolidation"
+	claims         = "claim"
+	receipts       = "receipt"
+)
+
+// Buckets are the S3 bucket suffixes of a node, blobs first.
+var Buckets = []string{"pdp", "allocations", "acceptances", "claims", "receipts", "consolidation"}
+
+// recordStores fills the typed stores from one objectstore per kind.
+func (s *Stores) recordStores(open func(dir, bucket string) (objectstore.Store, error), s3 bool) error {
+	objs := map[string]objectstore.Store{}
+	for dir, bucket := range map[string]string{allocations: "allocations", acceptances: "acceptances",
+		consolidations: "consolidation", claims: "claims", receipts: "receipts"} {
+		o, err := open(dir, bucket)
+		if err != nil {
+			return err
+		}
+		objs[dir] = o
+	}
+	if s3 {
+		s.Allocations = allocationstore.NewS3(objs[allocations])
+		s.Acceptances = acceptancestore.NewS3(objs[acceptances])
+		s.Consolidations = consolidationstore.NewS3(objs[consolidations])
+		s.Delegations = delegationstore.NewS3(objs[claims])
+		s.Receipts = receiptstore.NewS3(objs[receipts])
+	} else {
+		s.Allocations = allocationstore.NewDatastore(objs[allocations])
+		s.Acceptances = acceptancestore.NewDatastore(objs[acceptances])
+		s.Consolidations = consolidationstore.NewDatastore(objs[consolidations])
+		s.Delegations = delegationstore.NewDatastore(objs[claims])
+		s.Receipts = receiptstore.NewDatastore(objs[receipts])
+	}
+	slices.Sort(s.Absent)
+	return nil
 }
 
 // Close releases every store.
@@ -92,7 +149,9 @@ func Open(ctx context.Context, c Config) (*Stores, error) {
 	case "datadir":
 		return openDataDir(c)
 	}
-	return &Stores{Blobs: blobstore.New(memory.New(), blobstore.FlatFS{})}, nil
+	s := &Stores{Blobs: blobstore.New(memory.New(), blobstore.FlatFS{})}
+	s.recordStores(func(string, string) (objectstore.Store, error) { return dsadapter.NewMemory(), nil }, false)
+	return s, nil
 }
 
 func openS3(ctx context.Context, c Config) (*Stores, error) {
@@ -111,7 +170,23 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	return &Stores{Blobs: blobstore.New(pdp, blobstore.S3{})}, nil
+	s := &Stores{Blobs: blobstore.New(pdp, blobstore.S3{})}
+	err = s.recordStores(func(_, bucket string) (objectstore.Store, error) {
+		name := c.S3.BucketPrefix + bucket
+		b, err := client.Bucket(ctx, name, c.Writable)
+		if errors.Is(err, minio.ErrNoBucket) {
+			s.Absent = append(s.Absent, "bucket "+name)
+			return dsadapter.NewMemory(), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open record store: %w", err)
+		}
+		return b, nil
+	}, true)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // splitScheme accepts an endpoint written as a URL: the scheme decides
@@ -136,7 +211,25 @@ func openDataDir(c Config) (*Stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	return &Stores{Blobs: blobstore.New(blobs, blobstore.FlatFS{})}, nil
+	s := &Stores{Blobs: blobstore.New(blobs, blobstore.FlatFS{})}
+	err = s.recordStores(func(dir, _ string) (objectstore.Store, error) {
+		path := filepath.Join(c.DataDir, dir)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !c.Writable {
+			s.Absent = append(s.Absent, "leveldb "+path)
+			return dsadapter.NewMemory(), nil
+		}
+		db, err := dsadapter.OpenLevelDB(path, !c.Writable)
+		if err != nil {
+			return nil, fmt.Errorf("open record store: %w", err)
+		}
+		s.closers = append(s.closers, db.Close)
+		return db, nil
+	}, false)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // piriConfig is the part of a Piri config TOML storefs reads; other

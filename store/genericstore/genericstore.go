@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ipfs/go-cid"
 	"io"
 	"iter"
 	"strings"
@@ -166,39 +167,43 @@ func (s *Store[T]) List(ctx context.Context, prefix string) iter.Seq2[Entry, err
 	}
 }
 
-// Suffixed keys store id as "<id><suffix>" (S3 ".cbor"); ids may not
-// contain prefix-like paths.
-type Suffixed struct {
-	Prefix string // before every key, e.g. "receipts/"
-	Suffix string // after every key, e.g. ".cbor"
+// CIDKeys store a record under its CID: key "<Prefix><cid><Suffix>", id
+// the canonical CID string.
+type CIDKeys struct {
+	Prefix string // e.g. "receipts/" in Piri's receipt LevelDB
+	Suffix string // e.g. ".cbor" in Piri's consolidation bucket
 }
 
-func (k Suffixed) Key(id string) (string, error) {
-	if err := validID(id); err != nil {
+func (k CIDKeys) Key(id string) (string, error) {
+	if _, err := ParseCID(id); err != nil {
 		return "", err
 	}
 	return k.Prefix + id + k.Suffix, nil
 }
 
-func (k Suffixed) ID(key string) (string, bool) {
+func (k CIDKeys) ID(key string) (string, bool) {
 	rest, ok := strings.CutPrefix(key, k.Prefix)
 	if !ok {
 		return "", false
 	}
 	id, ok := strings.CutSuffix(rest, k.Suffix)
-	if !ok || validID(id) != nil || strings.Contains(id, "/") {
+	if !ok {
+		return "", false
+	}
+	if _, err := ParseCID(id); err != nil {
 		return "", false
 	}
 	return id, true
 }
 
-func (k Suffixed) ListPrefix(idPrefix string) (string, bool) { return k.Prefix + idPrefix, true }
+func (k CIDKeys) ListPrefix(idPrefix string) (string, bool) { return k.Prefix + idPrefix, true }
 
-// validID refuses ids that could escape their namespace.
-func validID(id string) error {
-	if id == "" || len(id) > 1024 || strings.ContainsAny(id, "\x00\n") || strings.HasPrefix(id, "/") ||
-		strings.Contains(id, "..") || strings.Contains(id, "//") {
-		return fmt.Errorf("invalid record id %q", id)
+// ParseCID accepts only a CID in its canonical string form, so one record
+// has one name.
+func ParseCID(id string) (cid.Cid, error) {
+	c, err := cid.Decode(id)
+	if err != nil || c.String() != id {
+		return cid.Undef, fmt.Errorf("invalid record id %q: not a canonical CID", id)
 	}
-	return nil
+	return c, nil
 }

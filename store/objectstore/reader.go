@@ -1,6 +1,7 @@
 package objectstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -90,4 +91,22 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Put stores a byte slice.
+func Put(ctx context.Context, s Store, key string, data []byte) error {
+	return s.Put(ctx, key, int64(len(data)), bytes.NewReader(data))
+}
+
+// ReadAll reads a whole object of at most limit bytes.
+func ReadAll(ctx context.Context, s Store, key string, limit int64) ([]byte, error) {
+	obj, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	if obj.Size() > limit {
+		return nil, fmt.Errorf("object %s: %d bytes, more than %d", key, obj.Size(), limit)
+	}
+	return io.ReadAll(obj)
 }

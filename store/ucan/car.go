@@ -25,26 +25,48 @@ const maxCAR = 64 << 20
 
 // ReadCAR parses CAR bytes.
 func ReadCAR(data []byte) (*CAR, error) {
+	roots, sections, err := readCAR(data)
+	if err != nil {
+		return nil, err
+	}
+	c := &CAR{Roots: roots, Blocks: make(map[cid.Cid][]byte, len(sections))}
+	for _, b := range sections {
+		c.Blocks[b.CID] = b.Data
+	}
+	return c, nil
+}
+
+// ReadCARSections returns a CAR's sections in file order, duplicates kept
+// (a retrieval journal batch is read this way).
+func ReadCARSections(data []byte) ([]ipldutil.Block, error) {
+	_, sections, err := readCAR(data)
+	return sections, err
+}
+
+func readCAR(data []byte) ([]cid.Cid, []ipldutil.Block, error) {
 	if len(data) > maxCAR {
-		return nil, fmt.Errorf("car of %d bytes is too large", len(data))
+		return nil, nil, fmt.Errorf("car of %d bytes is too large", len(data))
 	}
 	br, err := car.NewBlockReader(bytes.NewReader(data),
 		car.WithTrustedCAR(false),
 		car.MaxAllowedHeaderSize(1<<20),
-		car.MaxAllowedSectionSize(ipldutil.MaxBlock+1024))
+		car.MaxAllowedSectionSize(maxCAR))
 	if err != nil {
-		return nil, fmt.Errorf("car: %w", err)
+		return nil, nil, fmt.Errorf("car: %w", err)
 	}
-	c := &CAR{Roots: br.Roots, Blocks: map[cid.Cid][]byte{}}
+	if br.Version != 1 {
+		return nil, nil, fmt.Errorf("car: version %d, want 1", br.Version)
+	}
+	var sections []ipldutil.Block
 	for {
 		b, err := br.Next()
 		if errors.Is(err, io.EOF) {
-			return c, nil
+			return br.Roots, sections, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("car: %w", err)
+			return nil, nil, fmt.Errorf("car: %w", err)
 		}
-		c.Blocks[b.Cid()] = b.RawData()
+		sections = append(sections, ipldutil.Block{CID: b.Cid(), Data: b.RawData()})
 	}
 }
 
@@ -59,6 +81,9 @@ func (c *CAR) Root() (cid.Cid, error) {
 // WriteCAR writes a CARv1 with the given roots and blocks, in order, each
 // block once.
 func WriteCAR(roots []cid.Cid, blocks []ipldutil.Block) ([]byte, error) {
+	if roots == nil {
+		roots = []cid.Cid{} // "roots": [] rather than null
+	}
 	var buf bytes.Buffer
 	w, err := storage.NewWritable(&buf, roots, car.WriteAsCarV1(true), car.AllowDuplicatePuts(false))
 	if err != nil {
