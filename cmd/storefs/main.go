@@ -55,7 +55,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Version:   version,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{blobCommand()},
+		Commands:  []*cli.Command{blobCommand(), recordCommand()},
 		// Errors are printed once, by run, with the right exit code.
 		ExitErrHandler:       func(*cli.Context, error) {},
 		Action:               unknownCommand,

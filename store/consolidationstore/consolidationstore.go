@@ -227,3 +227,6 @@ func (c Consolidation) JSON() ([]byte, error) {
 	}
 	return render.JSON(consolidationJSON{Batch: c.Batch.String(), ConsolidateInvocation: c.ConsolidateInvocation.String(), TrackInvocation: track})
 }
+
+// HasLegacyForm says whether this backend may hold the old split form.
+func (s *Store) HasLegacyForm() bool { return s.legacy }

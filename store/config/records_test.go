@@ -1,0 +1,249 @@
+package config_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"slices"
+	"testing"
+
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/sample"
+	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/ucan"
+)
+
+func ids[T any](t *testing.T, s *genericstore.Store[T]) []string {
+	t.Helper()
+	var out []string
+	for e, err := range s.List(context.Background(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sameJSON(t *testing.T, what string, got, want interface{ JSON() ([]byte, error) }) {
+	t.Helper()
+	g, err := got.JSON()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	w, _ := want.JSON()
+	if !bytes.Equal(g, w) {
+		t.Errorf("%s: read back\n%s\nwant\n%s", what, g, w)
+	}
+}
+
+// checkRecords reads everything the sample wrote, through a read-only open.
+func checkRecords(t *testing.T, st *config.Stores, set *sample.Set) {
+	ctx := context.Background()
+	for digest, data := range set.Blobs {
+		obj, err := st.Blobs.Get(ctx, mh.Multihash(digest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj.Close()
+		if obj.Size() != int64(len(data)) {
+			t.Errorf("blob %s size %d", blobstore.Name(mh.Multihash(digest)), obj.Size())
+		}
+	}
+
+	var want []string
+	for _, a := range set.Allocations {
+		want = append(want, a.ID())
+		got, err := st.Allocations.Get(ctx, a.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, "allocation "+a.ID(), got, a)
+	}
+	slices.Sort(want)
+	if got := ids(t, st.Allocations); !slices.Equal(got, want) {
+		t.Errorf("allocation ids %v, want %v", got, want)
+	}
+	// listing one blob's records asks only for that blob's prefix
+	first := set.Allocations[0]
+	var one []string
+	for e, err := range st.Allocations.List(ctx, blobstore.Name(first.Digest)+"/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		one = append(one, e.ID)
+	}
+	if !slices.Equal(one, []string{first.ID()}) {
+		t.Errorf("allocations of one blob: %v", one)
+	}
+
+	want = nil
+	for _, a := range set.Acceptances {
+		want = append(want, a.ID())
+		got, err := st.Acceptances.Get(ctx, a.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, "acceptance "+a.ID(), got, a)
+	}
+	slices.Sort(want)
+	if got := ids(t, st.Acceptances); !slices.Equal(got, want) {
+		t.Errorf("acceptance ids %v, want %v", got, want)
+	}
+
+	want = nil
+	for _, d := range set.Delegations {
+		want = append(want, d.CID.String())
+		got, err := st.Delegations.Get(ctx, d.CID.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, "delegation", got, d)
+		raw, _ := st.Delegations.Raw(ctx, d.CID.String())
+		if archive, _ := ucan.EncodeDelegationArchive(d); !bytes.Equal(raw, archive) {
+			t.Error("stored delegation archive differs from the encoder's")
+		}
+	}
+	if got := ids(t, st.Delegations); !slices.Equal(got, want) {
+		t.Errorf("delegation ids %v, want %v", got, want)
+	}
+
+	want = nil
+	for _, r := range set.Receipts {
+		want = append(want, r.CID.String())
+		got, err := st.Receipts.Get(ctx, r.CID.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, "receipt", got, r)
+		if err := got.Verify(); err != nil {
+			t.Errorf("receipt %s signature: %v", r.CID, err)
+		}
+		byRan, err := st.Receipts.ByRan(ctx, r.Ran.String())
+		if err != nil || byRan != r.CID.String() {
+			t.Errorf("by ran %s: %s, %v", r.Ran, byRan, err)
+		}
+	}
+	slices.Sort(want)
+	if got := ids(t, st.Receipts.Store); !slices.Equal(got, want) {
+		t.Errorf("receipt ids %v, want %v", got, want)
+	}
+	var rans []string
+	for ran, err := range st.Receipts.ListRan(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rans = append(rans, ran)
+	}
+	if len(rans) != len(set.Receipts) {
+		t.Errorf("%d ran index entries, want %d", len(rans), len(set.Receipts))
+	}
+
+	want = nil
+	legacySeen := false
+	for _, c := range set.Consolidations {
+		want = append(want, c.Batch.String())
+		got, err := st.Consolidations.Get(ctx, c.Batch.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, "consolidation", got, c)
+		legacySeen = legacySeen || got.Legacy
+	}
+	if legacySeen != st.Consolidations.HasLegacyForm() {
+		t.Errorf("legacy consolidation read: %v, backend has the form: %v", legacySeen, st.Consolidations.HasLegacyForm())
+	}
+	slices.Sort(want)
+	var got []string
+	for e, err := range st.Consolidations.List(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.ID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("consolidation ids %v, want %v", got, want)
+	}
+}
+
+func TestDataDirRecords(t *testing.T) {
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, err := config.Open(ctx, config.Config{DataDir: dir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Write(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := set.WriteDataDir(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	before, err := treehash.Sum(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := config.Open(ctx, config.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Absent) != 0 {
+		t.Errorf("absent stores: %v", r.Absent)
+	}
+	checkRecords(t, r, set)
+	r.Close()
+	after, _ := treehash.Sum(dir)
+	if before != after {
+		t.Fatal("reading the data dir changed it")
+	}
+}
+
+func TestS3Records(t *testing.T) {
+	srv := s3test.Start(t)
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg := config.Config{S3: &config.S3{Endpoint: srv.Endpoint, BucketPrefix: "node-", Insecure: true,
+		AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}}
+	w := cfg
+	w.Writable = true
+	ws, err := config.Open(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Write(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := treehash.Sum(srv.DataDir)
+	r, err := config.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, r, set)
+	after, _ := treehash.Sum(srv.DataDir)
+	if before != after {
+		t.Fatal("reading the buckets changed them")
+	}
+	if testing.Verbose() {
+		out, _ := exec.Command("find", srv.DataDir, "-type", "f").Output()
+		t.Logf("bucket files:\n%s", out)
+	}
+	buckets, _ := srv.Client().ListBuckets(ctx)
+	if len(buckets) != len(config.Buckets) {
+		t.Errorf("buckets %v, want one per Piri store", buckets)
+	}
+}
