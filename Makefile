@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 export STOREFS_VERSITYGW ?= $(CURDIR)/.tools/bin/versitygw
 
-.PHONY: build test test-deps lint demo bench clean
+.PHONY: build test test-deps lint demo bench fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/storefs ./cmd/storefs
@@ -20,6 +20,12 @@ lint:
 # versitygw on 127.0.0.1, started by the tests themselves) and CLI tests.
 test: test-deps lint build
 	$(GO) test -count=1 -timeout 20m ./...
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# Each fuzz target for a short bound (also part of make test).
+FUZZTIME ?= 15s
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 demo: build
 	./scripts/demo.sh
