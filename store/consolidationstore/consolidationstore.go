@@ -107,18 +107,19 @@ func (s *Store) read(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
-// Raw returns the stored bytes: the dag-cbor record, or for the legacy
-// form the stored track archive (ext says which: "cbor" or "car").
-func (s *Store) Raw(ctx context.Context, id string) (data []byte, ext string, err error) {
-	data, err = s.Store.Raw(ctx, id)
+// Raw returns the record as dag-cbor: the stored bytes of the current
+// form, or for the legacy split form the record it amounts to, encoded in
+// the current form (there is no single stored value to show).
+func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
+	data, err := s.Store.Raw(ctx, id)
 	if err == nil || !s.legacy || !errors.Is(err, objectstore.ErrNotExist) {
-		return data, "cbor", err
+		return data, err
 	}
-	if _, perr := genericstore.ParseCID(id); perr != nil {
-		return nil, "", err
+	c, err := s.getLegacy(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	data, err = s.read(ctx, legacyTrack+id)
-	return data, "car", err
+	return Codec{}.Encode(c)
 }
 
 // List streams batch CIDs of both forms, each once.

@@ -1,0 +1,342 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// blobsDir is /blobs: listed from the backend, looked up by any name of a
+// multihash.
+type blobsDir struct {
+	fs.Inode
+	root  *Root
+	sizes *sizeCache
+}
+
+var (
+	_ fs.NodeReaddirer = (*blobsDir)(nil)
+	_ fs.NodeLookuper  = (*blobsDir)(nil)
+	_ fs.NodeGetattrer = (*blobsDir)(nil)
+)
+
+func (d *blobsDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.root.dirAttr(&out.Attr)
+	return 0
+}
+
+// Readdir streams the backend listing and remembers each size, so the
+// lookups of an `ls -l` that follows cost no backend request.
+func (d *blobsDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
+	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
+		return func(yield func(fuse.DirEntry, error) bool) {
+			for info, err := range d.root.stores.Blobs.List(ctx) {
+				if err != nil {
+					yield(fuse.DirEntry{}, err)
+					return
+				}
+				name := blobstore.Name(info.Digest)
+				d.sizes.put(name, info.Size)
+				if !yield(fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}, nil) {
+					return
+				}
+			}
+		}
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/blobs", err) }), 0
+}
+
+func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	digest, err := blobstore.ParseName(name)
+	if err != nil {
+		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+		return nil, syscall.ENOENT
+	}
+	if ch := d.GetChild(name); ch != nil {
+		if bf, ok := ch.Operations().(*blobFile); ok {
+			bf.attr(&out.Attr)
+			d.timeouts(out)
+			return ch, 0
+		}
+	}
+	canonical := blobstore.Name(digest)
+	size, ok := d.sizes.get(canonical)
+	var key string
+	if !ok {
+		info, err := d.root.stores.Blobs.Stat(ctx, digest)
+		if err != nil {
+			if errno := d.root.toErrno("lookup", "/blobs/"+canonical, err); errno != syscall.ENOENT {
+				return nil, errno
+			}
+			out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+			return nil, syscall.ENOENT
+		}
+		size, key = info.Size, info.Key
+		d.sizes.put(canonical, size)
+	}
+	bf := &blobFile{root: d.root, digest: digest, size: size, key: key}
+	bf.attr(&out.Attr)
+	d.timeouts(out)
+	return d.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+}
+
+func (d *blobsDir) timeouts(out *fuse.EntryOut) {
+	out.SetEntryTimeout(d.root.cfg.BlobTimeout)
+	out.SetAttrTimeout(d.root.cfg.BlobTimeout)
+}
+
+// sizeCache remembers listed sizes, up to a bound.
+type sizeCache struct {
+	mu  sync.Mutex
+	m   map[string]int64
+	max int
+}
+
+func newSizeCache(max int) *sizeCache { return &sizeCache{m: map[string]int64{}, max: max} }
+
+func (c *sizeCache) put(name string, size int64) {
+	c.mu.Lock()
+	if len(c.m) < c.max {
+		c.m[name] = size
+	}
+	c.mu.Unlock()
+}
+
+func (c *sizeCache) get(name string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	size, ok := c.m[name]
+	return size, ok
+}
+
+// blobFile is one blob: immutable, so its attributes and pages are cached
+// for long.
+type blobFile struct {
+	fs.Inode
+	root   *Root
+	digest mh.Multihash
+	size   int64
+	keyMu  sync.Mutex
+	key    string // backend key, learnt lazily
+	// corrupt is set when a verified read found the bytes do not match
+	// the multihash: every later read of the blob fails too.
+	corrupt atomic.Bool
+}
+
+var (
+	_ fs.NodeGetattrer   = (*blobFile)(nil)
+	_ fs.NodeOpener      = (*blobFile)(nil)
+	_ fs.NodeSetattrer   = (*blobFile)(nil)
+	_ fs.NodeGetxattrer  = (*blobFile)(nil)
+	_ fs.NodeListxattrer = (*blobFile)(nil)
+)
+
+func (f *blobFile) attr(a *fuse.Attr) { f.root.fileAttr(a, f.size) }
+
+func (f *blobFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	f.attr(&out.Attr)
+	out.SetTimeout(f.root.cfg.BlobTimeout)
+	return 0
+}
+
+func (f *blobFile) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	h := &blobHandle{f: f}
+	if f.root.cfg.Verify {
+		if v, err := blobstore.NewVerifier(f.digest); err == nil {
+			h.verifier = v
+		}
+	}
+	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// xattr names.
+const (
+	xattrCID       = "user.storefs.cid"
+	xattrMultihash = "user.storefs.multihash"
+	xattrKey       = "user.storefs.key"
+)
+
+var blobXattrs = []byte(xattrCID + "\x00" + xattrMultihash + "\x00" + xattrKey + "\x00")
+
+func (f *blobFile) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if len(dest) < len(blobXattrs) {
+		return uint32(len(blobXattrs)), syscall.ERANGE
+	}
+	return uint32(copy(dest, blobXattrs)), 0
+}
+
+func (f *blobFile) Getxattr(ctx context.Context, attr string, dest []byte) (n uint32, errno syscall.Errno) {
+	var val string
+	switch attr {
+	case xattrCID:
+		val = cid.NewCidV1(cid.Raw, f.digest).String()
+	case xattrMultihash:
+		val = "z" + blobstore.Base58(f.digest)
+	case xattrKey:
+		key, err := f.backendKey(ctx)
+		if err != nil {
+			return 0, f.root.toErrno("getxattr", blobstore.Name(f.digest), err)
+		}
+		val = key
+	default:
+		return 0, syscall.ENODATA
+	}
+	if len(dest) < len(val) {
+		return uint32(len(val)), syscall.ERANGE
+	}
+	return uint32(copy(dest, val)), 0
+}
+
+func (f *blobFile) backendKey(ctx context.Context) (string, error) {
+	f.keyMu.Lock()
+	defer f.keyMu.Unlock()
+	if f.key == "" {
+		info, err := f.root.stores.Blobs.Stat(ctx, f.digest)
+		if err != nil {
+			return "", err
+		}
+		f.key = info.Key
+	}
+	return f.key, nil
+}
+
+// blobHandle reads a blob. A read that continues the previous one reads on
+// from an open-ended stream (one backend request for a whole sequential
+// read); any other read is a ranged Get of exactly the bytes asked for.
+type blobHandle struct {
+	f        *blobFile
+	mu       sync.Mutex
+	stream   objectstore.Object
+	streamAt int64 // offset the stream is at
+	next     int64 // where the previous read ended
+	cancel   context.CancelFunc
+
+	verifier *blobstore.Verifier // nil unless --verify
+	hashed   int64               // bytes verified in order so far
+}
+
+var (
+	_ fs.FileReader   = (*blobHandle)(nil)
+	_ fs.FileReleaser = (*blobHandle)(nil)
+)
+
+func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (res fuse.ReadResult, errno syscall.Errno) {
+	f := h.f
+	if off >= f.size || len(dest) == 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	if want := f.size - off; int64(len(dest)) > want {
+		dest = dest[:want]
+	}
+	if f.corrupt.Load() {
+		return nil, syscall.EIO
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n, err := h.read(ctx, dest, off)
+	if err != nil {
+		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
+	}
+	h.next = off + int64(n)
+	if errno := h.verify(dest[:n], off); errno != 0 {
+		return nil, errno
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *blobHandle) read(ctx context.Context, dest []byte, off int64) (int, error) {
+	if h.stream != nil && h.streamAt == off {
+		n, err := io.ReadFull(h.stream, dest)
+		h.streamAt += int64(n)
+		if err == nil || (errors.Is(err, io.ErrUnexpectedEOF) && h.streamAt == h.f.size) {
+			return n, nil
+		}
+		h.closeStream() // broken: fall back to a fresh request
+	}
+	if off > 0 && off == h.next {
+		// Sequential: stream the rest of the blob.
+		h.closeStream()
+		sctx, cancel := context.WithCancel(h.f.root.ctx)
+		obj, err := h.f.root.stores.Blobs.Get(sctx, h.f.digest, objectstore.WithRange(objectstore.From(off)))
+		if err != nil {
+			cancel()
+			return 0, err
+		}
+		h.stream, h.streamAt, h.cancel = obj, off, cancel
+		n, err := io.ReadFull(obj, dest)
+		h.streamAt += int64(n)
+		if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && h.streamAt == h.f.size) {
+			h.closeStream()
+			return 0, err
+		}
+		return n, nil
+	}
+	obj, err := h.f.root.stores.Blobs.Get(ctx, h.f.digest, objectstore.WithRange(objectstore.Bytes(off, off+int64(len(dest))-1)))
+	if err != nil {
+		return 0, err
+	}
+	defer obj.Close()
+	n, err := io.ReadFull(obj, dest)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return 0, err
+	}
+	return n, nil
+}
+
+// verify hashes bytes read in order from the start; the read that
+// completes the blob fails when the digest does not match.
+func (h *blobHandle) verify(data []byte, off int64) syscall.Errno {
+	if h.verifier == nil {
+		return 0
+	}
+	if off != h.hashed {
+		if off < h.hashed && off+int64(len(data)) <= h.hashed {
+			return 0 // a re-read of verified bytes
+		}
+		h.verifier = nil // not a sequential read: cannot verify
+		return 0
+	}
+	h.verifier.Write(data)
+	h.hashed += int64(len(data))
+	if h.hashed == h.f.size {
+		if err := h.verifier.Check(); err != nil {
+			h.f.root.log.Error("verify failed: blob bytes do not match their multihash", "blob", blobstore.Name(h.f.digest))
+			h.f.corrupt.Store(true)
+			return syscall.EIO
+		}
+	}
+	return 0
+}
+
+func (h *blobHandle) closeStream() {
+	if h.stream != nil {
+		h.stream.Close()
+		h.cancel()
+		h.stream = nil
+	}
+}
+
+func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	h.closeStream()
+	h.mu.Unlock()
+	return 0
+}

@@ -1,0 +1,32 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// toErrno is the one place store errors become errnos: missing → ENOENT,
+// a cancelled request → EINTR, everything else (backend down, timeouts,
+// undecodable records, digest mismatches) → EIO, logged with what failed.
+func (r *Root) toErrno(op, what string, err error) syscall.Errno {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, objectstore.ErrNotExist), errors.Is(err, blobstore.ErrBadName):
+		return syscall.ENOENT
+	case errors.Is(err, context.Canceled):
+		return syscall.EINTR
+	case errors.Is(err, genericstore.ErrCorrupt):
+		r.log.Error("undecodable record", "op", op, "key", what, "err", err)
+	case errors.Is(err, objectstore.ErrRangeNotSatisfiable):
+		return syscall.EINVAL
+	default:
+		r.log.Error("backend failure", "op", op, "key", what, "err", err)
+	}
+	return syscall.EIO
+}

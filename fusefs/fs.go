@@ -1,0 +1,152 @@
+// Package fusefs is the filesystem storefs mounts: a go-fuse node tree over
+// the blob store and the typed record stores. It knows only the store
+// interfaces, never a backend.
+//
+//	/blobs/<b32>                          blob bytes (aliases: CID, base58btc, upper-case)
+//	/allocations/<b32>/<space DID>.json   and .cbor
+//	/acceptances/<b32>/<space DID>.json   and .cbor
+//	/consolidations/<batch CID>.json      and .cbor
+//	/delegations/<CID>.json               and .car
+//	/receipts/<CID>.json                  and .car
+//	/receipts/by-ran/<ran CID>            symlink to ../<CID>.json
+package fusefs
+
+import (
+	"context"
+	"log/slog"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/storacha/storefs/store/acceptancestore"
+	"github.com/storacha/storefs/store/allocationstore"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/consolidationstore"
+	"github.com/storacha/storefs/store/delegationstore"
+	"github.com/storacha/storefs/store/receiptstore"
+)
+
+// Stores are what the filesystem shows. Nil record stores are left out.
+type Stores struct {
+	Blobs          blobstore.Store
+	Allocations    *allocationstore.Store
+	Acceptances    *acceptancestore.Store
+	Consolidations *consolidationstore.Store
+	Delegations    *delegationstore.Store
+	Receipts       *receiptstore.Store
+}
+
+// Config tunes the tree.
+type Config struct {
+	// Verify hashes whole sequential reads of a blob and fails the read
+	// that completes it with EIO when the bytes do not match.
+	Verify bool
+	// BlobTimeout is the entry/attr timeout of blobs (immutable): long.
+	BlobTimeout time.Duration
+	// RecordTimeout is the entry/attr timeout of record files.
+	RecordTimeout time.Duration
+	// NegativeTimeout is how long a missing name is remembered.
+	NegativeTimeout time.Duration
+	UID, GID        uint32
+	Log             *slog.Logger
+}
+
+// Root is the filesystem's root directory.
+type Root struct {
+	fs.Inode
+	stores Stores
+	cfg    Config
+	log    *slog.Logger
+	// ctx outlives single requests: directory listings and sequential
+	// streams span many of them. Cancelled at unmount.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+var (
+	_ fs.NodeOnAdder   = (*Root)(nil)
+	_ fs.NodeStatfser  = (*Root)(nil)
+	_ fs.NodeGetattrer = (*Root)(nil)
+)
+
+// New builds the root of the tree.
+func New(stores Stores, cfg Config) *Root {
+	if cfg.BlobTimeout == 0 {
+		cfg.BlobTimeout = time.Hour
+	}
+	if cfg.RecordTimeout == 0 {
+		cfg.RecordTimeout = 10 * time.Second
+	}
+	if cfg.NegativeTimeout == 0 {
+		cfg.NegativeTimeout = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel}
+}
+
+// Close cancels listings and streams still open.
+func (r *Root) Close() { r.cancel() }
+
+// epoch is every file's mtime: content-addressed data has no meaningful
+// time, and a fixed one keeps the kernel's cache (AUTO_INVAL_DATA) valid.
+var epoch = time.Unix(0, 0)
+
+func (r *Root) OnAdd(ctx context.Context) {
+	dirs := map[string]fs.InodeEmbedder{"blobs": &blobsDir{root: r, sizes: newSizeCache(4 << 20)}}
+	if s := r.stores.Allocations; s != nil {
+		dirs["allocations"] = &recordDir{root: r, src: genericSource(s, "cbor")}
+	}
+	if s := r.stores.Acceptances; s != nil {
+		dirs["acceptances"] = &recordDir{root: r, src: genericSource(s, "cbor")}
+	}
+	if s := r.stores.Consolidations; s != nil {
+		dirs["consolidations"] = &recordDir{root: r, src: consolidationSource{s}}
+	}
+	if s := r.stores.Delegations; s != nil {
+		dirs["delegations"] = &recordDir{root: r, src: genericSource(s, "car")}
+	}
+	if s := r.stores.Receipts; s != nil {
+		dirs["receipts"] = &recordDir{root: r, src: genericSource(s.Store, "car"), ran: s}
+	}
+	for name, node := range dirs {
+		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	}
+}
+
+func (r *Root) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	r.dirAttr(&out.Attr)
+	return 0
+}
+
+// Statfs answers df and stale-mount checks without a backend request.
+func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.Bsize = 4096
+	out.Frsize = 4096
+	out.NameLen = 255
+	return 0
+}
+
+func (r *Root) dirAttr(a *fuse.Attr) {
+	a.Mode = syscall.S_IFDIR | 0o555
+	a.Nlink = 2
+	r.owner(a)
+}
+
+func (r *Root) fileAttr(a *fuse.Attr, size int64) {
+	a.Mode = syscall.S_IFREG | 0o444
+	a.Nlink = 1
+	a.Size = uint64(size)
+	a.Blocks = (uint64(size) + 511) / 512
+	a.Blksize = 4096
+	r.owner(a)
+}
+
+func (r *Root) owner(a *fuse.Attr) {
+	a.Uid, a.Gid = r.cfg.UID, r.cfg.GID
+	a.SetTimes(&epoch, &epoch, &epoch)
+}

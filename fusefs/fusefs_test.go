@@ -1,0 +1,437 @@
+package fusefs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+	"golang.org/x/sys/unix"
+
+	"github.com/storacha/storefs/fusefs"
+	"github.com/storacha/storefs/internal/fusetest"
+	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/sample"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// counting records every Get the filesystem sends and the bytes it reads.
+type counting struct {
+	blobstore.Store
+	mu    sync.Mutex
+	gets  []objectstore.Range
+	read  int64
+	stats int
+	lists int
+}
+
+func (c *counting) Get(ctx context.Context, d mh.Multihash, opts ...objectstore.GetOption) (objectstore.Object, error) {
+	cfg := objectstore.NewGetConfig(opts...)
+	c.mu.Lock()
+	r := objectstore.From(0)
+	if cfg.Range != nil {
+		r = *cfg.Range
+	}
+	c.gets = append(c.gets, r)
+	c.mu.Unlock()
+	obj, err := c.Store.Get(ctx, d, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &countingObj{obj, c}, nil
+}
+
+func (c *counting) Stat(ctx context.Context, d mh.Multihash) (blobstore.Info, error) {
+	c.mu.Lock()
+	c.stats++
+	c.mu.Unlock()
+	return c.Store.Stat(ctx, d)
+}
+
+func (c *counting) List(ctx context.Context) iter.Seq2[blobstore.Info, error] {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return c.Store.List(ctx)
+}
+
+func (c *counting) reset() (gets []objectstore.Range, read int64, stats int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gets, read, stats = c.gets, c.read, c.stats
+	c.gets, c.read, c.stats, c.lists = nil, 0, 0, 0
+	return
+}
+
+type countingObj struct {
+	objectstore.Object
+	c *counting
+}
+
+func (o *countingObj) Read(p []byte) (int, error) {
+	n, err := o.Object.Read(p)
+	o.c.mu.Lock()
+	o.c.read += int64(n)
+	o.c.mu.Unlock()
+	return n, err
+}
+
+// mount writes the sample into st and mounts it.
+func mount(t *testing.T, st *config.Stores, verify bool) (string, *counting, *sample.Set) {
+	fusetest.Require(t)
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Write(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	blobs := &counting{Store: st.Blobs}
+	root := fusefs.New(fusefs.Stores{Blobs: blobs, Allocations: st.Allocations, Acceptances: st.Acceptances,
+		Consolidations: st.Consolidations, Delegations: st.Delegations, Receipts: st.Receipts},
+		fusefs.Config{Verify: verify, Log: testLog(t)})
+	dir := t.TempDir()
+	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := server.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+		root.Close()
+	})
+	return dir, blobs, set
+}
+
+func backends(t *testing.T) map[string]func(t *testing.T) *config.Stores {
+	return map[string]func(t *testing.T) *config.Stores{
+		"memory": func(t *testing.T) *config.Stores {
+			st, err := config.Open(context.Background(), config.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		"datadir": func(t *testing.T) *config.Stores {
+			st, err := config.Open(context.Background(), config.Config{DataDir: t.TempDir(), Writable: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
+		"s3": func(t *testing.T) *config.Stores {
+			srv := s3test.Start(t)
+			st, err := config.Open(context.Background(), config.Config{Writable: true, Timeout: 5 * time.Second,
+				S3: &config.S3{Endpoint: srv.Endpoint, BucketPrefix: "fs-", Insecure: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	}
+}
+
+func TestMountedTree(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			dir, blobs, set := mount(t, open(t), false)
+			checkBlobs(t, dir, blobs, set)
+			checkRecords(t, dir, set)
+			checkReadOnly(t, dir)
+		})
+	}
+}
+
+func checkBlobs(t *testing.T, dir string, blobs *counting, set *sample.Set) {
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	var want []string
+	for d := range set.Blobs {
+		want = append(want, blobstore.Name(mh.Multihash(d)))
+	}
+	slices.Sort(names)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("ls /blobs: %v, want %v", names, want)
+	}
+	// ls -l: sizes come from the listing, with no backend request per entry
+	blobs.reset()
+	for _, e := range entries {
+		info, err := os.Lstat(filepath.Join(dir, "blobs", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := blobstore.ParseName(e.Name())
+		if info.Size() != int64(len(set.Blobs[string(d)])) || info.Mode() != 0o444 || info.Sys().(*syscall.Stat_t).Nlink != 1 || !info.ModTime().Equal(time.Unix(0, 0)) {
+			t.Errorf("stat %s: size %d mode %v", e.Name(), info.Size(), info.Mode())
+		}
+	}
+	if _, _, stats := blobs.reset(); stats != 0 {
+		t.Errorf("stat of listed blobs sent %d backend requests", stats)
+	}
+
+	// A 4 KiB read at an offset fetches about 4 KiB, not the blob.
+	var big []byte
+	var bigName string
+	for d, data := range set.Blobs {
+		if len(data) > len(big) {
+			big, bigName = data, blobstore.Name(mh.Multihash(d))
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "blobs", bigName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs.reset()
+	buf := make([]byte, 4096)
+	off := int64(len(big) / 2 / 4096 * 4096)
+	if _, err := f.ReadAt(buf, off); err != nil || !bytes.Equal(buf, big[off:off+4096]) {
+		t.Fatalf("pread at %d: %v", off, err)
+	}
+	gets, read, _ := blobs.reset()
+	t.Logf("4 KiB pread at %d: %d Gets %v, %d bytes fetched", off, len(gets), gets, read)
+	if len(gets) == 0 || read > 16<<10 || read < 4096 {
+		t.Errorf("4 KiB pread at %d fetched %d bytes in %d Gets", off, read, len(gets))
+	}
+	f.Close()
+
+	for digest, data := range set.Blobs {
+		d := mh.Multihash(digest)
+		path := filepath.Join(dir, "blobs", blobstore.Name(d))
+		got, err := os.ReadFile(path)
+		if err != nil || sha256.Sum256(got) != sha256.Sum256(data) {
+			t.Fatalf("cat %s: %d bytes, %v", blobstore.Name(d), len(got), err)
+		}
+		for _, alias := range []string{cid.NewCidV1(cid.Raw, d).String(), "z" + blobstore.Base58(d), strings.ToUpper(blobstore.Name(d))} {
+			got, err := os.ReadFile(filepath.Join(dir, "blobs", alias))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("alias %s: %v", alias, err)
+			}
+		}
+		for attr, want := range map[string]string{
+			"user.storefs.cid":       cid.NewCidV1(cid.Raw, d).String(),
+			"user.storefs.multihash": "z" + blobstore.Base58(d),
+		} {
+			buf := make([]byte, 256)
+			n, err := unix.Getxattr(path, attr, buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Errorf("getxattr %s: %q, %v", attr, buf[:max(n, 0)], err)
+			}
+		}
+		buf := make([]byte, 256)
+		if n, err := unix.Getxattr(path, "user.storefs.key", buf); err != nil || !strings.Contains(string(buf[:n]), blobstore.Name(d)) {
+			t.Errorf("getxattr key: %q, %v", buf[:max(n, 0)], err)
+		}
+	}
+
+}
+
+func checkRecords(t *testing.T, dir string, set *sample.Set) {
+	for _, a := range set.Allocations {
+		path := filepath.Join(dir, "allocations", a.ID()+".json")
+		got, err := os.ReadFile(path)
+		want, _ := a.JSON()
+		if err != nil || !bytes.Equal(got, want) || !json.Valid(got) {
+			t.Errorf("%s: %v\n%s", path, err, got)
+		}
+		info, _ := os.Stat(path)
+		if info == nil || info.Size() != int64(len(want)) {
+			t.Errorf("%s: stat size is not the content size", path)
+		}
+		if _, err := os.ReadFile(filepath.Join(dir, "allocations", a.ID()+".cbor")); err != nil {
+			t.Errorf("allocation cbor: %v", err)
+		}
+	}
+	for _, r := range set.Receipts {
+		got, err := os.ReadFile(filepath.Join(dir, "receipts", r.CID.String()+".json"))
+		want, _ := r.JSON()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("receipt %s: %v", r.CID, err)
+		}
+		link := filepath.Join(dir, "receipts", "by-ran", r.Ran.String())
+		target, err := os.Readlink(link)
+		if err != nil || target != "../"+r.CID.String()+".json" {
+			t.Errorf("readlink %s: %q %v", link, target, err)
+		}
+		if via, err := os.ReadFile(link); err != nil || !bytes.Equal(via, want) {
+			t.Errorf("cat through by-ran link: %v", err)
+		}
+	}
+	for _, d := range set.Delegations {
+		got, err := os.ReadFile(filepath.Join(dir, "delegations", d.CID.String()+".json"))
+		want, _ := d.JSON()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("delegation %s: %v", d.CID, err)
+		}
+	}
+	for _, c := range set.Consolidations {
+		got, err := os.ReadFile(filepath.Join(dir, "consolidations", c.Batch.String()+".json"))
+		want, _ := c.JSON()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("consolidation %s: %v", c.Batch, err)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "receipts"))
+	if err != nil || len(entries) != 1+2*len(set.Receipts) || entries[0].Name() != "by-ran" && !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "by-ran" }) {
+		t.Errorf("ls /receipts: %d entries, %v", len(entries), err)
+	}
+	ran, err := os.ReadDir(filepath.Join(dir, "receipts", "by-ran"))
+	if err != nil || len(ran) != len(set.Receipts) {
+		t.Errorf("ls by-ran: %d, %v", len(ran), err)
+	}
+	for _, missing := range []string{"blobs/nope", "blobs/../../etc/passwd", "blobs/" + strings.Repeat("a", 255), "receipts/bafyreia63ftenj6q7jocoojl7nfbtuzqzru6sf7jvspencuwt6an7pus6u.json", "allocations/x", "keystore"} {
+		if _, err := os.Stat(filepath.Join(dir, missing)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stat %s: %v, want ENOENT", missing, err)
+		}
+	}
+}
+
+func checkReadOnly(t *testing.T, dir string) {
+	blobsDir := filepath.Join(dir, "blobs")
+	entries, _ := os.ReadDir(blobsDir)
+	existing := filepath.Join(blobsDir, entries[0].Name())
+	for what, err := range map[string]error{
+		"create": os.WriteFile(filepath.Join(blobsDir, "new"), []byte("x"), 0o644),
+		"write": func() error {
+			f, err := os.OpenFile(existing, os.O_WRONLY, 0)
+			if err == nil {
+				f.Close()
+			}
+			return err
+		}(),
+		"mkdir":    os.Mkdir(filepath.Join(dir, "d"), 0o755),
+		"remove":   os.Remove(existing),
+		"rename":   os.Rename(existing, existing+"x"),
+		"chmod":    os.Chmod(existing, 0o777),
+		"truncate": os.Truncate(existing, 0),
+		"setxattr": unix.Setxattr(existing, "user.x", []byte("1"), 0),
+		"symlink":  os.Symlink("x", filepath.Join(dir, "l")),
+	} {
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s: %v, want EROFS", what, err)
+		}
+	}
+}
+
+// failing fails every blob request with a backend error, or panics.
+type failing struct {
+	blobstore.Store
+	panics bool
+}
+
+var errBackend = errors.New("backend unreachable (injected)")
+
+func (f failing) Stat(ctx context.Context, d mh.Multihash) (blobstore.Info, error) {
+	if f.panics {
+		panic("injected panic")
+	}
+	return blobstore.Info{}, errBackend
+}
+
+func (f failing) Get(ctx context.Context, d mh.Multihash, opts ...objectstore.GetOption) (objectstore.Object, error) {
+	return nil, errBackend
+}
+
+func TestErrors(t *testing.T) {
+	fusetest.Require(t)
+	st, err := config.Open(context.Background(), config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := sample.New()
+	set.Write(context.Background(), st)
+	bad := set.Receipts[0].CID.String()
+	st.Receipts.PutRaw(context.Background(), bad, []byte("corrupt"))
+
+	for _, panics := range []bool{false, true} {
+		root := fusefs.New(fusefs.Stores{Blobs: failing{st.Blobs, panics}, Receipts: st.Receipts}, fusefs.Config{Log: testLog(t)})
+		dir := t.TempDir()
+		server, err := fusefs.Mount(dir, root, fusefs.MountOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(dir, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")
+		if _, err := os.Stat(name); !errors.Is(err, syscall.EIO) {
+			t.Errorf("stat with a failing backend (panic %v): %v, want EIO", panics, err)
+		}
+		if _, err := os.ReadFile(filepath.Join(dir, "receipts", bad+".json")); !errors.Is(err, syscall.EIO) {
+			t.Errorf("corrupt receipt: %v, want EIO", err)
+		}
+		good := set.Receipts[1].CID.String()
+		if _, err := os.ReadFile(filepath.Join(dir, "receipts", good+".json")); err != nil {
+			t.Errorf("a good receipt next to a corrupt one: %v", err)
+		}
+		server.Unmount()
+		root.Close()
+	}
+}
+
+// TestVerify: a --verify read of a blob whose bytes were altered in the
+// backend ends in EIO; an intact one reads fine.
+func TestVerify(t *testing.T) {
+	fusetest.Require(t)
+	dataDir := t.TempDir()
+	st, err := config.Open(context.Background(), config.Config{DataDir: dataDir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dir, _, set := mount(t, st, true)
+	var victim, intact string
+	for d := range set.Blobs {
+		if victim == "" {
+			victim = blobstore.Name(mh.Multihash(d))
+		} else {
+			intact = blobstore.Name(mh.Multihash(d))
+		}
+	}
+	path := filepath.Join(config.BlobDir(dataDir), victim[len(victim)-3:len(victim)-1], victim+".data")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	os.WriteFile(path, data, 0o644)
+	if _, err := os.ReadFile(filepath.Join(dir, "blobs", victim)); !errors.Is(err, syscall.EIO) {
+		t.Errorf("verified read of a flipped byte: %v, want EIO", err)
+	}
+	if _, err := os.ReadFile(filepath.Join(dir, "blobs", intact)); err != nil {
+		t.Errorf("verified read of an intact blob: %v", err)
+	}
+}
+
+// testLog sends the filesystem's log lines to the test's log.
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,80 @@
+package fusefs
+
+import (
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// MountOptions are the kernel-facing choices of a mount.
+type MountOptions struct {
+	FsName             string // shown as the source in /proc/mounts
+	AllowOther         bool
+	DefaultPermissions bool
+	Debug              bool // trace every FUSE request
+}
+
+// maxRead is the largest read the kernel sends (max_read; the kernel
+// allows 1 MiB here).
+const maxRead = 1 << 20
+
+// Mount mounts root on dir, read-only. As root it calls mount(2) itself
+// (no fusermount needed); otherwise it uses fusermount3.
+func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
+	opts := []string{"ro"}
+	if o.DefaultPermissions {
+		opts = append(opts, "default_permissions")
+	}
+	entry, attr, negative := root.cfg.RecordTimeout, root.cfg.RecordTimeout, root.cfg.NegativeTimeout
+	server, err := fs.Mount(dir, root, &fs.Options{
+		MountOptions: fuse.MountOptions{
+			Name:              "storefs",
+			FsName:            o.FsName,
+			AllowOther:        o.AllowOther,
+			Options:           opts,
+			MaxWrite:          maxRead,
+			Debug:             o.Debug,
+			DirectMountStrict: os.Geteuid() == 0,
+			DirectMountFlags:  syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY,
+			// READDIRPLUS only while the kernel finds it worth it: a
+			// million-entry /blobs stays a cheap listing.
+			ExtraCapabilities: fuse.CAP_READDIRPLUS_AUTO,
+			PanicHandler: func(p any) fuse.Status {
+				root.log.Error("panic in a FUSE handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				return fuse.EIO
+			},
+			Logger: log.New(slogWriter{root.log}, "", 0),
+		},
+		EntryTimeout:    &entry,
+		AttrTimeout:     &attr,
+		NegativeTimeout: &negative,
+		UID:             root.cfg.UID,
+		GID:             root.cfg.GID,
+		Logger:          log.New(slogWriter{root.log}, "", 0),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	return server, nil
+}
+
+// slogWriter sends go-fuse's log lines (its --debug trace) to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(string(trimNL(p)), "component", "go-fuse")
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && p[len(p)-1] == '\n' {
+		p = p[:len(p)-1]
+	}
+	return p
+}

@@ -1,0 +1,290 @@
+package fusefs
+
+import (
+	"context"
+	"iter"
+	"strings"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/storacha/storefs/store/consolidationstore"
+	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/receiptstore"
+)
+
+// recordSource is one kind of record as the tree needs it. Ids may hold
+// '/': each one is a directory level (allocations: "<b32>/<space DID>").
+type recordSource interface {
+	List(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error]
+	JSON(ctx context.Context, id string) ([]byte, error)
+	Raw(ctx context.Context, id string) ([]byte, error)
+	// RawExt names the stored-bytes file: "cbor" or "car".
+	RawExt() string
+}
+
+type jsoner interface{ JSON() ([]byte, error) }
+
+type generic[T jsoner] struct {
+	s   *genericstore.Store[T]
+	ext string
+}
+
+func genericSource[T jsoner](s *genericstore.Store[T], ext string) recordSource {
+	return generic[T]{s: s, ext: ext}
+}
+
+func (g generic[T]) List(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error] {
+	return g.s.List(ctx, prefix)
+}
+
+func (g generic[T]) JSON(ctx context.Context, id string) ([]byte, error) {
+	rec, err := g.s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.JSON()
+}
+
+func (g generic[T]) Raw(ctx context.Context, id string) ([]byte, error) { return g.s.Raw(ctx, id) }
+func (g generic[T]) RawExt() string                                     { return g.ext }
+
+type consolidationSource struct{ s *consolidationstore.Store }
+
+func (c consolidationSource) List(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error] {
+	return func(yield func(genericstore.Entry, error) bool) {
+		for e, err := range c.s.List(ctx) {
+			if err == nil && !strings.HasPrefix(e.ID, prefix) {
+				continue
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+func (c consolidationSource) JSON(ctx context.Context, id string) ([]byte, error) {
+	rec, err := c.s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.JSON()
+}
+
+func (c consolidationSource) Raw(ctx context.Context, id string) ([]byte, error) {
+	return c.s.Raw(ctx, id)
+}
+func (c consolidationSource) RawExt() string { return "cbor" }
+
+// recordDir lists records (or one level of their ids) as files.
+type recordDir struct {
+	fs.Inode
+	root   *Root
+	src    recordSource
+	prefix string              // ids under this directory start with it
+	ran    *receiptstore.Store // /receipts only: adds by-ran/
+}
+
+var (
+	_ fs.NodeReaddirer = (*recordDir)(nil)
+	_ fs.NodeLookuper  = (*recordDir)(nil)
+	_ fs.NodeGetattrer = (*recordDir)(nil)
+)
+
+const byRan = "by-ran"
+
+func (d *recordDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.root.dirAttr(&out.Attr)
+	return 0
+}
+
+func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
+	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
+		return func(yield func(fuse.DirEntry, error) bool) {
+			if d.ran != nil && !yield(fuse.DirEntry{Name: byRan, Mode: syscall.S_IFDIR}, nil) {
+				return
+			}
+			lastDir := ""
+			for e, err := range d.src.List(ctx, d.prefix) {
+				if err != nil {
+					yield(fuse.DirEntry{}, err)
+					return
+				}
+				rest := strings.TrimPrefix(e.ID, d.prefix)
+				if sub, _, nested := strings.Cut(rest, "/"); nested {
+					if sub != lastDir && !yield(fuse.DirEntry{Name: sub, Mode: syscall.S_IFDIR}, nil) {
+						return
+					}
+					lastDir = sub
+					continue
+				}
+				if !yield(fuse.DirEntry{Name: rest + ".json", Mode: syscall.S_IFREG}, nil) ||
+					!yield(fuse.DirEntry{Name: rest + "." + d.src.RawExt(), Mode: syscall.S_IFREG}, nil) {
+					return
+				}
+			}
+		}
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", d.prefix, err) }), 0
+}
+
+func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	if d.ran != nil && name == byRan {
+		ch := d.GetChild(byRan)
+		if ch == nil {
+			ch = d.NewPersistentInode(ctx, &byRanDir{root: d.root, s: d.ran}, fs.StableAttr{Mode: syscall.S_IFDIR})
+		}
+		d.root.dirAttr(&out.Attr)
+		return ch, 0
+	}
+	var data []byte
+	var err error
+	if stem, ok := strings.CutSuffix(name, ".json"); ok {
+		data, err = d.src.JSON(ctx, d.prefix+stem)
+	} else if stem, ok := strings.CutSuffix(name, "."+d.src.RawExt()); ok {
+		data, err = d.src.Raw(ctx, d.prefix+stem)
+	} else {
+		return d.lookupDir(ctx, name, out)
+	}
+	if err != nil {
+		if errno := d.root.toErrno("lookup", d.prefix+name, err); errno != syscall.ENOENT {
+			return nil, errno
+		}
+		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+		return nil, syscall.ENOENT
+	}
+	f := &recordFile{root: d.root, data: data}
+	f.root.fileAttr(&out.Attr, int64(len(data)))
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordTimeout)
+	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+}
+
+// lookupDir finds a directory level: it exists when some id is under it.
+func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if name == "" || strings.ContainsAny(name, "/\x00") {
+		return nil, syscall.ENOENT
+	}
+	prefix := d.prefix + name + "/"
+	for _, err := range d.src.List(ctx, prefix) {
+		if err != nil {
+			return nil, d.root.toErrno("lookup", prefix, err)
+		}
+		d.root.dirAttr(&out.Attr)
+		out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+		out.SetAttrTimeout(d.root.cfg.RecordTimeout)
+		return d.NewInode(ctx, &recordDir{root: d.root, src: d.src, prefix: prefix}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+	}
+	out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+	return nil, syscall.ENOENT
+}
+
+// recordFile is a rendered record (or its stored bytes): KB sized, held
+// whole, so its size is exact before the first read.
+type recordFile struct {
+	fs.Inode
+	root *Root
+	data []byte
+}
+
+var (
+	_ fs.NodeGetattrer = (*recordFile)(nil)
+	_ fs.NodeOpener    = (*recordFile)(nil)
+	_ fs.NodeReader    = (*recordFile)(nil)
+	_ fs.NodeSetattrer = (*recordFile)(nil)
+)
+
+func (f *recordFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	f.root.fileAttr(&out.Attr, int64(len(f.data)))
+	return 0
+}
+
+func (f *recordFile) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+func (f *recordFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	return nil, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (f *recordFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= int64(len(f.data)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	return fuse.ReadResultData(f.data[off:min(int64(len(f.data)), off+int64(len(dest)))]), 0
+}
+
+// byRanDir is /receipts/by-ran: one symlink per invocation with a receipt.
+type byRanDir struct {
+	fs.Inode
+	root *Root
+	s    *receiptstore.Store
+}
+
+var (
+	_ fs.NodeReaddirer = (*byRanDir)(nil)
+	_ fs.NodeLookuper  = (*byRanDir)(nil)
+	_ fs.NodeGetattrer = (*byRanDir)(nil)
+)
+
+func (d *byRanDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.root.dirAttr(&out.Attr)
+	return 0
+}
+
+func (d *byRanDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
+	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
+		return func(yield func(fuse.DirEntry, error) bool) {
+			for ran, err := range d.s.ListRan(ctx) {
+				if !yield(fuse.DirEntry{Name: ran, Mode: syscall.S_IFLNK}, err) || err != nil {
+					return
+				}
+			}
+		}
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", byRan, err) }), 0
+}
+
+func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	receipt, err := d.s.ByRan(ctx, name)
+	if err != nil {
+		if errno := d.root.toErrno("lookup", byRan+"/"+name, err); errno != syscall.ENOENT {
+			return nil, errno
+		}
+		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+		return nil, syscall.ENOENT
+	}
+	l := &link{root: d.root, target: "../" + receipt + ".json"}
+	l.attr(&out.Attr)
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordTimeout)
+	return d.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK}), 0
+}
+
+type link struct {
+	fs.Inode
+	root   *Root
+	target string
+}
+
+var (
+	_ fs.NodeReadlinker = (*link)(nil)
+	_ fs.NodeGetattrer  = (*link)(nil)
+)
+
+func (l *link) attr(a *fuse.Attr) {
+	l.root.owner(a)
+	a.Mode = syscall.S_IFLNK | 0o777
+	a.Nlink = 1
+	a.Size = uint64(len(l.target))
+}
+
+func (l *link) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	l.attr(&out.Attr)
+	return 0
+}
+
+func (l *link) Readlink(ctx context.Context) ([]byte, syscall.Errno) { return []byte(l.target), 0 }
