@@ -27,8 +27,11 @@ FUZZTIME ?= 15s
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
+# Builds a sample Piri data dir, mounts it, tours it, unmounts. Needs root
+# (/dev/fuse is root-only here). `bin/storefs demo MNT` keeps it mounted.
 demo: build
-	./scripts/demo.sh
+	./scripts/test-deps.sh apt
+	bin/storefs demo --exit
 
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./store/...

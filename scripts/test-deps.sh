@@ -2,6 +2,7 @@
 # Installs what the tests need on a fresh Debian machine: FUSE tools and
 # attr (getfattr) from apt, and the S3 test server (versitygw) built into
 # .tools/bin. Each step is skipped when its result is already there.
+# With "apt", only the Debian packages (what `make demo` needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "warning: ${need_apt[*]} missing and not root: install them with apt-get" >&2
   fi
 fi
+
+[ "${1:-}" = apt ] && exit 0
 
 if [ ! -x .tools/bin/versitygw ]; then
   echo "building versitygw $VERSITYGW_VERSION into .tools/bin (about a minute on a fresh machine)"

@@ -30,6 +30,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if helper, err := helperArgs(args); err != nil {
+		fmt.Fprintf(stderr, "storefs: %v\n", err)
+		return exitUsage
+	} else if helper != nil {
+		args = helper
+	}
 	app := newApp(stdout, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -55,7 +61,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Version:   version,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{blobCommand(), recordCommand()},
+		Commands:  []*cli.Command{mountCommand(), unmountCommand(), blobCommand(), recordCommand(), demoCommand()},
 		// Errors are printed once, by run, with the right exit code.
 		ExitErrHandler:       func(*cli.Context, error) {},
 		Action:               unknownCommand,

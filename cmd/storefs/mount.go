@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/storacha/storefs/fusefs"
+	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/config"
+)
+
+func mountFlags() []cli.Flag {
+	return append(backendFlags(),
+		&cli.StringSliceFlag{Name: "o", Usage: "mount options `OPTS` (comma-separated; repeatable): allow_other, default_permissions, uid=, gid=, debug, verify, timeout=, entry_timeout=, negative_timeout="},
+		&cli.BoolFlag{Name: "verify", Usage: "hash whole sequential reads of a blob; EIO when the bytes do not match"},
+		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log as `text` or json"},
+		&cli.BoolFlag{Name: "background", Hidden: true, Usage: "detach once mounted (the mount-helper form does)"},
+	)
+}
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "mount",
+		Usage:     "mount a node's store read-only at MOUNTPOINT (foreground; Ctrl-C or SIGTERM unmounts)",
+		ArgsUsage: "MOUNTPOINT",
+		UsageText: "storefs mount [backend] [-o OPTS] [--verify] [--debug] MOUNTPOINT\n\n" +
+			"Examples:\n   storefs mount --data-dir /var/lib/piri /mnt/piri\n" +
+			"   storefs mount --config /etc/piri/config.toml -o allow_other /mnt/piri\n" +
+			"   mount -t fuse.storefs /var/lib/piri /mnt/piri -o ro   (the mount-helper form)",
+		Flags:  mountFlags(),
+		Action: mountAction,
+	}
+}
+
+func unmountCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "unmount",
+		Aliases:   []string{"umount"},
+		Usage:     "unmount a storefs mount; also clears a stale one left by a killed daemon",
+		ArgsUsage: "MOUNTPOINT",
+		UsageText: "storefs unmount [--lazy] MOUNTPOINT\n\nExample:\n   storefs unmount /mnt/piri",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "lazy", Aliases: []string{"l"}, Usage: "detach now even if files are open"}},
+		Action: func(c *cli.Context) error {
+			if err := args(c, 1, 1); err != nil {
+				return err
+			}
+			return unmountPath(c.Args().First(), c.Bool("lazy"))
+		},
+	}
+}
+
+// mountJob is a parsed mount request.
+type mountJob struct {
+	cfg        config.Config
+	opts       mountopts.Options
+	mountpoint string
+	fsname     string
+	log        *slog.Logger
+}
+
+func mountAction(c *cli.Context) error {
+	if err := args(c, 1, 1); err != nil {
+		return err
+	}
+	var o mountopts.Options
+	for _, list := range c.StringSlice("o") {
+		if err := mountopts.Parse(list, &o); err != nil {
+			return usageError{err}
+		}
+	}
+	o.Verify = o.Verify || c.Bool("verify")
+	o.Debug = o.Debug || c.Bool("debug")
+	if c.IsSet("timeout") || o.Timeout == 0 {
+		o.Timeout = c.Duration("timeout")
+	}
+	cfg, err := backendConfig(c, false)
+	if err != nil {
+		return err
+	}
+	cfg.Timeout = o.Timeout
+	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), o.Debug)
+	if err != nil {
+		return err
+	}
+	job := mountJob{cfg: cfg, opts: o, mountpoint: c.Args().First(), fsname: fsName(cfg), log: log}
+	if c.Bool("background") {
+		return background(c, job)
+	}
+	return runMount(c.Context, job, func(error) {})
+}
+
+// fsName is the mount's source as /proc/mounts shows it: no secrets.
+func fsName(c config.Config) string {
+	switch c.Backend() {
+	case "s3":
+		return "s3://" + c.S3.BucketPrefix + "@" + c.S3.Endpoint
+	case "datadir":
+		return c.DataDir
+	}
+	return "memory"
+}
+
+func newLogger(w io.Writer, format string, debug bool) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", format)
+}
+
+// runMount mounts, reports through ready, serves until ctx ends (SIGINT,
+// SIGTERM) or the filesystem is unmounted from outside, then unmounts.
+func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) {
+	defer func() {
+		if err != nil {
+			ready(err)
+		}
+	}()
+	if err := prepareMountpoint(job.mountpoint, job.log); err != nil {
+		return err
+	}
+	stores, err := config.Open(ctx, job.cfg)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", job.cfg, err)
+	}
+	defer stores.Close()
+	for _, a := range stores.Absent {
+		job.log.Info("record store absent; shown empty", "store", a)
+	}
+	cfg := fusefs.Config{Verify: job.opts.Verify, RecordTimeout: job.opts.EntryTimeout,
+		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log}
+	if job.opts.UID != nil {
+		cfg.UID = *job.opts.UID
+	}
+	if job.opts.GID != nil {
+		cfg.GID = *job.opts.GID
+	}
+	root := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Allocations: stores.Allocations, Acceptances: stores.Acceptances,
+		Consolidations: stores.Consolidations, Delegations: stores.Delegations, Receipts: stores.Receipts}, cfg)
+	defer root.Close()
+	server, err := fusefs.Mount(job.mountpoint, root, fusefs.MountOptions{
+		FsName: job.fsname, AllowOther: job.opts.AllowOther, DefaultPermissions: job.opts.DefaultPermissions, Debug: job.opts.Debug,
+	})
+	if err != nil {
+		return err
+	}
+	job.log.Info("mounted", "source", job.fsname, "mountpoint", job.mountpoint, "backend", job.cfg.Backend(), "verify", job.opts.Verify)
+	ready(nil)
+
+	served := make(chan struct{})
+	go func() { server.Wait(); close(served) }()
+	select {
+	case <-served:
+		job.log.Info("unmounted from outside", "mountpoint", job.mountpoint)
+		return nil
+	case <-ctx.Done():
+	}
+	job.log.Info("unmounting", "mountpoint", job.mountpoint)
+	if err := server.Unmount(); err != nil {
+		// Files are still open: detach now; the kernel lets their
+		// readers finish with errors once we exit.
+		job.log.Warn("unmount busy; detaching", "mountpoint", job.mountpoint, "err", err)
+		if err := syscall.Unmount(job.mountpoint, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s: %w", job.mountpoint, err)
+		}
+	}
+	select {
+	case <-served:
+	case <-time.After(2 * time.Second):
+	}
+	return nil
+}
+
+// prepareMountpoint checks the mountpoint, and clears a stale mount a
+// killed daemon left (statfs, unlike stat, always asks the daemon, so it
+// reports ENOTCONN even when the kernel still caches attributes).
+func prepareMountpoint(dir string, log *slog.Logger) error {
+	var st unix.Statfs_t
+	err := unix.Statfs(dir, &st)
+	if errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED) {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("mountpoint %s: a stale mount is in the way and cannot be cleared: %w", dir, err)
+		}
+		log.Warn("cleared a stale mount left by a previous run", "mountpoint", dir)
+	} else if err != nil {
+		return fmt.Errorf("mountpoint %s: %w", dir, err)
+	}
+	if fstype, mounted := mountedType(dir); mounted && strings.HasPrefix(fstype, "fuse") {
+		return fmt.Errorf("mountpoint %s: already mounted (%s); run `storefs unmount %s` first", dir, fstype, dir)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("mountpoint: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("mountpoint %s: not a directory", dir)
+	}
+	return nil
+}
+
+// mountedType reports the filesystem type mounted exactly at dir.
+func mountedType(dir string) (string, bool) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	abs, err := realPath(dir)
+	if err != nil {
+		return "", false
+	}
+	var found string
+	ok := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// id parent maj:min root mountpoint opts ... - fstype source superopts
+		fields := strings.Fields(sc.Text())
+		sep := -1
+		for i, f := range fields {
+			if f == "-" {
+				sep = i
+				break
+			}
+		}
+		if len(fields) < 5 || sep < 0 || sep+1 >= len(fields) {
+			continue
+		}
+		if unescape(fields[4]) == abs {
+			found, ok = fields[sep+1], true // the last mount on top wins
+		}
+	}
+	return found, ok
+}
+
+func realPath(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unmountPath unmounts dir, live or stale.
+func unmountPath(dir string, lazy bool) error {
+	flags := 0
+	if lazy {
+		flags = syscall.MNT_DETACH
+	}
+	err := syscall.Unmount(dir, flags)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EBUSY):
+		return fmt.Errorf("unmount %s: files are open there (close them, or use --lazy)", dir)
+	case errors.Is(err, syscall.EINVAL):
+		return fmt.Errorf("unmount %s: not mounted", dir)
+	case errors.Is(err, syscall.EPERM) && os.Geteuid() != 0:
+		out, ferr := exec.Command("fusermount3", "-u", dir).CombinedOutput()
+		if ferr != nil {
+			return fmt.Errorf("unmount %s: %v: %s", dir, ferr, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	return fmt.Errorf("unmount %s: %w", dir, err)
+}
