@@ -1,0 +1,156 @@
+// Package integration builds the storefs binary and uses it as an operator
+// would: `storefs mount` as a child process, driven with the real ls, cat,
+// dd, stat, getfattr, sha256sum and readlink.
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/storacha/storefs/internal/fusetest"
+)
+
+var bin string // the storefs binary under test
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "storefs-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "storefs")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/storefs")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build storefs:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a running `storefs mount`.
+type daemon struct {
+	t   *testing.T
+	mnt string
+	cmd *exec.Cmd
+	log *bytes.Buffer
+
+	exited  chan error
+	exitErr error
+	done    bool
+}
+
+// startMount runs `storefs mount ARGS… MNT` and waits until the mount
+// answers. It is stopped (SIGTERM) when the test ends.
+func startMount(t *testing.T, mnt string, args ...string) *daemon {
+	t.Helper()
+	fusetest.Require(t)
+	for _, tool := range []string{"getfattr", "sha256sum", "dd"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s missing (make test-deps installs it)", tool)
+			}
+			t.Skipf("%s missing (make test-deps installs it)", tool)
+		}
+	}
+	d := &daemon{t: t, mnt: mnt, log: &bytes.Buffer{}}
+	d.cmd = exec.Command(bin, append(append([]string{"mount"}, args...), mnt)...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- d.cmd.Wait() }()
+	d.exited = exited
+	t.Cleanup(func() {
+		if !d.done {
+			d.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-d.exited:
+			case <-time.After(10 * time.Second):
+				d.cmd.Process.Kill()
+				<-d.exited
+			}
+		}
+		syscall.Unmount(mnt, syscall.MNT_DETACH) // if anything is left
+		if t.Failed() {
+			t.Logf("storefs log:\n%s", d.log)
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !mounted(mnt) {
+		select {
+		case err := <-exited:
+			d.exitErr, d.done = err, true
+			t.Fatalf("storefs mount exited before mounting: %v\n%s", err, d.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not mounted after 15s\n%s", d.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return d
+}
+
+// mounted reports whether a live storefs answers at mnt.
+func mounted(mnt string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(mnt, &st) != nil {
+		return false
+	}
+	out, _ := os.ReadFile("/proc/self/mountinfo")
+	return bytes.Contains(out, []byte(" "+mnt+" ")) && bytes.Contains(out, []byte("fuse.storefs"))
+}
+
+// stop sends sig and waits for the daemon to exit, within limit.
+func (d *daemon) stop(sig syscall.Signal, limit time.Duration) error {
+	d.t.Helper()
+	d.cmd.Process.Signal(sig)
+	select {
+	case err := <-d.exited:
+		d.exitErr, d.done = err, true
+		return err
+	case <-time.After(limit):
+		d.t.Fatalf("storefs did not exit within %v of %v", limit, sig)
+	}
+	return nil
+}
+
+// run runs a command and returns its stdout; a failure fails the test.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, ee.Stderr)
+		}
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+// fails runs a command that must fail and returns its stderr.
+func fails(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("%s %s succeeded", name, strings.Join(args, " "))
+	}
+	return stderr.String()
+}
