@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -323,5 +324,46 @@ func TestUnmountCommand(t *testing.T) {
 	}
 	if msg := fails(t, bin, "unmount", mnt); !strings.Contains(msg, "not mounted") {
 		t.Errorf("second unmount: %q", msg)
+	}
+}
+
+// TestMountHelper mounts through mount(8) and mount.fuse3, which run
+// `storefs SOURCE MOUNTPOINT -o OPTS` and wait for it to return once the
+// mount answers.
+func TestMountHelper(t *testing.T) {
+	if _, err := exec.LookPath("mount.fuse3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mount.fuse3 missing (make test-deps installs fuse3)")
+		}
+		t.Skip("mount.fuse3 missing (fuse3 not installed)")
+	}
+	n := dataDirNode(t)
+	mnt := t.TempDir()
+	dataDir := n.args[1]
+	start := time.Now()
+	out, err := exec.Command("mount", "-t", "fuse", bin+"#"+dataDir, mnt, "-o", "ro,allow_other").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mount: %v: %s", err, out)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	// mount(8) returned: the mount must answer already, no polling.
+	if !mounted(mnt) {
+		t.Fatal("mount returned before the filesystem answered")
+	}
+	t.Logf("mount(8) returned after %v", time.Since(start))
+	if got := run(t, "cat", filepath.Join(mnt, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")); got != "hello world" {
+		t.Fatalf("cat: %q", got)
+	}
+	if !strings.Contains(run(t, "findmnt", "-n", "-o", "OPTIONS", mnt), "allow_other") {
+		t.Error("allow_other not applied")
+	}
+	run(t, "umount", mnt)
+	if mounted(mnt) {
+		t.Fatal("still mounted after umount")
+	}
+	// A bad option fails the mount with a clear message and leaves nothing.
+	out, err = exec.Command("mount", "-t", "fuse", bin+"#"+dataDir, mnt, "-o", "ro,bogus_option").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "bogus_option") || mounted(mnt) {
+		t.Fatalf("mount with a bad option: %v: %s", err, out)
 	}
 }

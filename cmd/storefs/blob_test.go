@@ -132,6 +132,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"blob", "get", "--data-dir", dir, "--range", "11-", helloB32}, 1, "not satisfiable"},
 		{[]string{"blob", "ls", "--data-dir", filepath.Join(dir, "absent")}, 1, "no such file"},
 		{[]string{"blob", "put", "--hash", "md99", "--data-dir", dir, "x"}, 2, "not a multihash function"},
+		{[]string{"mount", "-o", "ro,bogus", "--data-dir", dir, "/tmp"}, 2, "unknown mount option \"bogus\""},
+		{[]string{"mount", "-o", "uid=abc", "--data-dir", dir, "/tmp"}, 2, "want a number"},
+		{[]string{"mount", "--data-dir", dir}, 2, "want 1 argument"},
+		{[]string{"mount", "--data-dir", dir, filepath.Join(dir, "no-such-mountpoint")}, 1, "no such file"},
+		{[]string{"mount", "--log-format", "xml", "--data-dir", dir, "/tmp"}, 2, "--log-format"},
+		{[]string{"unmount", filepath.Join(dir, "pdp")}, 1, "not mounted"},
 	} {
 		_, stderr, code := storefs(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.msg) {
