@@ -9,7 +9,9 @@ import (
 	"iter"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -434,4 +436,65 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// blocking never answers a Stat until the request is cancelled.
+type blocking struct {
+	blobstore.Store
+	cancelled chan struct{}
+}
+
+func (b *blocking) Stat(ctx context.Context, d mh.Multihash) (blobstore.Info, error) {
+	<-ctx.Done()
+	close(b.cancelled)
+	return blobstore.Info{}, ctx.Err()
+}
+
+// TestInterrupt: a signal to a process stuck on the backend cancels the
+// request (FUSE_INTERRUPT), and the call fails with EINTR rather than hang.
+// (Buffered reads go through the kernel's readahead, which the kernel does
+// not interrupt; lookups, like this stat, are.)
+func TestInterrupt(t *testing.T) {
+	fusetest.Require(t)
+	st, _ := config.Open(context.Background(), config.Config{})
+	set, _ := sample.New()
+	set.Write(context.Background(), st)
+	b := &blocking{Store: st.Blobs, cancelled: make(chan struct{})}
+	root := fusefs.New(fusefs.Stores{Blobs: b}, fusefs.Config{Log: testLog(t)})
+	dir := t.TempDir()
+	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { server.Unmount(); root.Close() }()
+	path := filepath.Join(dir, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	tid := make(chan int, 1)
+	result := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		tid <- unix.Gettid()
+		var st unix.Stat_t
+		result <- unix.Stat(path, &st)
+	}()
+	thread := <-tid
+	deadline := time.After(20 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.cancelled:
+			if err := <-result; !errors.Is(err, syscall.EINTR) {
+				t.Fatalf("interrupted stat: %v, want EINTR", err)
+			}
+			return
+		case <-tick.C:
+			unix.Tgkill(os.Getpid(), thread, syscall.SIGUSR1) // until the read is in the kernel
+		case <-deadline:
+			t.Fatal("the backend request was never cancelled")
+		}
+	}
 }
