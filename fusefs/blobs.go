@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -40,6 +41,7 @@ func (d *blobsDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrO
 // Readdir streams the backend listing and remembers each size, so the
 // lookups of an `ls -l` that follows cost no backend request.
 func (d *blobsDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
+	defer d.root.cfg.Metrics.FuseOp("readdir", time.Now())
 	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
 		return func(yield func(fuse.DirEntry, error) bool) {
 			for info, err := range d.root.stores.Blobs.List(ctx) {
@@ -58,6 +60,7 @@ func (d *blobsDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.
 }
 
 func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	defer d.root.cfg.Metrics.FuseOp("lookup", time.Now())
 	digest, err := blobstore.ParseName(name)
 	if err != nil {
 		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
@@ -184,6 +187,7 @@ func (f *blobFile) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 }
 
 func (f *blobFile) Getxattr(ctx context.Context, attr string, dest []byte) (n uint32, errno syscall.Errno) {
+	defer f.root.cfg.Metrics.FuseOp("getxattr", time.Now())
 	var val string
 	switch attr {
 	case xattrCID:
@@ -240,6 +244,7 @@ var (
 
 func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (res fuse.ReadResult, errno syscall.Errno) {
 	f := h.f
+	defer f.root.cfg.Metrics.FuseOp("read", time.Now())
 	if off >= f.size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
@@ -259,6 +264,7 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (res fuse
 	if errno := h.verify(dest[:n], off); errno != 0 {
 		return nil, errno
 	}
+	f.root.cfg.Metrics.Served(n)
 	return fuse.ReadResultData(dest[:n]), 0
 }
 

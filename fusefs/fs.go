@@ -20,6 +20,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/blobstore"
@@ -51,6 +52,7 @@ type Config struct {
 	NegativeTimeout time.Duration
 	UID, GID        uint32
 	Log             *slog.Logger
+	Metrics         *metrics.Metrics // nil: none
 }
 
 // Root is the filesystem's root directory.
@@ -85,6 +87,7 @@ func New(stores Stores, cfg Config) *Root {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	cfg.Metrics.ReadMode("daemon")
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel}
 }

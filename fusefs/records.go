@@ -5,6 +5,7 @@ import (
 	"iter"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -101,6 +102,7 @@ func (d *recordDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.Attr
 }
 
 func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
+	defer d.root.cfg.Metrics.FuseOp("readdir", time.Now())
 	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
 		return func(yield func(fuse.DirEntry, error) bool) {
 			if d.ran != nil && !yield(fuse.DirEntry{Name: byRan, Mode: syscall.S_IFDIR}, nil) {
@@ -130,6 +132,7 @@ func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall
 }
 
 func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	defer d.root.cfg.Metrics.FuseOp("lookup", time.Now())
 	if d.ran != nil && name == byRan {
 		ch := d.GetChild(byRan)
 		if ch == nil {
@@ -212,10 +215,13 @@ func (f *recordFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uin
 }
 
 func (f *recordFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	defer f.root.cfg.Metrics.FuseOp("read", time.Now())
 	if off >= int64(len(f.data)) {
 		return fuse.ReadResultData(nil), 0
 	}
-	return fuse.ReadResultData(f.data[off:min(int64(len(f.data)), off+int64(len(dest)))]), 0
+	data := f.data[off:min(int64(len(f.data)), off+int64(len(dest)))]
+	f.root.cfg.Metrics.Served(len(data))
+	return fuse.ReadResultData(data), 0
 }
 
 // byRanDir is /receipts/by-ran: one symlink per invocation with a receipt.
@@ -249,6 +255,7 @@ func (d *byRanDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.
 }
 
 func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	defer d.root.cfg.Metrics.FuseOp("lookup", time.Now())
 	receipt, err := d.s.ByRan(ctx, name)
 	if err != nil {
 		if errno := d.root.toErrno("lookup", byRan+"/"+name, err); errno != syscall.ENOENT {

@@ -142,8 +142,11 @@ func helperArgs(args []string) ([]string, error) {
 }
 
 func isCommand(name string) bool {
-	for _, c := range []string{"mount", "unmount", "umount", "blob", "record", "demo", "version", "help", "h"} {
-		if name == c {
+	if name == "help" || name == "h" {
+		return true
+	}
+	for _, c := range commands() {
+		if c.HasName(name) {
 			return true
 		}
 	}

@@ -19,8 +19,9 @@ import (
 
 func blobCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "blob",
-		Usage: "put, get, list, inspect and verify blobs",
+		Name:      "blob",
+		Usage:     "put, get, list, inspect and verify blobs",
+		UsageText: "storefs blob COMMAND [backend] [arguments]\n\nExample:\n   storefs blob ls -l --data-dir /var/lib/piri",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "put",

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/urfave/cli/v2"
 
 	"github.com/storacha/storefs/internal/s3test"
 	"github.com/storacha/storefs/internal/treehash"
@@ -242,5 +243,29 @@ func TestPutStreams(t *testing.T) {
 	t.Logf("peak RSS putting 1 GiB: %d MiB", rss>>20)
 	if rss > 100<<20 {
 		t.Fatalf("peak RSS %d MiB putting a 1 GiB file", rss>>20)
+	}
+}
+
+// TestEveryCommandHasHelp: a usage line and an example for every command.
+func TestEveryCommandHasHelp(t *testing.T) {
+	var walk func(path []string, cmds []*cli.Command)
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			p := append(append([]string{}, path...), c.Name)
+			out, stderr, code := storefs(t, append(p, "--help")...)
+			if code != 0 || !strings.Contains(out, "USAGE:") || !strings.Contains(out, "Example") {
+				t.Errorf("storefs %s --help: exit %d, %q\n%s", strings.Join(p, " "), code, stderr, out)
+			}
+			walk(p, c.Subcommands)
+		}
+	}
+	walk(nil, commands())
+	out, _, code := storefs(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "storefs ") {
+		t.Errorf("version: %q", out)
+	}
+	out, _, code = storefs(t, "completion", "bash")
+	if code != 0 || !strings.Contains(out, "complete -o bashdefault") {
+		t.Errorf("completion: %q", out)
 	}
 }

@@ -61,7 +61,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Version:   version,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{mountCommand(), unmountCommand(), blobCommand(), recordCommand(), demoCommand()},
+		Commands:  commands(),
 		// Errors are printed once, by run, with the right exit code.
 		ExitErrHandler:       func(*cli.Context, error) {},
 		Action:               unknownCommand,
@@ -72,6 +72,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		markUsage(c)
 	}
 	return app
+}
+
+func commands() []*cli.Command {
+	return []*cli.Command{mountCommand(), unmountCommand(), blobCommand(), recordCommand(), demoCommand(), versionCommand(), completionCommand()}
 }
 
 // usageError is a mistake in the command line: exit code 2.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/fusefs"
+	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/config"
 )
@@ -28,6 +29,7 @@ func mountFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verify", Usage: "hash whole sequential reads of a blob; EIO when the bytes do not match"},
 		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log as `text` or json"},
+		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics), e.g. 127.0.0.1:9464"},
 		&cli.BoolFlag{Name: "background", Hidden: true, Usage: "detach once mounted (the mount-helper form does)"},
 	)
 }
@@ -65,11 +67,12 @@ func unmountCommand() *cli.Command {
 
 // mountJob is a parsed mount request.
 type mountJob struct {
-	cfg        config.Config
-	opts       mountopts.Options
-	mountpoint string
-	fsname     string
-	log        *slog.Logger
+	cfg         config.Config
+	opts        mountopts.Options
+	mountpoint  string
+	fsname      string
+	log         *slog.Logger
+	metricsAddr string
 }
 
 func mountAction(c *cli.Context) error {
@@ -96,7 +99,7 @@ func mountAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	job := mountJob{cfg: cfg, opts: o, mountpoint: c.Args().First(), fsname: fsName(cfg), log: log}
+	job := mountJob{cfg: cfg, opts: o, mountpoint: c.Args().First(), fsname: fsName(cfg), log: log, metricsAddr: c.String("metrics-addr")}
 	if c.Bool("background") {
 		return background(c, job)
 	}
@@ -140,6 +143,16 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if err := prepareMountpoint(job.mountpoint, job.log); err != nil {
 		return err
 	}
+	var m *metrics.Metrics
+	if job.metricsAddr != "" {
+		m = metrics.New()
+		addr, err := m.Serve(ctx, job.metricsAddr)
+		if err != nil {
+			return err
+		}
+		job.log.Info("serving metrics", "url", "http://"+addr.String()+"/metrics")
+		job.cfg.Instrument = m.Instrument
+	}
 	stores, err := config.Open(ctx, job.cfg)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", job.cfg, err)
@@ -149,7 +162,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 		job.log.Info("record store absent; shown empty", "store", a)
 	}
 	cfg := fusefs.Config{Verify: job.opts.Verify, RecordTimeout: job.opts.EntryTimeout,
-		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log}
+		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m}
 	if job.opts.UID != nil {
 		cfg.UID = *job.opts.UID
 	}

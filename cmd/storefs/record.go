@@ -51,8 +51,9 @@ func render[T interface{ JSON() ([]byte, error) }](rec T, err error) ([]byte, er
 func recordCommand() *cli.Command {
 	kindHelp := "KIND is one of: " + strings.Join(kinds, ", ")
 	return &cli.Command{
-		Name:  "record",
-		Usage: "list and show the typed records a node keeps",
+		Name:      "record",
+		Usage:     "list and show the typed records a node keeps",
+		UsageText: "storefs record COMMAND [backend] KIND [KEY]\n\nExample:\n   storefs record ls --data-dir /var/lib/piri receipts",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "ls",

@@ -38,6 +38,15 @@ type Config struct {
 	Writable bool
 	// Timeout bounds each backend request (S3). Zero means the default.
 	Timeout time.Duration
+	// Instrument, when set, wraps every objectstore opened (metrics).
+	Instrument func(store string, s objectstore.Store) objectstore.Store
+}
+
+func (c Config) wrap(store string, s objectstore.Store) objectstore.Store {
+	if c.Instrument == nil {
+		return s
+	}
+	return c.Instrument(store, s)
 }
 
 // S3 is Piri's [repo.s3] section.
@@ -89,6 +98,7 @@ type Stores struct {
 	// directory or bucket never created): they are shown empty.
 	Absent  []string
 	closers []func() error
+	wrap    func(store string, o objectstore.Store) objectstore.Store
 }
 
 // Record stores: Piri's LevelDB directory and bucket suffix of each.
@@ -112,7 +122,7 @@ func (s *Stores) recordStores(open func(dir, bucket string) (objectstore.Store, 
 		if err != nil {
 			return err
 		}
-		objs[dir] = o
+		objs[dir] = s.wrap(dir, o)
 	}
 	if s3 {
 		s.Allocations = allocationstore.NewS3(objs[allocations])
@@ -149,7 +159,8 @@ func Open(ctx context.Context, c Config) (*Stores, error) {
 	case "datadir":
 		return openDataDir(c)
 	}
-	s := &Stores{Blobs: blobstore.New(memory.New(), blobstore.FlatFS{})}
+	s := &Stores{wrap: c.wrap}
+	s.Blobs = blobstore.New(c.wrap("blobs", memory.New()), blobstore.FlatFS{})
 	s.recordStores(func(string, string) (objectstore.Store, error) { return dsadapter.NewMemory(), nil }, false)
 	return s, nil
 }
@@ -170,7 +181,8 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	s := &Stores{Blobs: blobstore.New(pdp, blobstore.S3{})}
+	s := &Stores{wrap: c.wrap}
+	s.Blobs = blobstore.New(c.wrap("blobs", pdp), blobstore.S3{})
 	err = s.recordStores(func(_, bucket string) (objectstore.Store, error) {
 		name := c.S3.BucketPrefix + bucket
 		b, err := client.Bucket(ctx, name, c.Writable)
@@ -211,7 +223,8 @@ func openDataDir(c Config) (*Stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	s := &Stores{Blobs: blobstore.New(blobs, blobstore.FlatFS{})}
+	s := &Stores{wrap: c.wrap}
+	s.Blobs = blobstore.New(c.wrap("blobs", blobs), blobstore.FlatFS{})
 	err = s.recordStores(func(dir, _ string) (objectstore.Store, error) {
 		path := filepath.Join(c.DataDir, dir)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !c.Writable {

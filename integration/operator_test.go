@@ -1,0 +1,166 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storacha/storefs/internal/s3test"
+)
+
+func TestCompletion(t *testing.T) {
+	if out := run(t, bin, "blob", "--generate-bash-completion"); !strings.Contains(out, "verify") {
+		t.Errorf("completion words for blob: %q", out)
+	}
+	script := filepath.Join(t.TempDir(), "c.bash")
+	os.WriteFile(script, []byte(run(t, bin, "completion", "bash")), 0o644)
+	// bash itself completes `storefs bl` to blob with the script
+	out := run(t, "bash", "-c", fmt.Sprintf(`source %s; PATH=%s:$PATH; COMP_WORDS=(storefs bl); COMP_CWORD=1; _storefs_complete; echo "${COMPREPLY[@]}"`, script, filepath.Dir(bin)))
+	if strings.TrimSpace(out) != "blob" {
+		t.Errorf("bash completion of 'storefs bl': %q", out)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func scrape(t *testing.T, addr string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func metric(t *testing.T, text, name string) float64 {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+-]+)$`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no %s in\n%s", name, text)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// TestMetrics scrapes /metrics and sees storefs_ series move with reads.
+func TestMetrics(t *testing.T) {
+	n := s3Node(t, s3test.Start(t))
+	mnt := t.TempDir()
+	addr := freeAddr(t)
+	startMount(t, mnt, append(n.args, "--metrics-addr", addr)...)
+	before := scrape(t, addr)
+	for _, want := range []string{"storefs_read_mode{mode=\"daemon\"} 1", "storefs_prefetch_bytes_in_use", "storefs_served_bytes_total 0"} {
+		if !strings.Contains(before, want) {
+			t.Errorf("metrics before reading lack %q", want)
+		}
+	}
+	run(t, "cat", filepath.Join(mnt, "blobs", "ciqnm5m4exqihiysyohgpw5xbipfux6arkf624qgren2iyeioxhjtai"))
+	run(t, "ls", "-l", filepath.Join(mnt, "receipts"))
+	after := scrape(t, addr)
+	if served := metric(t, after, "storefs_served_bytes_total"); served < 262144 {
+		t.Errorf("served bytes %v after reading a 256 KiB blob", served)
+	}
+	if got := metric(t, after, `storefs_backend_read_bytes_total{store="blobs"}`); got < 262144 {
+		t.Errorf("backend bytes %v", got)
+	}
+	for _, series := range []string{`storefs_backend_requests_total{op="get",outcome="ok",store="blobs"}`, `storefs_backend_requests_total{op="list",outcome="ok",store="receipt"}`, `storefs_fuse_op_duration_seconds_count{op="read"}`, `storefs_fuse_op_duration_seconds_count{op="lookup"}`} {
+		if metric(t, after, series) < 1 {
+			t.Errorf("%s did not move", series)
+		}
+	}
+	if strings.Contains(after, s3test.SecretKey) {
+		t.Fatal("metrics show the S3 secret")
+	}
+}
+
+// TestPiriConfigFile mounts through a Piri config TOML with sections
+// storefs does not use, for a data dir and for S3.
+func TestPiriConfigFile(t *testing.T) {
+	const extra = "\n[identity]\nkey_file = \"/etc/piri/key.pem\"\n\n[server]\nport = 3000\nhost = \"0.0.0.0\"\n\n[ucan]\nproof_set = 1\n[ucan.services.indexer]\nproof = \"mAYIEA\"\n"
+	srv := s3test.Start(t)
+	for name, n := range map[string]*node{"datadir": dataDirNode(t), "s3": s3Node(t, srv)} {
+		t.Run(name, func(t *testing.T) {
+			repo := fmt.Sprintf("[repo]\ndata_dir = %q\n", n.args[1])
+			if name == "s3" {
+				repo = fmt.Sprintf("[repo]\ndata_dir = \"/nonexistent\"\n[repo.s3]\nendpoint = %q\nbucket_prefix = \"node1-\"\ninsecure = true\n[repo.s3.credentials]\naccess_key_id = %q\nsecret_access_key = %q\n",
+					srv.Endpoint, s3test.AccessKey, s3test.SecretKey)
+			}
+			file := filepath.Join(t.TempDir(), "config.toml")
+			os.WriteFile(file, []byte(repo+extra), 0o600)
+			mnt := t.TempDir()
+			d := startMount(t, mnt, "--config", file)
+			if out := run(t, "cat", filepath.Join(mnt, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")); out != "hello world" {
+				t.Fatalf("cat: %q", out)
+			}
+			if strings.Contains(d.log.String(), s3test.SecretKey) {
+				t.Fatal("log shows the secret")
+			}
+		})
+	}
+}
+
+// TestMountTypeStorefs uses mount(8) with -t fuse.storefs, as an fstab line
+// does: mount.fuse3 runs `storefs SOURCE MNT -o OPTS` from the default PATH.
+func TestMountTypeStorefs(t *testing.T) {
+	if _, err := exec.LookPath("mount.fuse3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mount.fuse3 missing (make test-deps installs fuse3)")
+		}
+		t.Skip("mount.fuse3 missing")
+	}
+	link := "/usr/local/bin/storefs"
+	if target, err := os.Readlink(link); err == nil && strings.HasPrefix(target, os.TempDir()) {
+		os.Remove(link) // left by an earlier run of this test
+	}
+	if _, err := os.Lstat(link); err == nil {
+		t.Skip(link + " exists: not replacing an installed storefs")
+	}
+	if err := os.Symlink(bin, link); err != nil {
+		t.Skipf("cannot place storefs on the default PATH: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(link) })
+
+	n := dataDirNode(t)
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "fuse.storefs", n.args[1], mnt, "-o", "ro").CombinedOutput(); err != nil {
+		t.Fatalf("mount -t fuse.storefs: %v: %s", err, out)
+	}
+	if out := run(t, "cat", filepath.Join(mnt, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")); out != "hello world" {
+		t.Fatalf("cat: %q", out)
+	}
+	run(t, "umount", mnt)
+	if mounted(mnt) {
+		t.Fatal("still mounted")
+	}
+
+	// The same through an fstab line (mount -T reads a given fstab file).
+	fstab := filepath.Join(t.TempDir(), "fstab")
+	os.WriteFile(fstab, []byte(fmt.Sprintf("%s %s fuse.storefs ro,allow_other,nofail,_netdev 0 0\n", n.args[1], mnt)), 0o644)
+	if out, err := exec.Command("mount", "-T", fstab, mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount from fstab: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !mounted(mnt) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out := run(t, "ls", filepath.Join(mnt, "blobs")); !strings.Contains(out, "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i") {
+		t.Fatalf("ls via fstab mount: %q", out)
+	}
+	run(t, "umount", mnt)
+}

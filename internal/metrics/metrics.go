@@ -1,0 +1,190 @@
+// Package metrics exposes storefs' Prometheus metrics (storefs_ prefix):
+// backend requests and bytes, bytes served through the mount, FUSE
+// operation latency, prefetch memory and the read mode. A nil *Metrics
+// records nothing, so callers need no checks.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// Metrics holds the collectors of one process.
+type Metrics struct {
+	reg             *prometheus.Registry
+	backendRequests *prometheus.CounterVec
+	backendBytes    *prometheus.CounterVec
+	servedBytes     prometheus.Counter
+	fuseOps         *prometheus.HistogramVec
+	prefetchBytes   prometheus.Gauge
+	readMode        *prometheus.GaugeVec
+}
+
+// New registers the collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		backendRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "storefs_backend_requests_total", Help: "Backend requests by store, operation and outcome.",
+		}, []string{"store", "op", "outcome"}),
+		backendBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "storefs_backend_read_bytes_total", Help: "Bytes read from the backend.",
+		}, []string{"store"}),
+		servedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storefs_served_bytes_total", Help: "Bytes served to readers of the mount.",
+		}),
+		fuseOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "storefs_fuse_op_duration_seconds", Help: "Latency of FUSE operations handled by storefs.",
+			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10),
+		}, []string{"op"}),
+		prefetchBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "storefs_prefetch_bytes_in_use", Help: "Memory held by read-ahead buffers.",
+		}),
+		readMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "storefs_read_mode", Help: "1 for the blob read path in use: passthrough (kernel reads the file directly) or daemon (reads served by storefs).",
+		}, []string{"mode"}),
+	}
+	m.reg.MustRegister(m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.readMode,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Serve answers /metrics on addr until ctx ends. It binds before
+// returning, so a bad address is reported at once.
+func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	return l.Addr(), nil
+}
+
+// FuseOp records one FUSE operation's latency: defer m.FuseOp("read", time.Now()).
+func (m *Metrics) FuseOp(op string, start time.Time) {
+	if m != nil {
+		m.fuseOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	}
+}
+
+// Served counts bytes returned to a reader.
+func (m *Metrics) Served(n int) {
+	if m != nil {
+		m.servedBytes.Add(float64(n))
+	}
+}
+
+// PrefetchInUse sets the bytes held by read-ahead buffers.
+func (m *Metrics) PrefetchInUse(n int64) {
+	if m != nil {
+		m.prefetchBytes.Set(float64(n))
+	}
+}
+
+// ReadMode records which blob read path is in use.
+func (m *Metrics) ReadMode(mode string) {
+	if m != nil {
+		m.readMode.Reset()
+		m.readMode.WithLabelValues(mode).Set(1)
+	}
+}
+
+// Instrument wraps an objectstore so each request is counted.
+func (m *Metrics) Instrument(name string, s objectstore.Store) objectstore.Store {
+	if m == nil {
+		return s
+	}
+	return &instrumented{Store: s, m: m, name: name}
+}
+
+type instrumented struct {
+	objectstore.Store
+	m    *Metrics
+	name string
+}
+
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, objectstore.ErrNotExist):
+		return "not_found"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "error"
+}
+
+func (s *instrumented) count(op string, err error) {
+	s.m.backendRequests.WithLabelValues(s.name, op, outcome(err)).Inc()
+}
+
+func (s *instrumented) Get(ctx context.Context, key string, opts ...objectstore.GetOption) (objectstore.Object, error) {
+	obj, err := s.Store.Get(ctx, key, opts...)
+	s.count("get", err)
+	if err != nil {
+		return nil, err
+	}
+	return &countedObject{Object: obj, c: s.m.backendBytes.WithLabelValues(s.name)}, nil
+}
+
+func (s *instrumented) Stat(ctx context.Context, key string) (objectstore.Info, error) {
+	info, err := s.Store.Stat(ctx, key)
+	s.count("stat", err)
+	return info, err
+}
+
+func (s *instrumented) Put(ctx context.Context, key string, size int64, r io.Reader) error {
+	err := s.Store.Put(ctx, key, size, r)
+	s.count("put", err)
+	return err
+}
+
+func (s *instrumented) Delete(ctx context.Context, key string) error {
+	err := s.Store.Delete(ctx, key)
+	s.count("delete", err)
+	return err
+}
+
+func (s *instrumented) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
+	return func(yield func(objectstore.Info, error) bool) {
+		var failed error
+		for info, err := range s.Store.List(ctx, prefix) {
+			failed = err
+			if !yield(info, err) {
+				break
+			}
+		}
+		s.count("list", failed)
+	}
+}
+
+type countedObject struct {
+	objectstore.Object
+	c prometheus.Counter
+}
+
+func (o *countedObject) Read(p []byte) (int, error) {
+	n, err := o.Object.Read(p)
+	o.c.Add(float64(n))
+	return n, err
+}
