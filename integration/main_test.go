@@ -4,9 +4,12 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,11 +21,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/internal/fusetest"
+	"github.com/storacha/storefs/store/config"
 )
 
 var bin string // the storefs binary under test
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("STOREFS_HOLD_DATADIR"); dir != "" {
+		os.Exit(holdDataDir(dir))
+	}
 	dir, err := os.MkdirTemp("", "storefs-integration-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -129,14 +136,31 @@ func (d *daemon) stop(sig syscall.Signal, limit time.Duration) error {
 	return nil
 }
 
+// toolLimit bounds every command a test runs: a hang fails, never blocks.
+const toolLimit = 2 * time.Minute
+
+// finish runs cmd to its end, killing it after toolLimit.
+func finish(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	timer := time.AfterFunc(toolLimit, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	return cmd.Wait()
+}
+
 // run runs a command and returns its stdout; a failure fails the test.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).Output()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := finish(cmd)
+	out := stdout.Bytes()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, ee.Stderr)
+			t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, stderr.String())
 		}
 		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
 	}
@@ -149,8 +173,38 @@ func fails(t *testing.T, name string, args ...string) string {
 	var stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err == nil {
+	if err := finish(cmd); err == nil {
 		t.Fatalf("%s %s succeeded", name, strings.Join(args, " "))
 	}
 	return stderr.String()
+}
+
+// holdDataDir opens a data dir's stores for writing and keeps them until
+// stdin closes: a running Piri node, as far as locks go.
+func holdDataDir(dir string) int {
+	st, err := config.Open(context.Background(), config.Config{DataDir: dir, Writable: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	defer st.Close()
+	os.Stdout.WriteString("holding\n")
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// holdLocks runs holdDataDir in a child process for the rest of the test.
+func holdLocks(t *testing.T, dir string) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "STOREFS_HOLD_DATADIR="+dir)
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "holding\n" {
+		t.Fatalf("lock holder: %q %v", line, err)
+	}
 }

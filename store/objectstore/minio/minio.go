@@ -1,11 +1,12 @@
 // Package minio is the S3 objectstore backend, over minio-go. One Client
 // serves all of a node's buckets; each Store is one bucket.
 //
-// Every request has a deadline: the transport bounds the wait for response
-// headers, and a body that stops moving for Timeout is cancelled. minio-go
-// retries 5xx, throttling and connection errors with backoff, MaxRetries
-// times; a ranged read that breaks mid-body resumes from where it stopped,
-// as long as the object's ETag is unchanged.
+// Every request has a deadline: a Get or Stat, retries included, fails
+// once the server has given nothing for Timeout (the transport also bounds
+// each wait for response headers by Timeout), and a body that stops moving
+// for Timeout is cancelled. minio-go retries 5xx, throttling and connection
+// errors with backoff, MaxRetries times; a ranged read that breaks mid-body
+// resumes from where it stopped, as long as the object's ETag is unchanged.
 package minio
 
 import (
@@ -436,6 +437,8 @@ func (s *Store) Stat(ctx context.Context, key string) (objectstore.Info, error) 
 	if err := ctx.Err(); err != nil {
 		return objectstore.Info{}, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.c.timeout) // retries included
+	defer cancel()
 	info, err := s.c.mc.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 	if err != nil {
 		return objectstore.Info{}, s.err(err, "stat", key)
