@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -160,6 +161,20 @@ func (f *blobFile) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
+	}
+	if fo, ok := f.root.stores.Blobs.(blobstore.FileOpener); ok && !f.root.cfg.Verify {
+		// A local file: the kernel reads it itself when it granted
+		// passthrough; otherwise go-fuse serves it with pread.
+		file, err := fo.OpenFile(f.digest)
+		if err == nil {
+			if f.root.cfg.NoPassthrough {
+				return &preadFile{f: file}, fuse.FOPEN_KEEP_CACHE, 0
+			}
+			return fs.NewLoopbackFileFromOS(file), fuse.FOPEN_KEEP_CACHE, 0
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return nil, 0, f.root.toErrno("open", blobstore.Name(f.digest), err)
+		}
 	}
 	h := &blobHandle{f: f}
 	if f.root.cfg.Verify {
@@ -346,3 +361,21 @@ func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Unlock()
 	return 0
 }
+
+// preadFile serves a local blob file with pread (no passthrough).
+type preadFile struct{ f *os.File }
+
+var (
+	_ fs.FileReader   = (*preadFile)(nil)
+	_ fs.FileReleaser = (*preadFile)(nil)
+)
+
+func (p *preadFile) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := p.f.ReadAt(dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fs.ToErrno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (p *preadFile) Release(ctx context.Context) syscall.Errno { return fs.ToErrno(p.f.Close()) }

@@ -44,6 +44,10 @@ type Config struct {
 	// Verify hashes whole sequential reads of a blob and fails the read
 	// that completes it with EIO when the bytes do not match.
 	Verify bool
+	// NoPassthrough keeps file-backed blobs (flatfs) on the daemon's pread
+	// path instead of FUSE passthrough. --verify implies it: passthrough
+	// reads never reach the daemon.
+	NoPassthrough bool
 	// BlobTimeout is the entry/attr timeout of blobs (immutable): long.
 	BlobTimeout time.Duration
 	// RecordTimeout is the entry/attr timeout of record files.
@@ -87,7 +91,6 @@ func New(stores Stores, cfg Config) *Root {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	cfg.Metrics.ReadMode("daemon")
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel}
 }

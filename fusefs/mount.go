@@ -10,6 +10,9 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/storacha/storefs/store/blobstore"
 )
 
 // MountOptions are the kernel-facing choices of a mount.
@@ -18,6 +21,7 @@ type MountOptions struct {
 	AllowOther         bool
 	DefaultPermissions bool
 	Debug              bool // trace every FUSE request
+	ReadAheadKB        int  // kernel readahead for the mount; 0 leaves the default
 }
 
 // maxRead is the largest read the kernel sends (max_read; the kernel
@@ -61,7 +65,32 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
+	mode := "daemon"
+	if _, files := root.stores.Blobs.(blobstore.FileOpener); files && !root.cfg.Verify {
+		mode = "pread"
+		if !root.cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0 {
+			mode = "passthrough"
+		}
+	}
+	root.cfg.Metrics.ReadMode(mode)
+	root.log.Info("blob read path", "mode", mode)
+	if o.ReadAheadKB > 0 {
+		if err := setReadAhead(dir, o.ReadAheadKB); err != nil {
+			root.log.Warn("could not raise the mount's readahead; reads arrive in 128 KiB requests", "err", err)
+		}
+	}
 	return server, nil
+}
+
+// setReadAhead raises the kernel readahead of the mount's bdi: without it
+// buffered reads arrive as 128 KiB requests, whatever max_read allows.
+func setReadAhead(dir string, kb int) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return err
+	}
+	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	return os.WriteFile(path, []byte(fmt.Sprint(kb)), 0o644)
 }
 
 // slogWriter sends go-fuse's log lines (its --debug trace) to slog.

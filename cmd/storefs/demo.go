@@ -60,7 +60,7 @@ func demo(c *cli.Context) error {
 
 	log, _ := newLogger(c.App.ErrWriter, "text", c.Bool("debug"))
 	job := mountJob{cfg: config.Config{DataDir: dataDir}, opts: mountopts.Options{Verify: true, Debug: c.Bool("debug")},
-		mountpoint: mnt, fsname: dataDir, log: log}
+		mountpoint: mnt, fsname: dataDir, log: log, readAheadKB: 1024}
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	mounted := make(chan error, 1)

@@ -30,6 +30,8 @@ func mountFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log as `text` or json"},
 		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics), e.g. 127.0.0.1:9464"},
+		&cli.IntFlag{Name: "read-ahead-kb", Value: 1024, Usage: "kernel readahead of the mount in `KiB` (0: leave the kernel's 128)"},
+		&cli.BoolFlag{Name: "no-passthrough", Usage: "serve flatfs blobs through the daemon (pread) instead of FUSE passthrough"},
 		&cli.BoolFlag{Name: "background", Hidden: true, Usage: "detach once mounted (the mount-helper form does)"},
 	)
 }
@@ -67,12 +69,14 @@ func unmountCommand() *cli.Command {
 
 // mountJob is a parsed mount request.
 type mountJob struct {
-	cfg         config.Config
-	opts        mountopts.Options
-	mountpoint  string
-	fsname      string
-	log         *slog.Logger
-	metricsAddr string
+	cfg           config.Config
+	opts          mountopts.Options
+	mountpoint    string
+	fsname        string
+	log           *slog.Logger
+	metricsAddr   string
+	readAheadKB   int
+	noPassthrough bool
 }
 
 func mountAction(c *cli.Context) error {
@@ -99,7 +103,8 @@ func mountAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	job := mountJob{cfg: cfg, opts: o, mountpoint: c.Args().First(), fsname: fsName(cfg), log: log, metricsAddr: c.String("metrics-addr")}
+	job := mountJob{cfg: cfg, opts: o, mountpoint: c.Args().First(), fsname: fsName(cfg), log: log, metricsAddr: c.String("metrics-addr"),
+		readAheadKB: c.Int("read-ahead-kb"), noPassthrough: c.Bool("no-passthrough")}
 	if c.Bool("background") {
 		return background(c, job)
 	}
@@ -162,7 +167,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 		job.log.Info("record store absent; shown empty", "store", a)
 	}
 	cfg := fusefs.Config{Verify: job.opts.Verify, RecordTimeout: job.opts.EntryTimeout,
-		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m}
+		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m, NoPassthrough: job.noPassthrough}
 	if job.opts.UID != nil {
 		cfg.UID = *job.opts.UID
 	}
@@ -174,6 +179,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	defer root.Close()
 	server, err := fusefs.Mount(job.mountpoint, root, fusefs.MountOptions{
 		FsName: job.fsname, AllowOther: job.opts.AllowOther, DefaultPermissions: job.opts.DefaultPermissions, Debug: job.opts.Debug,
+		ReadAheadKB: job.readAheadKB,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"iter"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -187,4 +188,18 @@ func (o *countedObject) Read(p []byte) (int, error) {
 	n, err := o.Object.Read(p)
 	o.c.Add(float64(n))
 	return n, err
+}
+
+// OpenFile passes through to a file-backed store (flatfs), so that
+// instrumenting it keeps its files reachable.
+func (s *instrumented) OpenFile(key string) (*os.File, int64, error) {
+	fo, ok := s.Store.(interface {
+		OpenFile(string) (*os.File, int64, error)
+	})
+	if !ok {
+		return nil, 0, errors.ErrUnsupported
+	}
+	f, size, err := fo.OpenFile(key)
+	s.count("open", err)
+	return f, size, err
 }

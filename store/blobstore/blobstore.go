@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"iter"
+	"os"
 	"sync"
 
 	mh "github.com/multiformats/go-multihash"
@@ -180,4 +181,27 @@ func (vr *verifyingReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// FileOpener is implemented by stores whose blobs are plain local files
+// (flatfs): callers may serve them straight from the file (pread, FUSE
+// passthrough).
+type FileOpener interface {
+	OpenFile(digest mh.Multihash) (*os.File, error)
+}
+
+// fileObjects is the objectstore side of FileOpener.
+type fileObjects interface {
+	OpenFile(key string) (*os.File, int64, error)
+}
+
+// OpenFile opens the blob's file, or fails with errors.ErrUnsupported when
+// the backend keeps no files.
+func (s *store) OpenFile(digest mh.Multihash) (*os.File, error) {
+	fo, ok := s.objects.(fileObjects)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	f, _, err := fo.OpenFile(s.enc.Key(digest))
+	return f, err
 }
