@@ -91,6 +91,7 @@ func New(stores Stores, cfg Config) *Root {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	cfg.Metrics.ReadMode("daemon") // refined by Mount once the kernel has answered
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel}
 }
