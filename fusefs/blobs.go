@@ -172,9 +172,7 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 			}
 			return fs.NewLoopbackFileFromOS(file), fuse.FOPEN_KEEP_CACHE, 0
 		}
-		if !errors.Is(err, errors.ErrUnsupported) {
-			return nil, 0, f.root.toErrno("open", blobstore.Name(f.digest), err)
-		}
+		return nil, 0, f.root.toErrno("open", blobstore.Name(f.digest), err)
 	}
 	h := &blobHandle{f: f}
 	if f.root.cfg.Verify {

@@ -114,8 +114,19 @@ func (m *Metrics) Instrument(name string, s objectstore.Store) objectstore.Store
 	if m == nil {
 		return s
 	}
-	return &instrumented{Store: s, m: m, name: name}
+	in := &instrumented{Store: s, m: m, name: name}
+	if _, ok := s.(fileStore); ok {
+		return instrumentedFiles{in}
+	}
+	return in
 }
+
+type fileStore interface {
+	OpenFile(key string) (*os.File, int64, error)
+}
+
+// instrumentedFiles keeps a file-backed store's files reachable.
+type instrumentedFiles struct{ *instrumented }
 
 type instrumented struct {
 	objectstore.Store
@@ -190,16 +201,9 @@ func (o *countedObject) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// OpenFile passes through to a file-backed store (flatfs), so that
-// instrumenting it keeps its files reachable.
-func (s *instrumented) OpenFile(key string) (*os.File, int64, error) {
-	fo, ok := s.Store.(interface {
-		OpenFile(string) (*os.File, int64, error)
-	})
-	if !ok {
-		return nil, 0, errors.ErrUnsupported
-	}
-	f, size, err := fo.OpenFile(key)
+// OpenFile opens the file behind a key, counted as a request.
+func (s instrumentedFiles) OpenFile(key string) (*os.File, int64, error) {
+	f, size, err := s.Store.(fileStore).OpenFile(key)
 	s.count("open", err)
 	return f, size, err
 }

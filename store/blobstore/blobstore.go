@@ -44,7 +44,11 @@ var ErrDigestMismatch = errors.New("bytes do not match the multihash")
 
 // New returns a blob store over objects, keyed by enc.
 func New(objects objectstore.Store, enc KeyEncoder) Store {
-	return &store{objects: objects, enc: enc}
+	s := &store{objects: objects, enc: enc}
+	if _, ok := objects.(fileObjects); ok {
+		return fileStore{s}
+	}
+	return s
 }
 
 type store struct {
@@ -195,13 +199,11 @@ type fileObjects interface {
 	OpenFile(key string) (*os.File, int64, error)
 }
 
-// OpenFile opens the blob's file, or fails with errors.ErrUnsupported when
-// the backend keeps no files.
-func (s *store) OpenFile(digest mh.Multihash) (*os.File, error) {
-	fo, ok := s.objects.(fileObjects)
-	if !ok {
-		return nil, errors.ErrUnsupported
-	}
-	f, _, err := fo.OpenFile(s.enc.Key(digest))
+// fileStore is a store over local files.
+type fileStore struct{ *store }
+
+// OpenFile opens the blob's file.
+func (s fileStore) OpenFile(digest mh.Multihash) (*os.File, error) {
+	f, _, err := s.objects.(fileObjects).OpenFile(s.enc.Key(digest))
 	return f, err
 }
