@@ -16,6 +16,7 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -174,7 +175,7 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		}
 		return nil, 0, f.root.toErrno("open", blobstore.Name(f.digest), err)
 	}
-	h := &blobHandle{f: f}
+	h := &blobHandle{f: f, reader: f.root.pool.NewReader(string(f.digest), f.size, f.fetch)}
 	if f.root.cfg.Verify {
 		if v, err := blobstore.NewVerifier(f.digest); err == nil {
 			h.verifier = v
@@ -235,16 +236,13 @@ func (f *blobFile) backendKey(ctx context.Context) (string, error) {
 	return f.key, nil
 }
 
-// blobHandle reads a blob. A read that continues the previous one reads on
-// from an open-ended stream (one backend request for a whole sequential
-// read); any other read is a ranged Get of exactly the bytes asked for.
+// blobHandle reads a blob through the mount's prefetch pool: sequential
+// readers get growing, parallel read-ahead; random readers get ranged reads
+// of what they asked for.
 type blobHandle struct {
-	f        *blobFile
-	mu       sync.Mutex
-	stream   objectstore.Object
-	streamAt int64 // offset the stream is at
-	next     int64 // where the previous read ended
-	cancel   context.CancelFunc
+	f      *blobFile
+	mu     sync.Mutex
+	reader *prefetch.Reader
 
 	verifier *blobstore.Verifier // nil unless --verify
 	hashed   int64               // bytes verified in order so far
@@ -255,69 +253,30 @@ var (
 	_ fs.FileReleaser = (*blobHandle)(nil)
 )
 
-func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (res fuse.ReadResult, errno syscall.Errno) {
+func (f *blobFile) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return f.root.stores.Blobs.Get(ctx, f.digest, objectstore.WithRange(objectstore.Bytes(off, off+n-1)))
+}
+
+func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	f := h.f
 	defer f.root.cfg.Metrics.FuseOp("read", time.Now())
 	if off >= f.size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
-	}
-	if want := f.size - off; int64(len(dest)) > want {
-		dest = dest[:want]
 	}
 	if f.corrupt.Load() {
 		return nil, syscall.EIO
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n, err := h.read(ctx, dest, off)
-	if err != nil {
+	n, err := h.reader.ReadAt(ctx, dest, off)
+	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
 		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
 	}
-	h.next = off + int64(n)
 	if errno := h.verify(dest[:n], off); errno != 0 {
 		return nil, errno
 	}
 	f.root.cfg.Metrics.Served(n)
 	return fuse.ReadResultData(dest[:n]), 0
-}
-
-func (h *blobHandle) read(ctx context.Context, dest []byte, off int64) (int, error) {
-	if h.stream != nil && h.streamAt == off {
-		n, err := io.ReadFull(h.stream, dest)
-		h.streamAt += int64(n)
-		if err == nil || (errors.Is(err, io.ErrUnexpectedEOF) && h.streamAt == h.f.size) {
-			return n, nil
-		}
-		h.closeStream() // broken: fall back to a fresh request
-	}
-	if off > 0 && off == h.next {
-		// Sequential: stream the rest of the blob.
-		h.closeStream()
-		sctx, cancel := context.WithCancel(h.f.root.ctx)
-		obj, err := h.f.root.stores.Blobs.Get(sctx, h.f.digest, objectstore.WithRange(objectstore.From(off)))
-		if err != nil {
-			cancel()
-			return 0, err
-		}
-		h.stream, h.streamAt, h.cancel = obj, off, cancel
-		n, err := io.ReadFull(obj, dest)
-		h.streamAt += int64(n)
-		if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && h.streamAt == h.f.size) {
-			h.closeStream()
-			return 0, err
-		}
-		return n, nil
-	}
-	obj, err := h.f.root.stores.Blobs.Get(ctx, h.f.digest, objectstore.WithRange(objectstore.Bytes(off, off+int64(len(dest))-1)))
-	if err != nil {
-		return 0, err
-	}
-	defer obj.Close()
-	n, err := io.ReadFull(obj, dest)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return 0, err
-	}
-	return n, nil
 }
 
 // verify hashes bytes read in order from the start; the read that
@@ -345,17 +304,9 @@ func (h *blobHandle) verify(data []byte, off int64) syscall.Errno {
 	return 0
 }
 
-func (h *blobHandle) closeStream() {
-	if h.stream != nil {
-		h.stream.Close()
-		h.cancel()
-		h.stream = nil
-	}
-}
-
 func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
-	h.closeStream()
+	h.reader.Close()
 	h.mu.Unlock()
 	return 0
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/allocationstore"
@@ -48,6 +49,9 @@ type Config struct {
 	// path instead of FUSE passthrough. --verify implies it: passthrough
 	// reads never reach the daemon.
 	NoPassthrough bool
+	// Prefetch shapes read-ahead for blobs read through the daemon; its
+	// Budget bounds the memory of all read-ahead. Zero: prefetch.Defaults.
+	Prefetch prefetch.Config
 	// BlobTimeout is the entry/attr timeout of blobs (immutable): long.
 	BlobTimeout time.Duration
 	// RecordTimeout is the entry/attr timeout of record files.
@@ -69,6 +73,7 @@ type Root struct {
 	// streams span many of them. Cancelled at unmount.
 	ctx    context.Context
 	cancel context.CancelFunc
+	pool   *prefetch.Pool
 }
 
 var (
@@ -92,8 +97,12 @@ func New(stores Stores, cfg Config) *Root {
 		cfg.Log = slog.Default()
 	}
 	cfg.Metrics.ReadMode("daemon") // refined by Mount once the kernel has answered
+	if cfg.Prefetch == (prefetch.Config{}) {
+		cfg.Prefetch = prefetch.Defaults
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel}
+	pool := prefetch.NewPool(ctx, cfg.Prefetch, cfg.Metrics.PrefetchInUse)
+	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, pool: pool}
 }
 
 // Close cancels listings and streams still open.

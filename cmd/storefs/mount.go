@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/fusefs"
+	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/config"
@@ -31,6 +32,7 @@ func mountFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log as `text` or json"},
 		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics), e.g. 127.0.0.1:9464"},
 		&cli.IntFlag{Name: "read-ahead-kb", Value: 1024, Usage: "kernel readahead of the mount in `KiB` (0: leave the kernel's 128)"},
+		&cli.IntFlag{Name: "prefetch-budget", Value: 256, Usage: "memory for read-ahead of all open blobs, in `MiB`"},
 		&cli.BoolFlag{Name: "no-passthrough", Usage: "serve flatfs blobs through the daemon (pread) instead of FUSE passthrough"},
 		&cli.BoolFlag{Name: "background", Hidden: true, Usage: "detach once mounted (the mount-helper form does)"},
 	)
@@ -77,6 +79,7 @@ type mountJob struct {
 	metricsAddr   string
 	readAheadKB   int
 	noPassthrough bool
+	prefetchMiB   int
 }
 
 func mountAction(c *cli.Context) error {
@@ -88,6 +91,9 @@ func mountAction(c *cli.Context) error {
 		if err := mountopts.Parse(list, &o); err != nil {
 			return usageError{err}
 		}
+	}
+	if c.Int("prefetch-budget") < 0 {
+		return usagef("--prefetch-budget must not be negative")
 	}
 	o.Verify = o.Verify || c.Bool("verify")
 	o.Debug = o.Debug || c.Bool("debug")
@@ -104,7 +110,7 @@ func mountAction(c *cli.Context) error {
 		return err
 	}
 	job := mountJob{cfg: cfg, opts: o, mountpoint: c.Args().First(), fsname: fsName(cfg), log: log, metricsAddr: c.String("metrics-addr"),
-		readAheadKB: c.Int("read-ahead-kb"), noPassthrough: c.Bool("no-passthrough")}
+		readAheadKB: c.Int("read-ahead-kb"), noPassthrough: c.Bool("no-passthrough"), prefetchMiB: c.Int("prefetch-budget")}
 	if c.Bool("background") {
 		return background(c, job)
 	}
@@ -168,6 +174,10 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	}
 	cfg := fusefs.Config{Verify: job.opts.Verify, RecordTimeout: job.opts.EntryTimeout,
 		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m, NoPassthrough: job.noPassthrough}
+	if job.prefetchMiB > 0 {
+		cfg.Prefetch = prefetch.Defaults
+		cfg.Prefetch.Budget = int64(job.prefetchMiB) << 20
+	}
 	if job.opts.UID != nil {
 		cfg.UID = *job.opts.UID
 	}

@@ -1,0 +1,340 @@
+// Package prefetch turns the reads of an open blob into backend requests.
+// A sequential reader gets read-ahead that starts small (1 MiB) and grows
+// (chunks double up to 8 MiB, the window up to 64 MiB), fetched as several
+// ranged requests in parallel. A random reader gets what it asked for,
+// aligned to pages, and no read-ahead. Fetched chunks live in a Pool shared
+// by every open file of the mount: readers of the same blob share chunks
+// (identical concurrent requests are made once), and one memory budget
+// bounds them all — when it is spent, read-ahead stops growing and reads
+// go straight to the backend, so nothing waits for memory.
+package prefetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// Fetch reads bytes [off, off+n) of one blob.
+type Fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error)
+
+// Config shapes read-ahead.
+type Config struct {
+	Initial   int64 // first chunk and window (1 MiB)
+	MaxChunk  int64 // largest single request (8 MiB)
+	MaxWindow int64 // most bytes scheduled ahead of a reader (64 MiB)
+	Align     int64 // random reads are widened to this alignment (4 KiB)
+	Budget    int64 // memory for all chunks of the pool (256 MiB)
+}
+
+// Defaults are the sizes above.
+var Defaults = Config{Initial: 1 << 20, MaxChunk: 8 << 20, MaxWindow: 64 << 20, Align: 4 << 10, Budget: 256 << 20}
+
+// Pool holds the chunks of every reader of a mount.
+type Pool struct {
+	cfg    Config
+	ctx    context.Context
+	mu     sync.Mutex
+	chunks map[chunkKey]*chunk
+	used   atomic.Int64
+	onUse  func(int64)
+	// Fetches counts backend requests made (for tests and stats).
+	Fetches atomic.Int64
+}
+
+type chunkKey struct {
+	blob   string
+	off, n int64
+}
+
+// NewPool makes a pool; fetches run until ctx ends. onUse (may be nil) is
+// told the bytes in use whenever they change.
+func NewPool(ctx context.Context, cfg Config, onUse func(int64)) *Pool {
+	if onUse == nil {
+		onUse = func(int64) {}
+	}
+	return &Pool{cfg: cfg, ctx: ctx, chunks: map[chunkKey]*chunk{}, onUse: onUse}
+}
+
+// InUse is the memory held by chunks.
+func (p *Pool) InUse() int64 { return p.used.Load() }
+
+// chunk is one ranged request, filled as the bytes arrive.
+type chunk struct {
+	key    chunkKey
+	buf    []byte
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	filled  int64
+	err     error
+	updated chan struct{} // closed and replaced on every change
+	refs    int           // guarded by Pool.mu
+}
+
+// acquire returns the chunk for key, shared if it exists, new if the
+// budget allows, or nil.
+func (p *Pool) acquire(key chunkKey, fetch Fetch) *chunk {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.chunks[key]; ok {
+		c.refs++
+		return c
+	}
+	if p.used.Load()+key.n > p.cfg.Budget {
+		return nil
+	}
+	p.onUse(p.used.Add(key.n))
+	ctx, cancel := context.WithCancel(p.ctx)
+	c := &chunk{key: key, buf: make([]byte, key.n), cancel: cancel, updated: make(chan struct{}), refs: 1}
+	p.chunks[key] = c
+	p.Fetches.Add(1)
+	go p.fill(ctx, c, fetch)
+	return c
+}
+
+func (p *Pool) fill(ctx context.Context, c *chunk, fetch Fetch) {
+	body, err := fetch(ctx, c.key.off, c.key.n)
+	if err == nil {
+		defer body.Close()
+		for c.filled < c.key.n && err == nil {
+			end := min(c.key.n, c.filled+256<<10)
+			var n int
+			n, err = io.ReadFull(body, c.buf[c.filled:end])
+			if n > 0 {
+				c.update(int64(n), nil)
+			}
+		}
+	}
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("blob ended at %d, before the %d bytes asked for: %w", c.key.off+c.filled, c.key.n, io.ErrUnexpectedEOF)
+		}
+		p.mu.Lock()
+		if p.chunks[c.key] == c {
+			delete(p.chunks, c.key) // later readers fetch again
+		}
+		p.mu.Unlock()
+		c.update(0, err)
+	}
+}
+
+func (c *chunk) update(n int64, err error) {
+	c.mu.Lock()
+	c.filled += n
+	if err != nil {
+		c.err = err
+	}
+	close(c.updated)
+	c.updated = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// wait blocks until the chunk holds its first `need` bytes.
+func (c *chunk) wait(ctx context.Context, need int64) error {
+	for {
+		c.mu.Lock()
+		filled, err, ch := c.filled, c.err, c.updated
+		c.mu.Unlock()
+		if filled >= need {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Pool) release(c *chunk) {
+	p.mu.Lock()
+	c.refs--
+	last := c.refs == 0
+	if last && p.chunks[c.key] == c {
+		delete(p.chunks, c.key)
+	}
+	p.mu.Unlock()
+	if last {
+		c.cancel()
+		p.onUse(p.used.Add(-c.key.n))
+	}
+}
+
+// Reader reads one open blob.
+type Reader struct {
+	pool  *Pool
+	blob  string
+	size  int64
+	fetch Fetch
+
+	next   int64   // where the last read ended
+	window int64   // bytes to keep scheduled ahead
+	csize  int64   // size of the last chunk scheduled
+	ahead  []*held // scheduled chunks, in order, contiguous
+	end    int64   // end of the scheduled range
+}
+
+type held struct {
+	c      *chunk
+	served int64 // bytes of it returned to the reader
+}
+
+// NewReader reads blob (of size bytes) through the pool.
+func (p *Pool) NewReader(blob string, size int64, fetch Fetch) *Reader {
+	return &Reader{pool: p, blob: blob, size: size, fetch: fetch, window: p.cfg.Initial}
+}
+
+// ReadAt fills p with bytes at off (short only at the end of the blob).
+// Calls must not overlap.
+func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), r.size-off)]
+	if !r.sequential(off) {
+		r.drop()
+		r.window, r.csize = r.pool.cfg.Initial, 0
+		r.next = off + int64(len(p))
+		return r.random(ctx, p, off)
+	}
+	if len(r.ahead) == 0 || off > r.end {
+		r.drop()
+		r.end = off
+	}
+	r.schedule(off + int64(len(p)))
+	n, err := r.copy(ctx, p, off)
+	if err != nil {
+		r.drop()
+		return 0, err
+	}
+	r.next = off + int64(n)
+	return n, nil
+}
+
+// sequential: the read starts where the last ended, or falls inside the
+// scheduled range (the kernel issues read-ahead requests out of order).
+func (r *Reader) sequential(off int64) bool {
+	if off == r.next {
+		return true
+	}
+	return len(r.ahead) > 0 && off >= r.ahead[0].c.key.off && off < r.end
+}
+
+// schedule keeps the window scheduled past the read, growing it.
+func (r *Reader) schedule(readEnd int64) {
+	want := min(r.size, readEnd+r.window)
+	for r.end < want {
+		cs := r.pool.cfg.Initial
+		if r.csize > 0 {
+			cs = min(r.pool.cfg.MaxChunk, 2*r.csize)
+		}
+		cs = min(cs, r.size-r.end)
+		c := r.pool.acquire(chunkKey{r.blob, r.end, cs}, r.fetch)
+		if c == nil {
+			break // budget spent: no more read-ahead for now
+		}
+		r.ahead = append(r.ahead, &held{c: c})
+		r.end += cs
+		r.csize = cs
+	}
+	if r.window < r.pool.cfg.MaxWindow {
+		r.window = min(r.pool.cfg.MaxWindow, 2*r.window)
+	}
+}
+
+// copy serves [off, off+len(p)) from scheduled chunks, and what they do
+// not cover (budget spent) straight from the backend.
+func (r *Reader) copy(ctx context.Context, p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		h := r.holding(pos)
+		if h == nil {
+			m, err := r.direct(ctx, p[n:], pos)
+			return n + m, err
+		}
+		c := h.c
+		from := pos - c.key.off
+		to := min(c.key.n, from+int64(len(p)-n))
+		if err := c.wait(ctx, to); err != nil {
+			return n, err
+		}
+		copied := copy(p[n:], c.buf[from:to])
+		n += copied
+		h.served += int64(copied)
+	}
+	r.trim(off + int64(n))
+	return n, nil
+}
+
+func (r *Reader) holding(pos int64) *held {
+	for _, h := range r.ahead {
+		if pos >= h.c.key.off && pos < h.c.key.off+h.c.key.n {
+			return h
+		}
+	}
+	return nil
+}
+
+// trim releases chunks fully served, or left far behind the reader.
+func (r *Reader) trim(pos int64) {
+	keep := r.ahead[:0]
+	for _, h := range r.ahead {
+		if h.served >= h.c.key.n || h.c.key.off+h.c.key.n+r.pool.cfg.MaxWindow < pos {
+			r.pool.release(h.c)
+			continue
+		}
+		keep = append(keep, h)
+	}
+	r.ahead = keep
+}
+
+// random serves a read that does not continue the last one: the bytes
+// asked for, page-aligned, shared with identical concurrent requests.
+func (r *Reader) random(ctx context.Context, p []byte, off int64) (int, error) {
+	a := r.pool.cfg.Align
+	start := off / a * a
+	end := min(r.size, (off+int64(len(p))+a-1)/a*a)
+	c := r.pool.acquire(chunkKey{r.blob, start, end - start}, r.fetch)
+	if c == nil {
+		return r.direct(ctx, p, off)
+	}
+	defer r.pool.release(c)
+	need := off - start + int64(len(p))
+	if err := c.wait(ctx, need); err != nil {
+		return 0, err
+	}
+	return copy(p, c.buf[off-start:need]), nil
+}
+
+// direct reads without buffering, when the budget is spent.
+func (r *Reader) direct(ctx context.Context, p []byte, off int64) (int, error) {
+	r.pool.Fetches.Add(1)
+	body, err := r.fetch(ctx, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n, err := io.ReadFull(body, p)
+	if err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+func (r *Reader) drop() {
+	for _, h := range r.ahead {
+		r.pool.release(h.c)
+	}
+	r.ahead, r.end = nil, 0
+}
+
+// Close releases the reader's chunks.
+func (r *Reader) Close() { r.drop() }

@@ -1,0 +1,255 @@
+package prefetch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/storacha/storefs/fusefs/prefetch"
+)
+
+// backend serves one blob and records every request.
+type backend struct {
+	data     []byte
+	mu       sync.Mutex
+	requests [][2]int64
+	bytes    int64
+	inflight atomic.Int64
+	peak     atomic.Int64
+	fail     atomic.Bool
+	gate     chan struct{} // when set, requests wait on it
+}
+
+func newBackend(n int) *backend {
+	data := make([]byte, n)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	return &backend{data: data}
+}
+
+func (b *backend) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	if b.fail.Load() {
+		return nil, errors.New("backend down")
+	}
+	b.mu.Lock()
+	b.requests = append(b.requests, [2]int64{off, n})
+	b.bytes += n
+	b.mu.Unlock()
+	if cur := b.inflight.Add(1); cur > b.peak.Load() {
+		b.peak.Store(cur)
+	}
+	defer b.inflight.Add(-1)
+	if b.gate != nil {
+		select {
+		case <-b.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return io.NopCloser(bytes.NewReader(b.data[off : off+n])), nil
+}
+
+func (b *backend) stats() (int, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.requests), b.bytes
+}
+
+func readAll(t *testing.T, r *prefetch.Reader, size int64, bs int) []byte {
+	t.Helper()
+	out := make([]byte, 0, size)
+	buf := make([]byte, bs)
+	for off := int64(0); off < size; {
+		n, err := r.ReadAt(context.Background(), buf, off)
+		if err != nil {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+		out = append(out, buf[:n]...)
+		off += int64(n)
+	}
+	return out
+}
+
+func TestSequentialGrowsAndRunsInParallel(t *testing.T) {
+	b := newBackend(100 << 20)
+	var peakUse atomic.Int64
+	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, func(n int64) {
+		if n > peakUse.Load() {
+			peakUse.Store(n)
+		}
+	})
+	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	got := readAll(t, r, int64(len(b.data)), 1<<20)
+	r.Close()
+	if !bytes.Equal(got, b.data) {
+		t.Fatal("sequential read returned wrong bytes")
+	}
+	reqs, fetched := b.stats()
+	if fetched != int64(len(b.data)) {
+		t.Errorf("fetched %d bytes for a %d-byte blob", fetched, len(b.data))
+	}
+	// 1, 2, 4, 8, 8, … MiB: about 100/8 + 4 requests, not one per read
+	if reqs > 20 {
+		t.Errorf("%d requests for 100 MiB read in 1 MiB pieces", reqs)
+	}
+	slices.SortFunc(b.requests, func(x, y [2]int64) int { return int(x[0] - y[0]) })
+	if b.requests[0] != [2]int64{0, 1 << 20} || b.requests[1][1] != 2<<20 {
+		t.Errorf("read-ahead does not start small: %v", b.requests[:3])
+	}
+	if pool.InUse() != 0 || peakUse.Load() > prefetch.Defaults.Budget {
+		t.Errorf("in use after close %d, peak %d", pool.InUse(), peakUse.Load())
+	}
+	t.Logf("%d requests, peak %d in flight, peak memory %d MiB", reqs, b.peak.Load(), peakUse.Load()>>20)
+}
+
+func TestRandomReadsFetchWhatTheyAsk(t *testing.T) {
+	b := newBackend(64 << 20)
+	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 4096)
+	for range 200 {
+		off := rng.Int64N(int64(len(b.data)) - 4096)
+		n, err := r.ReadAt(context.Background(), buf, off)
+		if err != nil || n != 4096 || !bytes.Equal(buf, b.data[off:off+4096]) {
+			t.Fatalf("random read at %d: %d, %v", off, n, err)
+		}
+	}
+	r.Close()
+	reqs, fetched := b.stats()
+	if reqs != 200 || fetched > 200*8192 {
+		t.Errorf("200 random 4 KiB reads: %d requests, %d bytes fetched", reqs, fetched)
+	}
+}
+
+func TestOutOfOrderWithinWindow(t *testing.T) {
+	b := newBackend(8 << 20)
+	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	buf := make([]byte, 128<<10)
+	for _, off := range []int64{0, 256 << 10, 128 << 10, 384 << 10, 512 << 10} {
+		if _, err := r.ReadAt(context.Background(), buf, off); err != nil || !bytes.Equal(buf, b.data[off:off+int64(len(buf))]) {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	if reqs, _ := b.stats(); reqs > 3 {
+		t.Errorf("out-of-order reads inside the window made %d requests: %v", reqs, b.requests)
+	}
+	r.Close()
+}
+
+func TestReadersShareChunks(t *testing.T) {
+	b := newBackend(64 << 20)
+	b.gate = make(chan struct{})
+	cfg := prefetch.Defaults
+	cfg.Budget = 1 << 30 // sharing, not the budget, is under test
+	pool := prefetch.NewPool(context.Background(), cfg, nil)
+	var wg sync.WaitGroup
+	for range 8 {
+		r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			if got := readAll(t, r, int64(len(b.data)), 1<<20); !bytes.Equal(got, b.data) {
+				t.Error("wrong bytes")
+			}
+		}()
+	}
+	close(b.gate)
+	wg.Wait()
+	_, fetched := b.stats()
+	if fetched > 3*int64(len(b.data)) {
+		t.Errorf("8 readers of one blob fetched %d MiB for a %d MiB blob", fetched>>20, len(b.data)>>20)
+	}
+	t.Logf("8 readers of a 64 MiB blob fetched %d MiB", fetched>>20)
+}
+
+func TestBudgetBoundsMemory(t *testing.T) {
+	b := newBackend(40 << 20)
+	cfg := prefetch.Defaults
+	cfg.Budget = 4 << 20
+	var peak atomic.Int64
+	pool := prefetch.NewPool(context.Background(), cfg, func(n int64) {
+		if n > peak.Load() {
+			peak.Store(n)
+		}
+	})
+	var wg sync.WaitGroup
+	for range 4 {
+		r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer r.Close()
+			if got := readAll(t, r, int64(len(b.data)), 1<<20); !bytes.Equal(got, b.data) {
+				t.Error("wrong bytes under a tight budget")
+			}
+		}(0)
+	}
+	wg.Wait()
+	if peak.Load() > cfg.Budget || pool.InUse() != 0 {
+		t.Fatalf("peak %d over budget %d; in use after %d", peak.Load(), cfg.Budget, pool.InUse())
+	}
+}
+
+func TestErrorsAndCancel(t *testing.T) {
+	b := newBackend(4 << 20)
+	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	b.fail.Store(true)
+	if _, err := r.ReadAt(context.Background(), make([]byte, 4096), 0); err == nil {
+		t.Fatal("read with a failing backend succeeded")
+	}
+	b.fail.Store(false)
+	buf := make([]byte, 4096)
+	if _, err := r.ReadAt(context.Background(), buf, 0); err != nil || !bytes.Equal(buf, b.data[:4096]) {
+		t.Fatalf("read after the backend recovered: %v", err)
+	}
+	r.Close()
+
+	b.gate = make(chan struct{}) // never opens
+	r = pool.NewReader("blob2", int64(len(b.data)), b.fetch)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.ReadAt(ctx, buf, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled read: %v", err)
+	}
+	r.Close()
+	if pool.InUse() != 0 {
+		t.Fatalf("in use after close: %d", pool.InUse())
+	}
+}
+
+// TestParallelRequests: once the window has grown, several ranged requests
+// are in flight at once.
+func TestParallelRequests(t *testing.T) {
+	b := newBackend(64 << 20)
+	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	readAll(t, r, 16<<20, 1<<20) // grow the window
+	b.gate = make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.ReadAt(context.Background(), make([]byte, 1<<20), 16<<20)
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.inflight.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := b.inflight.Load(); n < 2 {
+		t.Errorf("%d requests in flight after the window grew", n)
+	}
+	close(b.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+}
