@@ -89,7 +89,7 @@ func (p *Pool) acquire(key chunkKey, fetch Fetch) *chunk {
 	}
 	p.onUse(p.used.Add(key.n))
 	ctx, cancel := context.WithCancel(p.ctx)
-	c := &chunk{key: key, buf: make([]byte, key.n), cancel: cancel, updated: make(chan struct{}), refs: 1}
+	c := &chunk{key: key, buf: getBuf(key.n), cancel: cancel, updated: make(chan struct{}), refs: 1}
 	p.chunks[key] = c
 	p.Fetches.Add(1)
 	go p.fill(ctx, c, fetch)
@@ -163,8 +163,40 @@ func (p *Pool) release(c *chunk) {
 	p.mu.Unlock()
 	if last {
 		c.cancel()
+		go func() {
+			// The fetch may still be writing: recycle the buffer only
+			// once it has stopped.
+			c.wait(context.Background(), c.key.n)
+			putBuf(c.buf)
+		}()
 		p.onUse(p.used.Add(-c.key.n))
 	}
+}
+
+// Chunk buffers of the common sizes (1, 2, 4, 8 MiB) are recycled: a
+// sequential read would otherwise allocate its size again in garbage.
+var bufPools sync.Map // int64 size -> *sync.Pool
+
+func recycled(n int64) bool { return n >= 1<<20 && n&(n-1) == 0 }
+
+func getBuf(n int64) []byte {
+	if recycled(n) {
+		if p, ok := bufPools.Load(n); ok {
+			if b, ok := p.(*sync.Pool).Get().(*[]byte); ok {
+				return *b
+			}
+		}
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) {
+	n := int64(len(b))
+	if !recycled(n) {
+		return
+	}
+	p, _ := bufPools.LoadOrStore(n, &sync.Pool{})
+	p.(*sync.Pool).Put(&b)
 }
 
 // Reader reads one open blob.
