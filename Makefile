@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 export STOREFS_VERSITYGW ?= $(CURDIR)/.tools/bin/versitygw
 
-.PHONY: build test test-deps lint demo bench fuzz clean
+.PHONY: build test test-deps lint demo bench bench-go fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/storefs ./cmd/storefs
@@ -33,7 +33,13 @@ demo: build
 	./scripts/test-deps.sh apt
 	bin/storefs demo --exit
 
-bench: test-deps
+# storefs against direct reads, rclone mount and s3fs: one table.
+# TRIALS, LIST_N and SMALL_N scale it (see scripts/bench.sh).
+bench:
+	./scripts/bench.sh
+
+# The ranged-Get micro-benchmarks of every backend.
+bench-go: test-deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./store/...
 
 clean:

@@ -45,6 +45,16 @@ func (d *blobsDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrO
 func (d *blobsDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
 	defer d.root.cfg.Metrics.FuseOp("readdir", time.Now())
 	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
+		if nl, ok := d.root.stores.Blobs.(blobstore.NameLister); ok {
+			// Local files: names only; sizes come from a stat at lookup.
+			return func(yield func(fuse.DirEntry, error) bool) {
+				for name, err := range nl.ListNames(ctx) {
+					if !yield(fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}, err) || err != nil {
+						return
+					}
+				}
+			}
+		}
 		return func(yield func(fuse.DirEntry, error) bool) {
 			for info, err := range d.root.stores.Blobs.List(ctx) {
 				if err != nil {

@@ -123,6 +123,20 @@ func (m *Metrics) Instrument(name string, s objectstore.Store) objectstore.Store
 
 type fileStore interface {
 	OpenFile(key string) (*os.File, int64, error)
+	ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error]
+}
+
+func (s instrumentedFiles) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		var failed error
+		for key, err := range s.Store.(fileStore).ListKeys(ctx, prefix) {
+			failed = err
+			if !yield(key, err) {
+				break
+			}
+		}
+		s.count("list", failed)
+	}
 }
 
 // instrumentedFiles keeps a file-backed store's files reachable.

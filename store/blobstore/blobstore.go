@@ -197,10 +197,32 @@ type FileOpener interface {
 // fileObjects is the objectstore side of FileOpener.
 type fileObjects interface {
 	OpenFile(key string) (*os.File, int64, error)
+	ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error]
 }
 
 // fileStore is a store over local files.
 type fileStore struct{ *store }
+
+// ListNames streams blob names without sizes: for local files a later
+// stat costs what the listing would have.
+func (s fileStore) ListNames(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for key, err := range s.objects.(fileObjects).ListKeys(ctx, "") {
+			if err != nil {
+				yield("", fmt.Errorf("list blobs: %w", err))
+				return
+			}
+			if _, ok := s.enc.Parse(key); ok && !yield(key, nil) {
+				return
+			}
+		}
+	}
+}
+
+// NameLister is implemented by file-backed stores (see ListNames).
+type NameLister interface {
+	ListNames(ctx context.Context) iter.Seq2[string, error]
+}
 
 // OpenFile opens the blob's file.
 func (s fileStore) OpenFile(digest mh.Multihash) (*os.File, error) {

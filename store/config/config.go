@@ -214,6 +214,11 @@ func splitScheme(endpoint string, insecure bool) (string, bool) {
 }
 
 func openDataDir(c Config) (*Stores, error) {
+	if c.Writable {
+		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	}
 	if fi, err := os.Stat(c.DataDir); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	} else if !fi.IsDir() {

@@ -255,6 +255,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // and skips everything that is not a <key>.data file (.temp, SHARDING,
 // _README, stray files).
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
+	return s.list(ctx, prefix, true)
+}
+
+func (s *Store) list(ctx context.Context, prefix string, sizes bool) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		shards, err := os.ReadDir(s.dir)
 		if err != nil {
@@ -265,14 +269,26 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.I
 			if !shard.IsDir() || strings.HasPrefix(shard.Name(), ".") {
 				continue
 			}
-			if !s.listShard(ctx, shard.Name(), prefix, yield) {
+			if !s.listShard(ctx, shard.Name(), prefix, sizes, yield) {
 				return
 			}
 		}
 	}
 }
 
-func (s *Store) listShard(ctx context.Context, shard, prefix string, yield func(objectstore.Info, error) bool) bool {
+// ListKeys is List without sizes: one getdents per batch and no stat per
+// file, for callers that learn sizes later (a local stat is as cheap then).
+func (s *Store) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for info, err := range s.list(ctx, prefix, false) {
+			if !yield(info.Key, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (s *Store) listShard(ctx context.Context, shard, prefix string, sizes bool, yield func(objectstore.Info, error) bool) bool {
 	dir := filepath.Join(s.dir, shard)
 	d, err := os.Open(dir)
 	if err != nil {
@@ -290,6 +306,12 @@ func (s *Store) listShard(ctx context.Context, shard, prefix string, yield func(
 		for _, e := range entries {
 			key, ok := strings.CutSuffix(e.Name(), extension)
 			if !ok || !e.Type().IsRegular() || !strings.HasPrefix(key, prefix) || validKey(key) != nil {
+				continue
+			}
+			if !sizes {
+				if !yield(objectstore.Info{Key: key, Size: -1}, nil) {
+					return false
+				}
 				continue
 			}
 			fi, ierr := e.Info()

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# make bench: storefs against the limit (direct file reads, direct S3 GETs)
+# and against rclone mount and s3fs, on one versitygw (keep-alive) on
+# 127.0.0.1. Each cell is the median of TRIALS runs; every run gets a fresh
+# mount, dropped page caches and a re-read of the server's files (this VM
+# pages out idle cache). Prints one markdown table.
+#   TRIALS=3 LIST_N=1000000 SMALL_N=10000 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TRIALS=${TRIALS:-3}
+LIST_N=${LIST_N:-1000000}
+SMALL_N=${SMALL_N:-10000}
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (FUSE, drop_caches)" >&2; exit 1; }
+
+./scripts/test-deps.sh >&2
+for pkg in rclone s3fs; do
+  command -v $pkg >/dev/null || { apt-get install -y -qq $pkg >/dev/null; }
+done
+
+W=$(mktemp -d /var/tmp/storefs-bench.XXXXXX)
+MOUNTS=()
+SERVER=
+cleanup() {
+  for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+log() { echo "bench: $*" >&2; }
+
+go build -o "$W/storefs" ./cmd/storefs
+go build -o "$W/bt" ./internal/benchtool
+SF="$W/storefs"; BT="$W/bt"
+
+export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret
+PORT=$("$BT" freeport)
+export BENCH_S3=127.0.0.1:$PORT
+mkdir -p "$W/s3"
+ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+  .tools/bin/versitygw --port "$BENCH_S3" --region us-east-1 --keep-alive --quiet posix "$W/s3" >"$W/vgw.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 200); do "$BT" s3 ping - >/dev/null 2>&1 && break; sleep 0.05; done
+S3FLAGS=(--s3-endpoint "$BENCH_S3" --s3-insecure)
+
+log "data: a 1 GiB blob (S3 and flatfs), $SMALL_N small S3 blobs, $LIST_N flatfs blobs"
+head -c 1073741824 /dev/urandom >"$W/big"
+NAME=$("$SF" blob put "${S3FLAGS[@]}" --s3-bucket-prefix bench- "$W/big" | cut -f1)
+"$SF" blob put --data-dir "$W/piri" "$W/big" >/dev/null
+rm "$W/big"
+SHARD=${NAME: -3:2}
+S3FILE="$W/s3/bench-pdp/$SHARD/$NAME.data"
+DISKFILE="$W/piri/pdp/datastore/$SHARD/$NAME.data"
+"$BT" s3 putflat flat-pdp "$SMALL_N" >/dev/null
+"$BT" mkflatfs "$W/piri1m" "$LIST_N" >/dev/null
+
+echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" >"$W/s3fs.passwd"; chmod 600 "$W/s3fs.passwd"
+
+# mount KIND BUCKET → prints the mountpoint; the daemon's pid in $W/pid
+mount_() {
+  local kind=$1 bucket=$2 mnt; mnt=$(mktemp -d "$W/mnt.XXXX"); MOUNTS+=("$mnt")
+  case $kind in
+    storefs-s3) "$SF" mount "${S3FLAGS[@]}" --s3-bucket-prefix "${bucket%pdp}" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
+    storefs-flatfs) "$SF" mount --data-dir "$bucket" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
+    rclone-off|rclone-full)
+      local mode=${kind#rclone-}
+      env -u AWS_CA_BUNDLE RCLONE_CONFIG=/dev/null RCLONE_CONFIG_LAB_TYPE=s3 RCLONE_CONFIG_LAB_PROVIDER=Other \
+        RCLONE_CONFIG_LAB_ENDPOINT="http://$BENCH_S3" RCLONE_CONFIG_LAB_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID \
+        RCLONE_CONFIG_LAB_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY RCLONE_CONFIG_LAB_REGION=us-east-1 \
+        RCLONE_CONFIG_LAB_FORCE_PATH_STYLE=true rclone mount "lab:$bucket" "$mnt" --vfs-cache-mode "$mode" \
+        --cache-dir "$(mktemp -d "$W/rc.XXXX")" >"$W/rc.log" 2>&1 & echo $! >"$W/pid" ;;
+    s3fs) s3fs "$bucket" "$mnt" -f -o passwd_file="$W/s3fs.passwd" -o url="http://$BENCH_S3" \
+        -o use_path_request_style -o endpoint=us-east-1 -o tmpdir="$W" >"$W/s3fs.log" 2>&1 & echo $! >"$W/pid" ;;
+  esac
+  for _ in $(seq 400); do mountpoint -q "$mnt" && break; sleep 0.05; done
+  mountpoint -q "$mnt" || { log "$kind did not mount"; cat "$W"/*.log >&2; exit 1; }
+  echo "$mnt"
+}
+umount_() { fusermount3 -u "$1" 2>/dev/null || umount -l "$1"; local pid; pid=$(cat "$W/pid"); for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done; }
+hwm() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$(cat "$W/pid")/status"; }
+lo_bytes() { awk '/lo:/ {print $2}' /proc/net/dev; }
+fresh() { sync; echo 3 >/proc/sys/vm/drop_caches; cat "$S3FILE" "$DISKFILE" >/dev/null; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# path KIND MNT → the big blob's path in that mount
+path() { case $1 in storefs-*) echo "$2/blobs/$NAME" ;; *) echo "$2/$SHARD/$NAME.data" ;; esac; }
+
+declare -A CELL
+# trial KIND TEST → one number (and RSS/bytes side values in $W/side)
+trial() {
+  local kind=$1 test=$2 mnt p t before
+  case $kind in
+    direct-file) fresh; case $test in
+        seq) "$BT" seq "$DISKFILE" ;; first) "$BT" first "$DISKFILE" ;; rand) "$BT" randread "$DISKFILE" 200 ;;
+        par) "$BT" parallel "$DISKFILE" 8 ;; ls1m) "$BT" listr "$W/piri1m/pdp/datastore" | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
+    direct-get) fresh; case $test in
+        seq) "$BT" s3 seq bench-pdp "$SHARD/$NAME.data" ;; first) "$BT" s3 first bench-pdp "$SHARD/$NAME.data" ;;
+        rand) before=$(lo_bytes); t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); echo "$(( ($(lo_bytes)-before)/1048576 ))" >"$W/side"; echo "$t" ;;
+        ls10k) "$BT" s3 list flat-pdp | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
+  esac
+  local bucket=bench-pdp
+  [ "$test" = ls10k ] && bucket=flat-pdp
+  [ "$kind" = storefs-flatfs ] && bucket="$W/piri"
+  [ "$kind" = storefs-flatfs ] && [ "$test" = ls1m ] && bucket="$W/piri1m"
+  case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m) echo -; return ;; esac
+  mnt=$(mount_ "$kind" "$bucket"); p=$(path "$kind" "$mnt")
+  fresh
+  before=$(lo_bytes)
+  case $test in
+    seq) t=$("$BT" seq "$p") ;; first) t=$("$BT" first "$p") ;;
+    rand) t=$("$BT" randread "$p" 200) ;; par) t=$("$BT" parallel "$p" 8) ;;
+    ls10k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" -l | cut -d' ' -f1) ;;
+    ls1m) t=$("$BT" list "$mnt/blobs" | cut -d' ' -f1) ;;
+  esac
+  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm)" >"$W/side"
+  umount_ "$mnt"
+  echo "$t"
+}
+
+KINDS=(direct-file direct-get storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
+TESTS=(seq first rand ls10k ls1m par)
+for test in "${TESTS[@]}"; do
+  for kind in "${KINDS[@]}"; do
+    vals=(); sides=()
+    for _ in $(seq "$TRIALS"); do
+      : >"$W/side"
+      v=$(trial "$kind" "$test")
+      vals+=("$v"); sides+=("$(cat "$W/side")")
+    done
+    [ "${vals[0]}" = - ] && { CELL[$test,$kind]="—"; continue; }
+    med=$(printf '%s\n' "${vals[@]}" | median)
+    mib=$(printf '%s\n' "${sides[@]}" | awk '{print $1}' | median)
+    rss=$(printf '%s\n' "${sides[@]}" | awk '{print $2}' | median)
+    case $test in
+      seq) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 1024/s}') ;;
+      par) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 8*1024/s}') ;;
+      first) cell=$(awk -v s="$med" 'BEGIN {printf "%.3f ms", s*1000}') ;;
+      rand) cell=$(awk -v s="$med" -v m="${mib:-0}" 'BEGIN {printf "%.1f ms, %s MiB moved", s*1000, m}') ;;
+      *) cell=$(awk -v s="$med" 'BEGIN {printf "%.2f s", s}') ;;
+    esac
+    case $test in seq|par|ls1m) [ -n "$rss" ] && [[ $kind != direct-* ]] && cell="$cell, RSS $rss MiB" ;; esac
+    CELL[$test,$kind]=$cell
+    log "$test $kind: $cell"
+  done
+done
+
+declare -A LABEL=([seq]="sequential read, 1 GiB" [first]="open + first 4 KiB" [rand]="200 random 4 KiB reads"
+  [ls10k]="ls -l, $SMALL_N blobs (S3)" [ls1m]="ls, $LIST_N blobs (flatfs)" [par]="8 parallel readers, 1 GiB")
+echo
+echo "| measure | direct file | direct GET | storefs flatfs | storefs S3 | rclone (vfs off) | rclone (vfs full) | s3fs |"
+echo "|---|---|---|---|---|---|---|---|"
+for test in "${TESTS[@]}"; do
+  row="| ${LABEL[$test]} |"
+  for kind in "${KINDS[@]}"; do row="$row ${CELL[$test,$kind]} |"; done
+  echo "$row"
+done
+echo
+echo "medians of $TRIALS runs; $(nproc) cores; versitygw v1.8.0 (keep-alive) on 127.0.0.1; MiB moved = loopback traffic"
