@@ -78,7 +78,13 @@ mount_() {
 umount_() { fusermount3 -u "$1" 2>/dev/null || umount -l "$1"; local pid; pid=$(cat "$W/pid"); for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done; }
 hwm() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$(cat "$W/pid")/status"; }
 lo_bytes() { awk '/lo:/ {print $2}' /proc/net/dev; }
-fresh() { sync; echo 3 >/proc/sys/vm/drop_caches; cat "$S3FILE" "$DISKFILE" >/dev/null; }
+# fresh: cold client side (page cache dropped), warm server side (this VM
+# pages out idle cache; re-read the server's data and metadata directly).
+fresh() {
+  sync; echo 3 >/proc/sys/vm/drop_caches
+  cat "$S3FILE" "$DISKFILE" >/dev/null
+  "$BT" s3 list flat-pdp >/dev/null; "$BT" s3 first bench-pdp "$SHARD/$NAME.data" >/dev/null
+}
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # path KIND MNT → the big blob's path in that mount

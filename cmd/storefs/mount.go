@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -177,6 +178,15 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if job.prefetchMiB > 0 {
 		cfg.Prefetch = prefetch.Defaults
 		cfg.Prefetch.Budget = int64(job.prefetchMiB) << 20
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Read-ahead buffers churn: let the GC work harder rather than
+		// let the heap grow far past the budget.
+		budget := cfg.Prefetch.Budget
+		if budget == 0 {
+			budget = prefetch.Defaults.Budget
+		}
+		debug.SetMemoryLimit(budget + 128<<20)
 	}
 	if job.opts.UID != nil {
 		cfg.UID = *job.opts.UID
