@@ -38,21 +38,9 @@ type node struct {
 }
 
 func dataDirNode(t *testing.T) *node {
-	set, err := sample.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	ctx := context.Background()
-	w, err := config.Open(ctx, config.Config{DataDir: dir, Writable: true})
+	set, err := sample.Populate(context.Background(), dir)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := set.Write(ctx, w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	if err := set.WriteDataDir(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
 	n := &node{args: []string{"--data-dir", dir}, set: set, secret: set.NodeKey.Seed(),

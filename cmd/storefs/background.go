@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,8 +16,8 @@ import (
 	"github.com/storacha/storefs/mountopts"
 )
 
-// readyFD is the descriptor through which a background child reports to
-// its parent: "ok" once mounted, else the error.
+// readyEnv names the descriptor through which a background child reports
+// to its parent: "ok" once mounted, else the error.
 const readyEnv = "STOREFS_READY_FD"
 
 // background runs the mount in a detached child and returns once the mount
@@ -51,11 +52,7 @@ func background(c *cli.Context, job mountJob) error {
 	if len(msg) == 0 {
 		return fmt.Errorf("background daemon exited before mounting")
 	}
-	return silentOrMessage(string(msg))
-}
-
-func silentOrMessage(msg string) error {
-	return fmt.Errorf("%s", strings.TrimSpace(msg))
+	return errors.New(strings.TrimSpace(string(msg)))
 }
 
 // runChild is the detached daemon: it logs to syslog (its stderr is gone

@@ -52,7 +52,7 @@ func demo(c *cli.Context) error {
 			return err
 		}
 	}
-	set, err := writeSample(c.Context, dataDir)
+	set, err := sample.Populate(c.Context, dataDir)
 	if err != nil {
 		return fmt.Errorf("build the sample data dir: %w", err)
 	}
@@ -81,25 +81,6 @@ func demo(c *cli.Context) error {
 	}
 	fmt.Fprintf(out, "\nmounted at %s — explore it, then press Ctrl-C to unmount.\n", mnt)
 	return <-done
-}
-
-func writeSample(ctx context.Context, dataDir string) (*sample.Set, error) {
-	set, err := sample.New()
-	if err != nil {
-		return nil, err
-	}
-	st, err := config.Open(ctx, config.Config{DataDir: dataDir, Writable: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := set.Write(ctx, st); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if err := st.Close(); err != nil {
-		return nil, err
-	}
-	return set, set.WriteDataDir(ctx, dataDir)
 }
 
 // tour runs a few commands against the mount and shows what they print.

@@ -19,15 +19,9 @@ import (
 
 // sampleDataDir writes the sample into a fresh Piri-layout data dir.
 func sampleDataDir(t *testing.T) (string, *sample.Set) {
-	set, err := sample.New()
-	must(t, err)
 	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{DataDir: dir, Writable: true})
+	set, err := sample.Populate(context.Background(), dir)
 	must(t, err)
-	must(t, set.Write(ctx, st))
-	must(t, st.Close())
-	must(t, set.WriteDataDir(ctx, dir))
 	return dir, set
 }
 

@@ -285,3 +285,23 @@ func (s *Set) WriteDataDir(ctx context.Context, dataDir string) error {
 	}
 	return os.WriteFile(filepath.Join(dir, retrievaljournal.WIP), wip, 0o644)
 }
+
+// Populate builds the sample and writes all of it into a Piri data dir.
+func Populate(ctx context.Context, dataDir string) (*Set, error) {
+	set, err := New()
+	if err != nil {
+		return nil, err
+	}
+	st, err := config.Open(ctx, config.Config{DataDir: dataDir, Writable: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := set.Write(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	return set, set.WriteDataDir(ctx, dataDir)
+}

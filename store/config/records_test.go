@@ -174,21 +174,10 @@ func checkRecords(t *testing.T, st *config.Stores, set *sample.Set) {
 }
 
 func TestDataDirRecords(t *testing.T) {
-	set, err := sample.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	ctx := context.Background()
-	w, err := config.Open(ctx, config.Config{DataDir: dir, Writable: true})
+	set, err := sample.Populate(ctx, dir)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := set.Write(ctx, w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	if err := set.WriteDataDir(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
 	before, err := treehash.Sum(dir)
