@@ -33,7 +33,7 @@ func mountFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log as `text` or json"},
 		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics), e.g. 127.0.0.1:9464"},
 		&cli.IntFlag{Name: "read-ahead-kb", Value: 1024, Usage: "kernel readahead of the mount in `KiB` (0: leave the kernel's 128)"},
-		&cli.IntFlag{Name: "prefetch-budget", Value: 256, Usage: "memory for read-ahead of all open blobs, in `MiB`"},
+		&cli.IntFlag{Name: "prefetch-budget", Value: 128, Usage: "memory for read-ahead of all open blobs, in `MiB`"},
 		&cli.BoolFlag{Name: "no-passthrough", Usage: "serve flatfs blobs through the daemon (pread) instead of FUSE passthrough"},
 		&cli.BoolFlag{Name: "background", Hidden: true, Usage: "detach once mounted (the mount-helper form does)"},
 	)
@@ -186,7 +186,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 		if budget == 0 {
 			budget = prefetch.Defaults.Budget
 		}
-		debug.SetMemoryLimit(budget + 128<<20)
+		debug.SetMemoryLimit(budget + 48<<20)
 	}
 	if job.opts.UID != nil {
 		cfg.UID = *job.opts.UID

@@ -27,11 +27,11 @@ type Config struct {
 	MaxChunk  int64 // largest single request (8 MiB)
 	MaxWindow int64 // most bytes scheduled ahead of a reader (64 MiB)
 	Align     int64 // random reads are widened to this alignment (4 KiB)
-	Budget    int64 // memory for all chunks of the pool (256 MiB)
+	Budget    int64 // memory for all chunks of the pool (128 MiB)
 }
 
 // Defaults are the sizes above.
-var Defaults = Config{Initial: 1 << 20, MaxChunk: 8 << 20, MaxWindow: 64 << 20, Align: 4 << 10, Budget: 256 << 20}
+var Defaults = Config{Initial: 1 << 20, MaxChunk: 8 << 20, MaxWindow: 64 << 20, Align: 4 << 10, Budget: 128 << 20}
 
 // Pool holds the chunks of every reader of a mount.
 type Pool struct {
