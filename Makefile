@@ -23,7 +23,7 @@ test: test-deps lint build
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 # Each fuzz target for a short bound (also part of make test).
-FUZZTIME ?= 15s
+FUZZTIME ?= 20s
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every go fuzz target of the repo for a short bound each
-# (FUZZTIME, default 15s), so a decoder regression shows up in CI.
+# (FUZZTIME, default 20s), so a decoder regression shows up in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime=${FUZZTIME:-15s}
+fuzztime=${FUZZTIME:-20s}
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "fuzz $pkg $target ($fuzztime)"
