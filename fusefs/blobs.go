@@ -25,7 +25,7 @@ import (
 // multihash.
 type blobsDir struct {
 	fs.Inode
-	root  *Root
+	dir
 	sizes *sizeCache
 }
 
@@ -34,11 +34,6 @@ var (
 	_ fs.NodeLookuper  = (*blobsDir)(nil)
 	_ fs.NodeGetattrer = (*blobsDir)(nil)
 )
-
-func (d *blobsDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.root.dirAttr(&out.Attr)
-	return 0
-}
 
 // Readdir streams the backend listing and remembers each size, so the
 // lookups of an `ls -l` that follows cost no backend request.

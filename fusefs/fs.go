@@ -22,22 +22,14 @@ import (
 
 	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
-	"github.com/storacha/storefs/store/acceptancestore"
-	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/consolidationstore"
-	"github.com/storacha/storefs/store/delegationstore"
-	"github.com/storacha/storefs/store/receiptstore"
+	"github.com/storacha/storefs/store/records"
 )
 
 // Stores are what the filesystem shows. Nil record stores are left out.
 type Stores struct {
-	Blobs          blobstore.Store
-	Allocations    *allocationstore.Store
-	Acceptances    *acceptancestore.Store
-	Consolidations *consolidationstore.Store
-	Delegations    *delegationstore.Store
-	Receipts       *receiptstore.Store
+	Blobs blobstore.Store
+	records.Stores
 }
 
 // Config tunes the tree.
@@ -113,21 +105,13 @@ func (r *Root) Close() { r.cancel() }
 var epoch = time.Unix(0, 0)
 
 func (r *Root) OnAdd(ctx context.Context) {
-	dirs := map[string]fs.InodeEmbedder{"blobs": &blobsDir{root: r, sizes: newSizeCache(4 << 20)}}
-	if s := r.stores.Allocations; s != nil {
-		dirs["allocations"] = &recordDir{root: r, src: genericSource(s, "cbor")}
-	}
-	if s := r.stores.Acceptances; s != nil {
-		dirs["acceptances"] = &recordDir{root: r, src: genericSource(s, "cbor")}
-	}
-	if s := r.stores.Consolidations; s != nil {
-		dirs["consolidations"] = &recordDir{root: r, src: consolidationSource{s}}
-	}
-	if s := r.stores.Delegations; s != nil {
-		dirs["delegations"] = &recordDir{root: r, src: genericSource(s, "car")}
-	}
-	if s := r.stores.Receipts; s != nil {
-		dirs["receipts"] = &recordDir{root: r, src: genericSource(s.Store, "car"), ran: s}
+	dirs := map[string]fs.InodeEmbedder{"blobs": &blobsDir{dir: dir{r}, sizes: newSizeCache(4 << 20)}}
+	for _, k := range r.stores.Kinds() {
+		d := &recordDir{dir: dir{r}, kind: k}
+		if k.Name == "receipts" {
+			d.ran = r.stores.Receipts
+		}
+		dirs[k.Name] = d
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)
@@ -144,6 +128,14 @@ func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Bsize = 4096
 	out.Frsize = 4096
 	out.NameLen = 255
+	return 0
+}
+
+// dir gives a directory node its root and its attributes.
+type dir struct{ root *Root }
+
+func (d dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.root.dirAttr(&out.Attr)
 	return 0
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/config"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/records"
 )
 
 // counting records every Get the filesystem sends and the bytes it reads.
@@ -104,8 +105,7 @@ func mount(t *testing.T, st *config.Stores, verify bool) (string, *counting, *sa
 		t.Fatal(err)
 	}
 	blobs := &counting{Store: st.Blobs}
-	root := fusefs.New(fusefs.Stores{Blobs: blobs, Allocations: st.Allocations, Acceptances: st.Acceptances,
-		Consolidations: st.Consolidations, Delegations: st.Delegations, Receipts: st.Receipts},
+	root := fusefs.New(fusefs.Stores{Blobs: blobs, Stores: st.Stores},
 		fusefs.Config{Verify: verify, Log: testLog(t)})
 	dir := t.TempDir()
 	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
@@ -370,7 +370,7 @@ func TestErrors(t *testing.T) {
 	st.Receipts.PutRaw(context.Background(), bad, []byte("corrupt"))
 
 	for _, panics := range []bool{false, true} {
-		root := fusefs.New(fusefs.Stores{Blobs: failing{st.Blobs, panics}, Receipts: st.Receipts}, fusefs.Config{Log: testLog(t)})
+		root := fusefs.New(fusefs.Stores{Blobs: failing{st.Blobs, panics}, Stores: records.Stores{Receipts: st.Receipts}}, fusefs.Config{Log: testLog(t)})
 		dir := t.TempDir()
 		server, err := fusefs.Mount(dir, root, fusefs.MountOptions{})
 		if err != nil {

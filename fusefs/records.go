@@ -10,80 +10,15 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/storacha/storefs/store/consolidationstore"
-	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/receiptstore"
+	"github.com/storacha/storefs/store/records"
 )
-
-// recordSource is one kind of record as the tree needs it. Ids may hold
-// '/': each one is a directory level (allocations: "<b32>/<space DID>").
-type recordSource interface {
-	List(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error]
-	JSON(ctx context.Context, id string) ([]byte, error)
-	Raw(ctx context.Context, id string) ([]byte, error)
-	// RawExt names the stored-bytes file: "cbor" or "car".
-	RawExt() string
-}
-
-type jsoner interface{ JSON() ([]byte, error) }
-
-type generic[T jsoner] struct {
-	s   *genericstore.Store[T]
-	ext string
-}
-
-func genericSource[T jsoner](s *genericstore.Store[T], ext string) recordSource {
-	return generic[T]{s: s, ext: ext}
-}
-
-func (g generic[T]) List(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error] {
-	return g.s.List(ctx, prefix)
-}
-
-func (g generic[T]) JSON(ctx context.Context, id string) ([]byte, error) {
-	rec, err := g.s.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return rec.JSON()
-}
-
-func (g generic[T]) Raw(ctx context.Context, id string) ([]byte, error) { return g.s.Raw(ctx, id) }
-func (g generic[T]) RawExt() string                                     { return g.ext }
-
-type consolidationSource struct{ s *consolidationstore.Store }
-
-func (c consolidationSource) List(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error] {
-	return func(yield func(genericstore.Entry, error) bool) {
-		for e, err := range c.s.List(ctx) {
-			if err == nil && !strings.HasPrefix(e.ID, prefix) {
-				continue
-			}
-			if !yield(e, err) {
-				return
-			}
-		}
-	}
-}
-
-func (c consolidationSource) JSON(ctx context.Context, id string) ([]byte, error) {
-	rec, err := c.s.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return rec.JSON()
-}
-
-func (c consolidationSource) Raw(ctx context.Context, id string) ([]byte, error) {
-	return c.s.Raw(ctx, id)
-}
-func (c consolidationSource) RawExt() string { return "cbor" }
 
 // recordDir lists records (or one level of their ids) as files.
 type recordDir struct {
 	fs.Inode
-	root   *Root
-	src    recordSource
+	dir
+	kind   records.Kind
 	prefix string              // ids under this directory start with it
 	ran    *receiptstore.Store // /receipts only: adds by-ran/
 }
@@ -96,11 +31,6 @@ var (
 
 const byRan = "by-ran"
 
-func (d *recordDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.root.dirAttr(&out.Attr)
-	return 0
-}
-
 func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
 	defer d.root.cfg.Metrics.FuseOp("readdir", time.Now())
 	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
@@ -109,7 +39,7 @@ func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall
 				return
 			}
 			lastDir := ""
-			for e, err := range d.src.List(ctx, d.prefix) {
+			for e, err := range d.kind.List(ctx, d.prefix) {
 				if err != nil {
 					yield(fuse.DirEntry{}, err)
 					return
@@ -123,7 +53,7 @@ func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall
 					continue
 				}
 				if !yield(fuse.DirEntry{Name: rest + ".json", Mode: syscall.S_IFREG}, nil) ||
-					!yield(fuse.DirEntry{Name: rest + "." + d.src.RawExt(), Mode: syscall.S_IFREG}, nil) {
+					!yield(fuse.DirEntry{Name: rest + "." + d.kind.RawExt, Mode: syscall.S_IFREG}, nil) {
 					return
 				}
 			}
@@ -136,7 +66,7 @@ func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if d.ran != nil && name == byRan {
 		ch := d.GetChild(byRan)
 		if ch == nil {
-			ch = d.NewPersistentInode(ctx, &byRanDir{root: d.root, s: d.ran}, fs.StableAttr{Mode: syscall.S_IFDIR})
+			ch = d.NewPersistentInode(ctx, &byRanDir{dir: d.dir, s: d.ran}, fs.StableAttr{Mode: syscall.S_IFDIR})
 		}
 		d.root.dirAttr(&out.Attr)
 		return ch, 0
@@ -144,9 +74,9 @@ func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	var data []byte
 	var err error
 	if stem, ok := strings.CutSuffix(name, ".json"); ok {
-		data, err = d.src.JSON(ctx, d.prefix+stem)
-	} else if stem, ok := strings.CutSuffix(name, "."+d.src.RawExt()); ok {
-		data, err = d.src.Raw(ctx, d.prefix+stem)
+		data, err = d.kind.JSON(ctx, d.prefix+stem)
+	} else if stem, ok := strings.CutSuffix(name, "."+d.kind.RawExt); ok {
+		data, err = d.kind.Raw(ctx, d.prefix+stem)
 	} else {
 		return d.lookupDir(ctx, name, out)
 	}
@@ -170,14 +100,14 @@ func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryO
 		return nil, syscall.ENOENT
 	}
 	prefix := d.prefix + name + "/"
-	for _, err := range d.src.List(ctx, prefix) {
+	for _, err := range d.kind.List(ctx, prefix) {
 		if err != nil {
 			return nil, d.root.toErrno("lookup", prefix, err)
 		}
 		d.root.dirAttr(&out.Attr)
 		out.SetEntryTimeout(d.root.cfg.RecordTimeout)
 		out.SetAttrTimeout(d.root.cfg.RecordTimeout)
-		return d.NewInode(ctx, &recordDir{root: d.root, src: d.src, prefix: prefix}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+		return d.NewInode(ctx, &recordDir{dir: d.dir, kind: d.kind, prefix: prefix}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
 	}
 	out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 	return nil, syscall.ENOENT
@@ -227,8 +157,8 @@ func (f *recordFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, of
 // byRanDir is /receipts/by-ran: one symlink per invocation with a receipt.
 type byRanDir struct {
 	fs.Inode
-	root *Root
-	s    *receiptstore.Store
+	dir
+	s *receiptstore.Store
 }
 
 var (
@@ -236,11 +166,6 @@ var (
 	_ fs.NodeLookuper  = (*byRanDir)(nil)
 	_ fs.NodeGetattrer = (*byRanDir)(nil)
 )
-
-func (d *byRanDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.root.dirAttr(&out.Attr)
-	return 0
-}
 
 func (d *byRanDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
 	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {

@@ -194,8 +194,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if job.opts.GID != nil {
 		cfg.GID = *job.opts.GID
 	}
-	root := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Allocations: stores.Allocations, Acceptances: stores.Acceptances,
-		Consolidations: stores.Consolidations, Delegations: stores.Delegations, Receipts: stores.Receipts}, cfg)
+	root := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Stores: stores.Stores}, cfg)
 	defer root.Close()
 	server, err := fusefs.Mount(job.mountpoint, root, fusefs.MountOptions{
 		FsName: job.fsname, AllowOther: job.opts.AllowOther, DefaultPermissions: job.opts.DefaultPermissions, Debug: job.opts.Debug,

@@ -2,54 +2,18 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"iter"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/storacha/storefs/store/config"
-	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/records"
 )
 
-// kinds are the record kinds, as the mount names their directories.
-var kinds = []string{"allocations", "acceptances", "consolidations", "delegations", "receipts"}
-
-// kind is one record kind's listing and rendering.
-type kind struct {
-	list func(ctx context.Context) iter.Seq2[genericstore.Entry, error]
-	json func(ctx context.Context, id string) ([]byte, error)
-}
-
-func kindOf(st *config.Stores, name string) kind {
-	switch name {
-	case "allocations":
-		return kind{func(ctx context.Context) iter.Seq2[genericstore.Entry, error] { return st.Allocations.List(ctx, "") },
-			func(ctx context.Context, id string) ([]byte, error) { return render(st.Allocations.Get(ctx, id)) }}
-	case "acceptances":
-		return kind{func(ctx context.Context) iter.Seq2[genericstore.Entry, error] { return st.Acceptances.List(ctx, "") },
-			func(ctx context.Context, id string) ([]byte, error) { return render(st.Acceptances.Get(ctx, id)) }}
-	case "consolidations":
-		return kind{st.Consolidations.List,
-			func(ctx context.Context, id string) ([]byte, error) { return render(st.Consolidations.Get(ctx, id)) }}
-	case "delegations":
-		return kind{func(ctx context.Context) iter.Seq2[genericstore.Entry, error] { return st.Delegations.List(ctx, "") },
-			func(ctx context.Context, id string) ([]byte, error) { return render(st.Delegations.Get(ctx, id)) }}
-	}
-	return kind{func(ctx context.Context) iter.Seq2[genericstore.Entry, error] { return st.Receipts.List(ctx, "") },
-		func(ctx context.Context, id string) ([]byte, error) { return render(st.Receipts.Get(ctx, id)) }}
-}
-
-func render[T interface{ JSON() ([]byte, error) }](rec T, err error) ([]byte, error) {
-	if err != nil {
-		return nil, err
-	}
-	return rec.JSON()
-}
-
 func recordCommand() *cli.Command {
-	kindHelp := "KIND is one of: " + strings.Join(kinds, ", ")
+	kindHelp := "KIND is one of: " + strings.Join(records.Names, ", ")
 	return &cli.Command{
 		Name:      "record",
 		Usage:     "list and show the typed records a node keeps",
@@ -75,41 +39,40 @@ func recordCommand() *cli.Command {
 	}
 }
 
-func parseKind(name string) error {
-	for _, k := range kinds {
-		if k == name {
-			return nil
-		}
+// openKind checks the arguments (KIND first) and opens that kind's store.
+func openKind(c *cli.Context, nargs int) (*config.Stores, records.Kind, error) {
+	if err := args(c, nargs, nargs); err != nil {
+		return nil, records.Kind{}, err
 	}
-	return usagef("unknown record kind %q: want one of %s", name, strings.Join(kinds, ", "))
-}
-
-func openRecords(c *cli.Context) (*config.Stores, error) {
+	name := c.Args().First()
+	if !slices.Contains(records.Names, name) {
+		return nil, records.Kind{}, usagef("unknown record kind %q: want one of %s", name, strings.Join(records.Names, ", "))
+	}
 	st, err := openStores(c, false)
 	if err != nil {
-		return nil, err
+		return nil, records.Kind{}, err
 	}
 	for _, a := range st.Absent {
 		fmt.Fprintf(c.App.ErrWriter, "storefs: note: %s does not exist; its records are shown empty\n", a)
 	}
-	return st, nil
+	for _, k := range st.Kinds() {
+		if k.Name == name {
+			return st, k, nil
+		}
+	}
+	st.Close()
+	return nil, records.Kind{}, fmt.Errorf("no %s store", name)
 }
 
 func recordList(c *cli.Context) error {
-	if err := args(c, 1, 1); err != nil {
-		return err
-	}
-	if err := parseKind(c.Args().First()); err != nil {
-		return err
-	}
-	st, err := openRecords(c)
+	st, kind, err := openKind(c, 1)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	w := bufio.NewWriter(c.App.Writer)
 	defer w.Flush()
-	for e, err := range kindOf(st, c.Args().First()).list(c.Context) {
+	for e, err := range kind.List(c.Context, "") {
 		if err != nil {
 			return err
 		}
@@ -119,18 +82,12 @@ func recordList(c *cli.Context) error {
 }
 
 func recordShow(c *cli.Context) error {
-	if err := args(c, 2, 2); err != nil {
-		return err
-	}
-	if err := parseKind(c.Args().First()); err != nil {
-		return err
-	}
-	st, err := openRecords(c)
+	st, kind, err := openKind(c, 2)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	js, err := kindOf(st, c.Args().First()).json(c.Context, c.Args().Get(1))
+	js, err := kind.JSON(c.Context, c.Args().Get(1))
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/storacha/storefs/store/objectstore/memory"
 	"github.com/storacha/storefs/store/objectstore/minio"
 	"github.com/storacha/storefs/store/receiptstore"
+	"github.com/storacha/storefs/store/records"
 )
 
 // Config selects a backend.
@@ -88,12 +89,8 @@ func BlobBucket(prefix string) string { return prefix + "pdp" }
 
 // Stores is an opened set of stores. Close releases them.
 type Stores struct {
-	Blobs          blobstore.Store
-	Allocations    *allocationstore.Store
-	Acceptances    *acceptancestore.Store
-	Consolidations *consolidationstore.Store
-	Delegations    *delegationstore.Store
-	Receipts       *receiptstore.Store
+	Blobs blobstore.Store
+	records.Stores
 	// Absent names record stores the backend does not have (a LevelDB
 	// directory or bucket never created): they are shown empty.
 	Absent  []string
