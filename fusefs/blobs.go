@@ -30,41 +30,54 @@ type blobsDir struct {
 }
 
 var (
-	_ fs.NodeReaddirer = (*blobsDir)(nil)
-	_ fs.NodeLookuper  = (*blobsDir)(nil)
-	_ fs.NodeGetattrer = (*blobsDir)(nil)
+	_ fs.NodeOpendirHandler = (*blobsDir)(nil)
+	_ fs.NodeLookuper       = (*blobsDir)(nil)
+	_ fs.NodeGetattrer      = (*blobsDir)(nil)
 )
 
-// Readdir streams the backend listing and remembers each size, so the
-// lookups of an `ls -l` that follows cost no backend request.
-func (d *blobsDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
+// OpendirHandle streams the backend listing. Sizes it carries (S3)
+// answer READDIRPLUS and are remembered for later lookups, so `ls -l`
+// costs no backend request and no round trip per entry.
+func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	defer d.root.cfg.Metrics.FuseOp("readdir", time.Now())
-	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
+	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
 		if nl, ok := d.root.stores.Blobs.(blobstore.NameLister); ok {
 			// Local files: names only; sizes come from a stat at lookup.
-			return func(yield func(fuse.DirEntry, error) bool) {
+			return func(yield func(dirEntry, error) bool) {
 				for name, err := range nl.ListNames(ctx) {
-					if !yield(fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}, err) || err != nil {
+					if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}, err) || err != nil {
 						return
 					}
 				}
 			}
 		}
-		return func(yield func(fuse.DirEntry, error) bool) {
+		return func(yield func(dirEntry, error) bool) {
 			for info, err := range d.root.stores.Blobs.List(ctx) {
 				if err != nil {
-					yield(fuse.DirEntry{}, err)
+					yield(dirEntry{}, err)
 					return
 				}
 				name := blobstore.Name(info.Digest)
 				d.sizes.put(name, info.Size)
-				if !yield(fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}, nil) {
+				e := dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}
+				e.lookup = func(ctx context.Context, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+					if d.root.liveBlobs.Load() >= d.root.plusLimit {
+						return nil, syscall.ENOENT
+					}
+					return d.child(ctx, name, info.Digest, info.Size, "", out), 0
+				}
+				if !yield(e, nil) {
 					return
 				}
 			}
 		}
-	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/blobs", err) }), 0
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/blobs", err) }), 0, 0
 }
+
+// plusLimit bounds the blob inodes READDIRPLUS creates ahead of any
+// lookup (each costs the daemon ~0.5 KiB until the kernel forgets it):
+// beyond it a listing hands out names only.
+const plusLimit = 1 << 16
 
 func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
 	defer d.root.cfg.Metrics.FuseOp("lookup", time.Now())
@@ -72,13 +85,6 @@ func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if err != nil {
 		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 		return nil, syscall.ENOENT
-	}
-	if ch := d.GetChild(name); ch != nil {
-		if bf, ok := ch.Operations().(*blobFile); ok {
-			bf.attr(&out.Attr)
-			d.timeouts(out)
-			return ch, 0
-		}
 	}
 	canonical := blobstore.Name(digest)
 	size, ok := d.sizes.get(canonical)
@@ -95,10 +101,23 @@ func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		size, key = info.Size, info.Key
 		d.sizes.put(canonical, size)
 	}
+	return d.child(ctx, name, digest, size, key, out), 0
+}
+
+// child is the inode of the blob under name (reused while the kernel
+// still knows it), with its attributes in out.
+func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, size int64, key string, out *fuse.EntryOut) *fs.Inode {
+	d.timeouts(out)
+	if ch := d.GetChild(name); ch != nil {
+		if bf, ok := ch.Operations().(*blobFile); ok {
+			bf.attr(&out.Attr)
+			return ch
+		}
+	}
 	bf := &blobFile{root: d.root, digest: digest, size: size, key: key}
 	bf.attr(&out.Attr)
-	d.timeouts(out)
-	return d.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+	d.root.liveBlobs.Add(1)
+	return d.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG})
 }
 
 func (d *blobsDir) timeouts(out *fuse.EntryOut) {
@@ -150,7 +169,10 @@ var (
 	_ fs.NodeSetattrer   = (*blobFile)(nil)
 	_ fs.NodeGetxattrer  = (*blobFile)(nil)
 	_ fs.NodeListxattrer = (*blobFile)(nil)
+	_ fs.NodeOnForgetter = (*blobFile)(nil)
 )
+
+func (f *blobFile) OnForget() { f.root.liveBlobs.Add(-1) }
 
 func (f *blobFile) attr(a *fuse.Attr) { f.root.fileAttr(a, f.size) }
 

@@ -3,95 +3,196 @@ package fusefs
 import (
 	"context"
 	"iter"
+	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// dirStream feeds the kernel a listing as the backend yields it: nothing is
-// materialised, so a million-entry directory costs constant memory. The
-// listing outlives single READDIR requests, so it runs on the mount's
-// context; Close (or unmount) stops it.
-type dirStream struct {
+// dirEntry is one listed name. lookup, when set, answers READDIRPLUS for
+// it from what the listing already knows (a blob's size), so `ls -l`
+// needs no LOOKUP round trip per entry; nil leaves the kernel to look the
+// name up if it wants to.
+type dirEntry struct {
+	fuse.DirEntry
+	lookup func(ctx context.Context, out *fuse.EntryOut) (*fs.Inode, syscall.Errno)
+}
+
+// dirHandle is an open directory fed by a backend listing. A goroutine
+// runs the listing ahead of the kernel, so reading the backend overlaps
+// with answering READDIR; at most dirAhead entries wait in memory, so a
+// million-entry directory costs constant memory. The listing outlives
+// single requests, so it runs on the mount's context; Releasedir (or
+// unmount) stops it.
+type dirHandle struct {
 	parent context.Context
-	open   func(ctx context.Context) iter.Seq2[fuse.DirEntry, error]
+	open   func(ctx context.Context) iter.Seq2[dirEntry, error]
 	onErr  func(error) syscall.Errno
 
 	cancel context.CancelFunc
-	next   func() (fuse.DirEntry, error, bool)
-	stop   func()
-	peeked *fuse.DirEntry
-	err    error
-	done   bool
+	feed   *dirFeed
+	cur    []dirEntry // taken from the feed, not yet handed out
+	spare  []dirEntry // cur's array, given back to the feed when used up
+	last   dirEntry   // the entry handed out last: READDIRPLUS looks it up next
 }
 
+// dirFeed is one run of the listing, between its goroutine and the
+// handle. The reader takes everything pending at once, so neither side
+// wakes the other per entry and no entry waits for a batch to fill.
+type dirFeed struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	pending []dirEntry
+	err     error
+	done    bool // the listing ended (err tells how)
+	stopped bool // the handle let go
+	hungry  bool // the reader waits for entries
+	full    bool // the goroutine waits for room
+}
+
+const dirAhead = 1024 // entries listed ahead of the kernel
+
 var (
-	_ fs.DirStream     = (*dirStream)(nil)
-	_ fs.FileSeekdirer = (*dirStream)(nil)
+	_ fs.FileReaddirenter = (*dirHandle)(nil)
+	_ fs.FileSeekdirer    = (*dirHandle)(nil)
+	_ fs.FileReleasedirer = (*dirHandle)(nil)
+	_ fs.FileLookuper     = (*dirHandle)(nil)
 )
 
-func newDirStream(parent context.Context, open func(ctx context.Context) iter.Seq2[fuse.DirEntry, error], onErr func(error) syscall.Errno) *dirStream {
-	d := &dirStream{parent: parent, open: open, onErr: onErr}
+func newDirHandle(parent context.Context, open func(ctx context.Context) iter.Seq2[dirEntry, error], onErr func(error) syscall.Errno) *dirHandle {
+	d := &dirHandle{parent: parent, open: open, onErr: onErr}
 	d.restart()
 	return d
 }
 
-func (d *dirStream) restart() {
-	d.Close()
+// names adapts a listing of plain names.
+func names(seq iter.Seq2[fuse.DirEntry, error]) iter.Seq2[dirEntry, error] {
+	return func(yield func(dirEntry, error) bool) {
+		for e, err := range seq {
+			if !yield(dirEntry{DirEntry: e}, err) {
+				return
+			}
+		}
+	}
+}
+
+func (d *dirHandle) restart() {
+	d.stop()
 	ctx, cancel := context.WithCancel(d.parent)
 	d.cancel = cancel
-	d.next, d.stop = iter.Pull2(d.open(ctx))
-	d.peeked, d.err, d.done = nil, nil, false
+	f := &dirFeed{}
+	f.cond.L = &f.mu
+	d.feed = f
+	d.cur, d.spare, d.last = nil, nil, dirEntry{}
+	go f.fill(d.open(ctx))
 }
 
-func (d *dirStream) HasNext() bool {
-	if d.peeked != nil || d.err != nil {
-		return true
+func (f *dirFeed) fill(list iter.Seq2[dirEntry, error]) {
+	var err error
+	for e, lerr := range list {
+		if lerr != nil {
+			err = lerr
+			break
+		}
+		f.mu.Lock()
+		for len(f.pending) >= dirAhead && !f.stopped {
+			f.full = true
+			f.cond.Wait()
+		}
+		if f.stopped {
+			f.mu.Unlock()
+			return
+		}
+		f.pending = append(f.pending, e)
+		if f.hungry {
+			f.hungry = false
+			f.cond.Broadcast()
+		}
+		f.mu.Unlock()
 	}
-	if d.done {
-		return false
-	}
-	e, err, ok := d.next()
-	switch {
-	case !ok:
-		d.done = true
-		return false
-	case err != nil:
-		d.err = err
-		return true
-	}
-	d.peeked = &e
-	return true
+	f.mu.Lock()
+	f.err, f.done = err, true
+	f.cond.Broadcast()
+	f.mu.Unlock()
 }
 
-func (d *dirStream) Next() (fuse.DirEntry, syscall.Errno) {
-	if d.err != nil {
-		err := d.err
-		d.err, d.done = nil, true
-		return fuse.DirEntry{}, d.onErr(err)
+// take moves every pending entry to the handle, waiting for one if none
+// is there. It reports the listing's end (and error) once all entries
+// before it were taken.
+func (d *dirHandle) take() (end bool, err error) {
+	f := d.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.pending) == 0 && !f.done {
+		f.hungry = true
+		f.cond.Wait()
 	}
-	e := *d.peeked
-	d.peeked = nil
-	return e, 0
+	if len(f.pending) == 0 {
+		err, f.err = f.err, nil
+		return true, err
+	}
+	d.cur, d.spare, f.pending = f.pending, f.pending, d.spare[:0]
+	if f.full {
+		f.full = false
+		f.cond.Broadcast()
+	}
+	return false, nil
+}
+
+func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if len(d.cur) == 0 {
+		end, err := d.take()
+		if err != nil {
+			return nil, d.onErr(err)
+		}
+		if end {
+			return nil, 0
+		}
+	}
+	d.last = d.cur[0]
+	d.cur = d.cur[1:]
+	e := d.last.DirEntry
+	return &e, 0
+}
+
+// Lookup answers READDIRPLUS for the entry just handed out. Without
+// attributes it returns an error, which go-fuse turns into node id 0: the
+// kernel keeps the name and looks it up only if asked to.
+func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if d.last.lookup == nil || d.last.Name != name {
+		return nil, syscall.ENOENT
+	}
+	return d.last.lookup(ctx, out)
 }
 
 // Seekdir restarts the listing and skips to entry off (go-fuse numbers
 // entries 1, 2, … in order; listings come in a stable order).
-func (d *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 	d.restart()
-	for i := uint64(0); i < off && d.HasNext(); i++ {
-		if _, errno := d.Next(); errno != 0 {
+	for range off {
+		e, errno := d.Readdirent(ctx)
+		if errno != 0 {
 			return errno
+		}
+		if e == nil {
+			break
 		}
 	}
 	return 0
 }
 
-func (d *dirStream) Close() {
-	if d.stop != nil {
-		d.stop()
-		d.cancel()
-		d.stop = nil
+func (d *dirHandle) Releasedir(ctx context.Context, releaseFlags uint32) { d.stop() }
+
+func (d *dirHandle) stop() {
+	if d.cancel == nil {
+		return
 	}
+	d.cancel()
+	d.cancel = nil
+	f := d.feed
+	f.mu.Lock()
+	f.stopped = true
+	f.cond.Broadcast()
+	f.mu.Unlock()
 }

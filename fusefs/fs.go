@@ -14,6 +14,7 @@ package fusefs
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,6 +67,10 @@ type Root struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	pool   *prefetch.Pool
+	// liveBlobs counts blob inodes the kernel still holds; listings stop
+	// creating them ahead of lookups at plusLimit.
+	liveBlobs atomic.Int64
+	plusLimit int64
 }
 
 var (
@@ -94,7 +99,7 @@ func New(stores Stores, cfg Config) *Root {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pool := prefetch.NewPool(ctx, cfg.Prefetch, cfg.Metrics.PrefetchInUse)
-	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, pool: pool}
+	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, pool: pool, plusLimit: plusLimit}
 }
 
 // Close cancels listings and streams still open.

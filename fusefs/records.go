@@ -24,17 +24,17 @@ type recordDir struct {
 }
 
 var (
-	_ fs.NodeReaddirer = (*recordDir)(nil)
-	_ fs.NodeLookuper  = (*recordDir)(nil)
-	_ fs.NodeGetattrer = (*recordDir)(nil)
+	_ fs.NodeOpendirHandler = (*recordDir)(nil)
+	_ fs.NodeLookuper       = (*recordDir)(nil)
+	_ fs.NodeGetattrer      = (*recordDir)(nil)
 )
 
 const byRan = "by-ran"
 
-func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
+func (d *recordDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	defer d.root.cfg.Metrics.FuseOp("readdir", time.Now())
-	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
-		return func(yield func(fuse.DirEntry, error) bool) {
+	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		return names(func(yield func(fuse.DirEntry, error) bool) {
 			if d.ran != nil && !yield(fuse.DirEntry{Name: byRan, Mode: syscall.S_IFDIR}, nil) {
 				return
 			}
@@ -57,8 +57,8 @@ func (d *recordDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall
 					return
 				}
 			}
-		}
-	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", d.prefix, err) }), 0
+		})
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", d.prefix, err) }), 0, 0
 }
 
 func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
@@ -162,21 +162,21 @@ type byRanDir struct {
 }
 
 var (
-	_ fs.NodeReaddirer = (*byRanDir)(nil)
-	_ fs.NodeLookuper  = (*byRanDir)(nil)
-	_ fs.NodeGetattrer = (*byRanDir)(nil)
+	_ fs.NodeOpendirHandler = (*byRanDir)(nil)
+	_ fs.NodeLookuper       = (*byRanDir)(nil)
+	_ fs.NodeGetattrer      = (*byRanDir)(nil)
 )
 
-func (d *byRanDir) Readdir(ctx context.Context) (ds fs.DirStream, errno syscall.Errno) {
-	return newDirStream(d.root.ctx, func(ctx context.Context) iter.Seq2[fuse.DirEntry, error] {
-		return func(yield func(fuse.DirEntry, error) bool) {
+func (d *byRanDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		return names(func(yield func(fuse.DirEntry, error) bool) {
 			for ran, err := range d.s.ListRan(ctx) {
 				if !yield(fuse.DirEntry{Name: ran, Mode: syscall.S_IFLNK}, err) || err != nil {
 					return
 				}
 			}
-		}
-	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", byRan, err) }), 0
+		})
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", byRan, err) }), 0, 0
 }
 
 func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -85,6 +86,15 @@ func (m *Metrics) FuseOp(op string, start time.Time) {
 	if m != nil {
 		m.fuseOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	}
+}
+
+// FuseOps is how many op operations were handled.
+func (m *Metrics) FuseOps(op string) uint64 {
+	var d dto.Metric
+	if m == nil || m.fuseOps.WithLabelValues(op).(prometheus.Histogram).Write(&d) != nil {
+		return 0
+	}
+	return d.GetHistogram().GetSampleCount()
 }
 
 // Served counts bytes returned to a reader.

@@ -74,10 +74,56 @@ func (Datastore) Parse(key string) (mh.Multihash, bool) {
 	return d, true
 }
 
-// parseB32 accepts only the canonical b32 form (what the store writes).
+// b32Values maps the lower-case base32 alphabet to its values, anything
+// else to 0xff.
+var b32Values = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "abcdefghijklmnopqrstuvwxyz234567" {
+		t[c] = byte(i)
+	}
+	return t
+}()
+
+// parseB32 accepts only the canonical b32 form (what the store writes):
+// lower-case RFC 4648 base32 without padding, spare bits zero. It decodes
+// by hand because listings call it once per blob.
 func parseB32(name string) (mh.Multihash, bool) {
-	d, err := ParseName(name)
-	if err != nil || Name(d) != name {
+	if name == "" || len(name) > maxName {
+		return nil, false
+	}
+	d := make([]byte, 0, len(name)*5/8)
+	rest := name
+	for ; len(rest) >= 8; rest = rest[8:] { // 8 characters are 5 whole bytes
+		var v uint64
+		var seen byte
+		for i := range 8 {
+			c := b32Values[rest[i]]
+			seen |= c
+			v = v<<5 | uint64(c)
+		}
+		if seen&0xe0 != 0 { // 0xff (not base32) has these bits set
+			return nil, false
+		}
+		d = append(d, byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	var acc uint32
+	bits := 0
+	for i := 0; i < len(rest); i++ {
+		v := b32Values[rest[i]]
+		if v == 0xff {
+			return nil, false
+		}
+		acc = acc<<5 | uint32(v)
+		if bits += 5; bits >= 8 {
+			bits -= 8
+			d = append(d, byte(acc>>bits))
+		}
+	}
+	// The canonical encoding of n bytes leaves fewer than 5 spare bits,
+	// all zero.
+	if bits >= 5 || acc&(1<<bits-1) != 0 || !known(d) {
 		return nil, false
 	}
 	return d, true

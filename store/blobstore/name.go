@@ -8,6 +8,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multibase"
 	mh "github.com/multiformats/go-multihash"
+	"github.com/multiformats/go-varint"
 )
 
 // Name is a blob's canonical name: multibase base32 of the multihash,
@@ -20,6 +21,9 @@ func Name(digest mh.Multihash) string {
 // Base58 is the multihash in base58btc without a multibase prefix ("Qm…").
 func Base58(digest mh.Multihash) string { return digest.B58String() }
 
+// maxName bounds accepted names (a 512-bit digest is ~110 characters).
+const maxName = 512
+
 // ErrBadName is matched by names that denote no multihash.
 var ErrBadName = errors.New("not a multihash name")
 
@@ -28,7 +32,7 @@ var ErrBadName = errors.New("not a multihash name")
 // 'z' prefix, and any CID (meaning its multihash). Only well-formed
 // multihashes of known hash functions are accepted.
 func ParseName(name string) (mh.Multihash, error) {
-	if name == "" || len(name) > 512 {
+	if name == "" || len(name) > maxName {
 		return nil, fmt.Errorf("%w: %q", ErrBadName, truncate(name))
 	}
 	if _, d, err := multibase.Decode("b" + strings.ToLower(name)); err == nil && known(d) {
@@ -48,11 +52,15 @@ func ParseName(name string) (mh.Multihash, error) {
 // registered, so a random string that happens to decode is not taken for
 // a digest.
 func known(d []byte) bool {
-	dec, err := mh.Decode(d)
+	code, n, err := varint.FromUvarint(d)
 	if err != nil {
 		return false
 	}
-	_, ok := mh.Codes[dec.Code]
+	length, m, err := varint.FromUvarint(d[n:])
+	if err != nil || length != uint64(len(d)-n-m) {
+		return false
+	}
+	_, ok := mh.Codes[code]
 	return ok
 }
 

@@ -17,7 +17,6 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	dsflatfs "github.com/ipfs/go-ds-flatfs"
@@ -111,13 +110,22 @@ func validKey(key string) error {
 	if key == "" {
 		return errors.New("invalid flatfs key: empty")
 	}
-	for _, c := range key {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+	for i := 0; i < len(key); i++ {
+		if !keyChars[key[i]] {
 			return fmt.Errorf("invalid flatfs key %q", key)
 		}
 	}
 	return nil
 }
+
+// keyChars are the bytes flatfs keys are made of (a table: listings check
+// every name).
+var keyChars = func() (t [256]bool) {
+	for _, c := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-" {
+		t[c] = true
+	}
+	return t
+}()
 
 func (s *Store) Put(ctx context.Context, key string, size int64, r io.Reader) (err error) {
 	path, err := s.Path(key)
@@ -251,32 +259,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// List walks the shard directories in name order, reading each in batches,
-// and skips everything that is not a <key>.data file (.temp, SHARDING,
+// List walks the shard directories in name order, each in the order the
+// filesystem keeps it (stable while the directory is unchanged), and skips everything that is not a <key>.data file (.temp, SHARDING,
 // _README, stray files).
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
 	return s.list(ctx, prefix, true)
 }
 
-func (s *Store) list(ctx context.Context, prefix string, sizes bool) iter.Seq2[objectstore.Info, error] {
-	return func(yield func(objectstore.Info, error) bool) {
-		shards, err := os.ReadDir(s.dir)
-		if err != nil {
-			yield(objectstore.Info{}, fmt.Errorf("flatfs list %s: %w", s.dir, err))
-			return
-		}
-		for _, shard := range shards {
-			if !shard.IsDir() || strings.HasPrefix(shard.Name(), ".") {
-				continue
-			}
-			if !s.listShard(ctx, shard.Name(), prefix, sizes, yield) {
-				return
-			}
-		}
-	}
-}
-
-// ListKeys is List without sizes: one getdents per batch and no stat per
+// ListKeys is List without sizes: names from getdents and no stat per
 // file, for callers that learn sizes later (a local stat is as cheap then).
 func (s *Store) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
@@ -288,52 +278,113 @@ func (s *Store) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, e
 	}
 }
 
-func (s *Store) listShard(ctx context.Context, shard, prefix string, sizes bool, yield func(objectstore.Info, error) bool) bool {
+const (
+	shardReaders = 2 // shard directories read at once
+	shardsAhead  = 4 // shards read ahead of the consumer
+)
+
+// list reads shard directories in parallel, ahead of its consumer, and
+// yields them in order: reading a directory costs the kernel (ext4 hashes
+// every name) more than the caller spends on it, and a one-by-one walk
+// leaves the other core idle.
+func (s *Store) list(ctx context.Context, prefix string, sizes bool) iter.Seq2[objectstore.Info, error] {
+	return func(yield func(objectstore.Info, error) bool) {
+		shards, err := os.ReadDir(s.dir)
+		if err != nil {
+			yield(objectstore.Info{}, fmt.Errorf("flatfs list %s: %w", s.dir, err))
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		type result struct {
+			infos []objectstore.Info
+			err   error
+		}
+		pending := make(chan chan result, shardsAhead)
+		go func() {
+			defer close(pending)
+			readers := make(chan struct{}, shardReaders)
+			for _, shard := range shards {
+				if !shard.IsDir() || strings.HasPrefix(shard.Name(), ".") {
+					continue
+				}
+				out := make(chan result, 1)
+				select {
+				case pending <- out:
+				case <-ctx.Done():
+					return
+				}
+				readers <- struct{}{}
+				go func() {
+					defer func() { <-readers }()
+					infos, err := s.readShard(ctx, shard.Name(), prefix, sizes)
+					out <- result{infos, err}
+				}()
+			}
+		}()
+		for out := range pending {
+			r := <-out
+			for _, info := range r.infos {
+				if !yield(info, nil) {
+					return
+				}
+			}
+			if r.err != nil {
+				yield(objectstore.Info{}, r.err)
+				return
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(objectstore.Info{}, err)
+		}
+	}
+}
+
+// readShard lists one shard directory.
+func (s *Store) readShard(ctx context.Context, shard, prefix string, sizes bool) ([]objectstore.Info, error) {
 	dir := filepath.Join(s.dir, shard)
 	d, err := os.Open(dir)
 	if err != nil {
-		yield(objectstore.Info{}, fmt.Errorf("flatfs list %s: %w", dir, err))
-		return false
+		return nil, fmt.Errorf("flatfs list %s: %w", dir, err)
 	}
 	defer d.Close()
+	var infos []objectstore.Info
 	for {
 		if err := ctx.Err(); err != nil {
-			yield(objectstore.Info{}, err)
-			return false
+			return infos, err
 		}
-		entries, err := d.ReadDir(4096)
-		slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-		for _, e := range entries {
-			key, ok := strings.CutSuffix(e.Name(), extension)
-			if !ok || !e.Type().IsRegular() || !strings.HasPrefix(key, prefix) || validKey(key) != nil {
+		// Names only (no d_type, no stat): Piri writes nothing but regular
+		// files named <key>.data, and a lookup stats the file anyway.
+		names, rerr := d.Readdirnames(4096)
+		for _, name := range names {
+			key, ok := strings.CutSuffix(name, extension)
+			if !ok || !strings.HasPrefix(key, prefix) || validKey(key) != nil {
 				continue
 			}
-			if !sizes {
-				if !yield(objectstore.Info{Key: key, Size: -1}, nil) {
-					return false
+			info := objectstore.Info{Key: key, Size: -1}
+			if sizes {
+				fi, err := os.Lstat(filepath.Join(dir, name))
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // deleted while listing
 				}
-				continue
+				if err != nil {
+					return infos, fmt.Errorf("flatfs list %s: %w", name, err)
+				}
+				if !fi.Mode().IsRegular() {
+					continue
+				}
+				info.Size = fi.Size()
 			}
-			fi, ierr := e.Info()
-			if errors.Is(ierr, fs.ErrNotExist) {
-				continue // deleted while listing
-			}
-			if ierr != nil {
-				yield(objectstore.Info{}, fmt.Errorf("flatfs list %s: %w", e.Name(), ierr))
-				return false
-			}
-			if !yield(objectstore.Info{Key: key, Size: fi.Size()}, nil) {
-				return false
-			}
+			infos = append(infos, info)
 		}
-		if err == io.EOF {
-			return true
+		if rerr == io.EOF {
+			break
 		}
-		if err != nil {
-			yield(objectstore.Info{}, fmt.Errorf("flatfs list %s: %w", dir, err))
-			return false
+		if rerr != nil {
+			return infos, fmt.Errorf("flatfs list %s: %w", dir, rerr)
 		}
 	}
+	return infos, nil
 }
 
 func mapErr(err error) error {

@@ -1,0 +1,114 @@
+package fusefs_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/storacha/storefs/fusefs"
+	"github.com/storacha/storefs/internal/fusetest"
+	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/config"
+)
+
+// TestListingAnswersAttributes: a listing that carries sizes (memory, S3)
+// answers READDIRPLUS, so `ls -l` costs no LOOKUP per entry. Past the
+// inode bound it hands out names only, and the kernel's FORGETs give the
+// room back.
+func TestListingAnswersAttributes(t *testing.T) {
+	fusetest.Require(t)
+	ctx := context.Background()
+	st, err := config.Open(ctx, config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	sizes := map[string]int64{}
+	for i := range n {
+		data := bytes.Repeat([]byte{byte(i), byte(i >> 8)}, i+1)
+		d, _ := mh.Sum(data, mh.SHA2_256, -1)
+		if err := st.Blobs.Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		sizes[blobstore.Name(d)] = int64(len(data))
+	}
+	lsl := func(t *testing.T, dir string) {
+		t.Helper()
+		entries, err := os.ReadDir(filepath.Join(dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != n {
+			t.Fatalf("listed %d blobs, want %d", len(entries), n)
+		}
+		for _, e := range entries {
+			fi, err := os.Lstat(filepath.Join(dir, "blobs", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size() != sizes[e.Name()] {
+				t.Fatalf("%s: size %d, want %d", e.Name(), fi.Size(), sizes[e.Name()])
+			}
+		}
+	}
+
+	t.Run("attributes", func(t *testing.T) {
+		dir, root, m := mountWithMetrics(t, st, 0)
+		lsl(t, dir)
+		if got := m.FuseOps("lookup"); got != 0 {
+			t.Errorf("ls -l sent %d lookups, want 0", got)
+		}
+		if got := root.LiveBlobs(); got != n {
+			t.Errorf("%d blob inodes, want %d", got, n)
+		}
+		// Dropping the kernel's dentry cache makes it forget the inodes.
+		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+			t.Fatalf("drop_caches: %v", err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for root.LiveBlobs() == n && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := root.LiveBlobs(); got >= n {
+			t.Errorf("after the kernel dropped its cache: %d blob inodes, want fewer than %d", got, n)
+		}
+	})
+	t.Run("bounded", func(t *testing.T) {
+		const limit = 100
+		dir, _, m := mountWithMetrics(t, st, limit)
+		lsl(t, dir)
+		if got := m.FuseOps("lookup"); got < n-limit || got > n {
+			t.Errorf("ls -l past the bound sent %d lookups, want %d..%d", got, n-limit, n)
+		}
+	})
+}
+
+// mountWithMetrics mounts st; plusLimit > 0 lowers the READDIRPLUS bound.
+func mountWithMetrics(t *testing.T, st *config.Stores, plusLimit int64) (string, *fusefs.Root, *metrics.Metrics) {
+	t.Helper()
+	m := metrics.New()
+	root := fusefs.New(fusefs.Stores{Blobs: st.Blobs, Stores: st.Stores}, fusefs.Config{Log: testLog(t), Metrics: m})
+	if plusLimit > 0 {
+		root.SetPlusLimit(plusLimit)
+	}
+	dir := t.TempDir()
+	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := server.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+		root.Close()
+	})
+	return dir, root, m
+}
