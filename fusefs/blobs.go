@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"os"
@@ -90,18 +91,46 @@ func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	size, ok := d.sizes.get(canonical)
 	var key string
 	if !ok {
-		info, err := d.root.stores.Blobs.Stat(ctx, digest)
-		if err != nil {
+		var err error
+		if size, key, err = d.stat(ctx, digest); err != nil {
 			if errno := d.root.toErrno("lookup", "/blobs/"+canonical, err); errno != syscall.ENOENT {
 				return nil, errno
 			}
 			out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 			return nil, syscall.ENOENT
 		}
-		size, key = info.Size, info.Key
 		d.sizes.put(canonical, size)
 	}
 	return d.child(ctx, name, digest, size, key, out), 0
+}
+
+// headSize is what a lookup reads of a blob it has not seen listed: the
+// kernel's first READ of a file (16 KiB). A local file is stat'ed.
+const headSize = 16 << 10
+
+// stat learns a blob's size. From a remote store it GETs the blob's head
+// rather than its metadata: the answer's Content-Range carries the size,
+// and the bytes serve the first read of an open that usually follows, so
+// open + first read cost one request, not two.
+func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (size int64, key string, err error) {
+	if _, local := d.root.stores.Blobs.(blobstore.FileOpener); !local {
+		obj, err := d.root.stores.Blobs.Get(ctx, digest, objectstore.WithRange(objectstore.Bytes(0, headSize-1)))
+		if err == nil {
+			defer obj.Close()
+			head := make([]byte, min(headSize, obj.Size()))
+			if _, err := io.ReadFull(obj, head); err != nil {
+				return 0, "", fmt.Errorf("read the head of blob %s: %w", blobstore.Name(digest), err)
+			}
+			d.root.heads.put(string(digest), head)
+			return obj.Size(), "", nil
+		}
+		if !errors.Is(err, objectstore.ErrRangeNotSatisfiable) {
+			return 0, "", err
+		}
+		// an empty blob has no head: ask for its metadata
+	}
+	info, err := d.root.stores.Blobs.Stat(ctx, digest)
+	return info.Size, info.Key, err
 }
 
 // child is the inode of the blob under name (reused while the kernel
@@ -123,6 +152,48 @@ func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, 
 func (d *blobsDir) timeouts(out *fuse.EntryOut) {
 	out.SetEntryTimeout(d.root.cfg.BlobTimeout)
 	out.SetAttrTimeout(d.root.cfg.BlobTimeout)
+}
+
+// headCache keeps the heads lookups read until an open takes them, up to
+// a bound: the oldest go first.
+type headCache struct {
+	mu    sync.Mutex
+	m     map[string]headEntry
+	order []headEntry // oldest first; entries taken or replaced are skipped
+	seq   uint64
+	max   int
+}
+
+type headEntry struct {
+	digest string
+	head   []byte
+	seq    uint64
+}
+
+func newHeadCache(max int) *headCache { return &headCache{m: map[string]headEntry{}, max: max} }
+
+func (c *headCache) put(digest string, head []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	e := headEntry{digest, head, c.seq}
+	c.m[digest] = e
+	c.order = append(c.order, headEntry{digest: digest, seq: e.seq})
+	for len(c.m) > c.max || len(c.order) > 2*c.max {
+		old := c.order[0]
+		c.order = c.order[1:]
+		if cur, ok := c.m[old.digest]; ok && cur.seq == old.seq {
+			delete(c.m, old.digest)
+		}
+	}
+}
+
+func (c *headCache) take(digest string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[digest]
+	delete(c.m, digest)
+	return e.head
 }
 
 // sizeCache remembers listed sizes, up to a bound.
@@ -170,9 +241,14 @@ var (
 	_ fs.NodeGetxattrer  = (*blobFile)(nil)
 	_ fs.NodeListxattrer = (*blobFile)(nil)
 	_ fs.NodeOnForgetter = (*blobFile)(nil)
+	_ fs.NodeFlusher     = (*blobFile)(nil)
 )
 
 func (f *blobFile) OnForget() { f.root.liveBlobs.Add(-1) }
+
+// Flush answers ENOSYS: nothing is ever written, and the kernel then
+// stops sending FLUSH on every close (one round trip less per file).
+func (f *blobFile) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno { return syscall.ENOSYS }
 
 func (f *blobFile) attr(a *fuse.Attr) { f.root.fileAttr(a, f.size) }
 
@@ -203,6 +279,9 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return nil, 0, f.root.toErrno("open", blobstore.Name(f.digest), err)
 	}
 	h := &blobHandle{f: f, reader: f.root.pool.NewReader(string(f.digest), f.size, f.fetch)}
+	if head := f.root.heads.take(string(f.digest)); head != nil {
+		h.reader.Seed(head)
+	}
 	if f.root.cfg.Verify {
 		if v, err := blobstore.NewVerifier(f.digest); err == nil {
 			h.verifier = v

@@ -67,6 +67,7 @@ type Root struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	pool   *prefetch.Pool
+	heads  *headCache
 	// liveBlobs counts blob inodes the kernel still holds; listings stop
 	// creating them ahead of lookups at plusLimit.
 	liveBlobs atomic.Int64
@@ -99,7 +100,8 @@ func New(stores Stores, cfg Config) *Root {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pool := prefetch.NewPool(ctx, cfg.Prefetch, cfg.Metrics.PrefetchInUse)
-	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, pool: pool, plusLimit: plusLimit}
+	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, pool: pool, plusLimit: plusLimit,
+		heads: newHeadCache(256)}
 }
 
 // Close cancels listings and streams still open.

@@ -3,6 +3,7 @@ package fusefs_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/objectstore"
 )
 
 // TestListingAnswersAttributes: a listing that carries sizes (memory, S3)
@@ -111,4 +113,56 @@ func mountWithMetrics(t *testing.T, st *config.Stores, plusLimit int64) (string,
 		root.Close()
 	})
 	return dir, root, m
+}
+
+// TestLookupReadsTheHead: looking up a blob that was not listed GETs its
+// head instead of its metadata, so open + first read cost one request;
+// an empty blob (no head to GET) still gets its size.
+func TestLookupReadsTheHead(t *testing.T) {
+	fusetest.Require(t)
+	ctx := context.Background()
+	st, err := config.Open(ctx, config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("storefs head "), 10000) // 130 KB
+	big, _ := mh.Sum(data, mh.SHA2_256, -1)
+	empty, _ := mh.Sum(nil, mh.SHA2_256, -1)
+	for d, b := range map[string][]byte{string(big): data, string(empty): nil} {
+		if err := st.Blobs.Put(ctx, mh.Multihash(d), int64(len(b)), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blobs := &counting{Store: st.Blobs}
+	root := fusefs.New(fusefs.Stores{Blobs: blobs}, fusefs.Config{Log: testLog(t)})
+	dir := t.TempDir()
+	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { server.Unmount(); root.Close() }()
+
+	f, err := os.Open(filepath.Join(dir, "blobs", blobstore.Name(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if _, err := io.ReadFull(f, buf); err != nil || !bytes.Equal(buf, data[:4096]) {
+		t.Fatalf("first read: %v", err)
+	}
+	f.Close()
+	gets, _, stats := blobs.reset()
+	if stats != 0 || len(gets) == 0 || gets[0] != objectstore.Bytes(0, 16<<10-1) {
+		t.Fatalf("lookup + open + first read: %d stats, gets %v; want one GET of the 16 KiB head first", stats, gets)
+	}
+	for _, g := range gets[1:] {
+		if g.Start < 16<<10 {
+			t.Errorf("the head was fetched again: %v", gets)
+		}
+	}
+
+	fi, err := os.Stat(filepath.Join(dir, "blobs", blobstore.Name(empty)))
+	if err != nil || fi.Size() != 0 {
+		t.Fatalf("empty blob: %v, %v", fi, err)
+	}
 }

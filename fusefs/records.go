@@ -121,6 +121,11 @@ type recordFile struct {
 	data []byte
 }
 
+// Flush: see blobFile.Flush.
+func (f *recordFile) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
+}
+
 var (
 	_ fs.NodeGetattrer = (*recordFile)(nil)
 	_ fs.NodeOpener    = (*recordFile)(nil)

@@ -1,5 +1,6 @@
 // Package prefetch turns the reads of an open blob into backend requests.
-// A sequential reader gets read-ahead that starts small (1 MiB) and grows
+// A sequential reader's first read is fetched on its own; read-ahead then
+// starts small (1 MiB) and grows
 // (chunks double up to 8 MiB, the window up to 64 MiB), fetched as several
 // ranged requests in parallel. A random reader gets what it asked for,
 // aligned to pages, and no read-ahead. Fetched chunks live in a Pool shared
@@ -100,12 +101,15 @@ func (p *Pool) fill(ctx context.Context, c *chunk, fetch Fetch) {
 	body, err := fetch(ctx, c.key.off, c.key.n)
 	if err == nil {
 		defer body.Close()
+		// Readers wait for their bytes only: publish what each Read brings.
 		for c.filled < c.key.n && err == nil {
-			end := min(c.key.n, c.filled+256<<10)
 			var n int
-			n, err = io.ReadFull(body, c.buf[c.filled:end])
+			n, err = body.Read(c.buf[c.filled:c.key.n])
 			if n > 0 {
 				c.update(int64(n), nil)
+			}
+			if err == io.EOF && c.filled == c.key.n {
+				err = nil
 			}
 		}
 	}
@@ -206,6 +210,7 @@ type Reader struct {
 	size  int64
 	fetch Fetch
 
+	head   []byte  // the blob's first bytes, when the caller had them
 	next   int64   // where the last read ended
 	window int64   // bytes to keep scheduled ahead
 	csize  int64   // size of the last chunk scheduled
@@ -223,6 +228,12 @@ func (p *Pool) NewReader(blob string, size int64, fetch Fetch) *Reader {
 	return &Reader{pool: p, blob: blob, size: size, fetch: fetch, window: p.cfg.Initial}
 }
 
+// Seed gives the reader the blob's first bytes, already fetched: reads
+// within them need no request, and start no read-ahead (a reader that
+// reads past them starts it then): open, read a little and close costs
+// nothing more.
+func (r *Reader) Seed(head []byte) { r.head = head }
+
 // ReadAt fills p with bytes at off (short only at the end of the blob).
 // Calls must not overlap.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
@@ -230,6 +241,10 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	p = p[:min(int64(len(p)), r.size-off)]
+	if readEnd := off + int64(len(p)); readEnd <= int64(len(r.head)) {
+		r.next = readEnd
+		return copy(p, r.head[off:readEnd]), nil
+	}
 	if !r.sequential(off) {
 		r.drop()
 		r.window, r.csize = r.pool.cfg.Initial, 0
@@ -240,14 +255,37 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		r.drop()
 		r.end = off
 	}
-	r.schedule(off + int64(len(p)))
+	readEnd := off + int64(len(p))
+	starting := r.csize == 0
+	if starting {
+		// The first read of a run is fetched alone and read-ahead starts
+		// once it is served: the server answers it without competing.
+		r.scheduleFirst(readEnd)
+	} else {
+		r.schedule(readEnd)
+	}
 	n, err := r.copy(ctx, p, off)
 	if err != nil {
 		r.drop()
 		return 0, err
 	}
 	r.next = off + int64(n)
+	if starting {
+		r.schedule(readEnd)
+	}
 	return n, nil
+}
+
+// scheduleFirst schedules the first read of a run as a request of its
+// own, page-aligned.
+func (r *Reader) scheduleFirst(readEnd int64) {
+	a := r.pool.cfg.Align
+	cs := min(r.size-r.end, r.pool.cfg.Initial, max(a, (readEnd-r.end+a-1)/a*a))
+	if c := r.pool.acquire(chunkKey{r.blob, r.end, cs}, r.fetch); c != nil {
+		r.ahead = append(r.ahead, &held{c: c})
+		r.end += cs
+		r.csize = cs
+	}
 }
 
 // sequential: the read starts where the last ended, or falls inside the
@@ -263,9 +301,9 @@ func (r *Reader) sequential(off int64) bool {
 func (r *Reader) schedule(readEnd int64) {
 	want := min(r.size, readEnd+r.window)
 	for r.end < want {
-		cs := r.pool.cfg.Initial
-		if r.csize > 0 {
-			cs = min(r.pool.cfg.MaxChunk, 2*r.csize)
+		cs := min(r.pool.cfg.MaxChunk, 2*r.csize)
+		if r.csize < r.pool.cfg.Initial {
+			cs = r.pool.cfg.Initial
 		}
 		cs = min(cs, r.size-r.end)
 		c := r.pool.acquire(chunkKey{r.blob, r.end, cs}, r.fetch)
