@@ -374,16 +374,29 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n, err := h.reader.ReadAt(ctx, dest, off)
-	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
+	data, release, err := h.reader.View(ctx, dest, off)
+	if err != nil {
+		release()
 		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
 	}
-	if errno := h.verify(dest[:n], off); errno != 0 {
+	if errno := h.verify(data, off); errno != 0 {
+		release()
 		return nil, errno
 	}
-	f.root.cfg.Metrics.Served(n)
-	return fuse.ReadResultData(dest[:n]), 0
+	f.root.cfg.Metrics.Served(len(data))
+	return viewResult{data, release}, 0
 }
+
+// viewResult hands the kernel a read-ahead chunk's bytes in place and
+// lets the chunk go once go-fuse has written them: no copy per read.
+type viewResult struct {
+	data    []byte
+	release func()
+}
+
+func (v viewResult) Bytes([]byte) ([]byte, fuse.Status) { return v.data, fuse.OK }
+func (v viewResult) Size() int                          { return len(v.data) }
+func (v viewResult) Done()                              { v.release() }
 
 // verify hashes bytes read in order from the start; the read that
 // completes the blob fails when the digest does not match.

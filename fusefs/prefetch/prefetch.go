@@ -157,6 +157,13 @@ func (c *chunk) wait(ctx context.Context, need int64) error {
 	}
 }
 
+// hold takes one more reference on a chunk the caller already holds.
+func (p *Pool) hold(c *chunk) {
+	p.mu.Lock()
+	c.refs++
+	p.mu.Unlock()
+}
+
 func (p *Pool) release(c *chunk) {
 	p.mu.Lock()
 	c.refs--
@@ -237,25 +244,42 @@ func (r *Reader) Seed(head []byte) { r.head = head }
 // ReadAt fills p with bytes at off (short only at the end of the blob).
 // Calls must not overlap.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	if off >= r.size {
-		return 0, io.EOF
+	data, release, err := r.View(ctx, p, off)
+	if err != nil {
+		return 0, err
 	}
-	p = p[:min(int64(len(p)), r.size-off)]
-	if readEnd := off + int64(len(p)); readEnd <= int64(len(r.head)) {
+	defer release()
+	if len(data) > 0 && len(p) > 0 && &data[0] != &p[0] {
+		copy(p, data)
+	}
+	return len(data), nil
+}
+
+// View is ReadAt without a copy where it can: when one chunk holds the
+// bytes it returns them in place, valid until release is called (the
+// chunk stays alive until then); otherwise it fills dest and returns it.
+// release must be called once, also after an error (it may be nil then).
+func (r *Reader) View(ctx context.Context, dest []byte, off int64) (data []byte, release func(), err error) {
+	if off >= r.size {
+		return nil, noRelease, io.EOF
+	}
+	dest = dest[:min(int64(len(dest)), r.size-off)]
+	readEnd := off + int64(len(dest))
+	if readEnd <= int64(len(r.head)) {
 		r.next = readEnd
-		return copy(p, r.head[off:readEnd]), nil
+		return r.head[off:readEnd], noRelease, nil
 	}
 	if !r.sequential(off) {
 		r.drop()
 		r.window, r.csize = r.pool.cfg.Initial, 0
-		r.next = off + int64(len(p))
-		return r.random(ctx, p, off)
+		r.next = readEnd
+		n, err := r.random(ctx, dest, off)
+		return dest[:n], noRelease, err
 	}
 	if len(r.ahead) == 0 || off > r.end {
 		r.drop()
 		r.end = off
 	}
-	readEnd := off + int64(len(p))
 	starting := r.csize == 0
 	if starting {
 		// The first read of a run is fetched alone and read-ahead starts
@@ -264,16 +288,37 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	} else {
 		r.schedule(readEnd)
 	}
-	n, err := r.copy(ctx, p, off)
+	data, release, err = r.view(ctx, dest, off)
 	if err != nil {
 		r.drop()
-		return 0, err
+		return nil, noRelease, err
 	}
-	r.next = off + int64(n)
+	r.next = off + int64(len(data))
 	if starting {
 		r.schedule(readEnd)
 	}
-	return n, nil
+	return data, release, nil
+}
+
+func noRelease() {}
+
+// view serves a sequential read in place when one chunk holds it.
+func (r *Reader) view(ctx context.Context, dest []byte, off int64) ([]byte, func(), error) {
+	h := r.holding(off)
+	if h == nil || off+int64(len(dest)) > h.c.key.off+h.c.key.n {
+		n, err := r.copy(ctx, dest, off)
+		return dest[:n], noRelease, err
+	}
+	c := h.c
+	from := off - c.key.off
+	to := from + int64(len(dest))
+	if err := c.wait(ctx, to); err != nil {
+		return nil, noRelease, err
+	}
+	r.pool.hold(c)
+	h.served += to - from
+	r.trim(off + to - from)
+	return c.buf[from:to], func() { r.pool.release(c) }, nil
 }
 
 // scheduleFirst schedules the first read of a run as a request of its
