@@ -301,3 +301,27 @@ func TestParallelRequests(t *testing.T) {
 		t.Errorf("peak %d requests in flight during a sequential read", n)
 	}
 }
+
+// View hands out a chunk's bytes in place; the chunk (and its share of the
+// budget) stays until the view is released, even past the reader's Close.
+func TestViewHoldsTheChunk(t *testing.T) {
+	b := newBackend(4 << 20)
+	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	dest := make([]byte, 1<<20)
+	data, release, err := r.View(context.Background(), dest, 0)
+	if err != nil || !bytes.Equal(data, b.data[:1<<20]) {
+		t.Fatalf("view: %v", err)
+	}
+	if &data[0] == &dest[0] {
+		t.Fatal("a read one chunk holds was copied")
+	}
+	r.Close()
+	if pool.InUse() < 1<<20 || !bytes.Equal(data, b.data[:1<<20]) {
+		t.Fatalf("after Close, before release: %d bytes in use, bytes intact %v", pool.InUse(), bytes.Equal(data, b.data[:1<<20]))
+	}
+	release()
+	if pool.InUse() != 0 {
+		t.Fatalf("after release: %d bytes in use", pool.InUse())
+	}
+}
