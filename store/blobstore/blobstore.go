@@ -212,11 +212,20 @@ func (s fileStore) ListNames(ctx context.Context) iter.Seq2[string, error] {
 				yield("", fmt.Errorf("list blobs: %w", err))
 				return
 			}
-			if _, ok := s.enc.Parse(key); ok && !yield(key, nil) {
+			if valid(s.enc, key) && !yield(key, nil) {
 				return
 			}
 		}
 	}
+}
+
+// valid is enc.Parse without the digest, cheaper where the encoder can.
+func valid(enc KeyEncoder, key string) bool {
+	if v, ok := enc.(interface{ Valid(string) bool }); ok {
+		return v.Valid(key)
+	}
+	_, ok := enc.Parse(key)
+	return ok
 }
 
 // NameLister is implemented by file-backed stores (see ListNames).

@@ -23,6 +23,7 @@ type FlatFS struct{}
 func (FlatFS) Key(d mh.Multihash) string             { return Name(d) }
 func (FlatFS) Fallbacks(mh.Multihash) []string       { return nil }
 func (FlatFS) Parse(key string) (mh.Multihash, bool) { return parseB32(key) }
+func (FlatFS) Valid(key string) bool                 { return validB32(key) }
 
 // S3 is Piri v0.2.4's bucket layout, "<shard>/<b32>.data" with the
 // next-to-last/2 shard of flatfs; reads fall back to v0.2.3's bare "<b32>".
@@ -87,13 +88,29 @@ var b32Values = func() (t [256]byte) {
 }()
 
 // parseB32 accepts only the canonical b32 form (what the store writes):
-// lower-case RFC 4648 base32 without padding, spare bits zero. It decodes
-// by hand because listings call it once per blob.
+// lower-case RFC 4648 base32 without padding, spare bits zero.
 func parseB32(name string) (mh.Multihash, bool) {
+	var buf [maxName * 5 / 8]byte
+	d, ok := decodeB32(name, buf[:0])
+	if !ok {
+		return nil, false
+	}
+	return mh.Multihash(append([]byte(nil), d...)), true
+}
+
+// validB32 is parseB32 for a yes or no: it allocates nothing, for
+// listings, which check every name.
+func validB32(name string) bool {
+	var buf [maxName * 5 / 8]byte
+	_, ok := decodeB32(name, buf[:0])
+	return ok
+}
+
+// decodeB32 decodes a canonical name into d (appending) by hand.
+func decodeB32(name string, d []byte) ([]byte, bool) {
 	if name == "" || len(name) > maxName {
 		return nil, false
 	}
-	d := make([]byte, 0, len(name)*5/8)
 	rest := name
 	for ; len(rest) >= 8; rest = rest[8:] { // 8 characters are 5 whole bytes
 		var v uint64

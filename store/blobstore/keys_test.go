@@ -65,8 +65,8 @@ func TestParseB32MatchesLibraries(t *testing.T) {
 		for _, v := range variants {
 			got, gotOK := parseB32(v)
 			want, wantOK := referenceB32(v)
-			if gotOK != wantOK || string(got) != string(want) {
-				t.Fatalf("parseB32(%q) = %x, %v; libraries say %x, %v", v, got, gotOK, want, wantOK)
+			if gotOK != wantOK || string(got) != string(want) || validB32(v) != wantOK {
+				t.Fatalf("parseB32(%q) = %x, %v (valid %v); libraries say %x, %v", v, got, gotOK, validB32(v), want, wantOK)
 			}
 			checked++
 		}
@@ -81,16 +81,16 @@ func FuzzParseB32(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		got, gotOK := parseB32(name)
 		want, wantOK := referenceB32(name)
-		if gotOK != wantOK || string(got) != string(want) {
-			t.Fatalf("parseB32(%q) = %x, %v; libraries say %x, %v", name, got, gotOK, want, wantOK)
+		if gotOK != wantOK || string(got) != string(want) || validB32(name) != wantOK {
+			t.Fatalf("parseB32(%q) = %x, %v (valid %v); libraries say %x, %v", name, got, gotOK, validB32(name), want, wantOK)
 		}
 	})
 }
 
-func BenchmarkParseB32(b *testing.B) {
+func BenchmarkValidB32(b *testing.B) {
 	name := b32Seeds(b)[5]
 	for b.Loop() {
-		if _, ok := parseB32(name); !ok {
+		if !validB32(name) {
 			b.Fatal(name)
 		}
 	}

@@ -356,6 +356,9 @@ func (s *Store) readShard(ctx context.Context, shard, prefix string, sizes bool)
 		// Names only (no d_type, no stat): Piri writes nothing but regular
 		// files named <key>.data, and a lookup stats the file anyway.
 		names, rerr := d.Readdirnames(4096)
+		if infos == nil {
+			infos = make([]objectstore.Info, 0, len(names))
+		}
 		for _, name := range names {
 			key, ok := strings.CutSuffix(name, extension)
 			if !ok || !strings.HasPrefix(key, prefix) || validKey(key) != nil {

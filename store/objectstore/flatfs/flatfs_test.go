@@ -3,10 +3,14 @@ package flatfs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/storacha/storefs/internal/treehash"
 	"github.com/storacha/storefs/store/objectstore"
@@ -141,4 +145,66 @@ func BenchmarkRangedGet(b *testing.B) {
 		b.Fatal(err)
 	}
 	objectstoretest.Bench(b, s, helloKey)
+}
+
+// TestListManyShards: shards are read ahead in parallel but listed in
+// order, each key once; a caller that stops early or is cancelled stops
+// the readers.
+func TestListManyShards(t *testing.T) {
+	ctx := context.Background()
+	s, err := flatfs.Open(filepath.Join(t.TempDir(), "store"), flatfs.Options{Create: true})
+	must(t, err)
+	want := map[string]bool{}
+	for i := range 600 { // keys ending in 3 distinct chars: many shard directories
+		key := fmt.Sprintf("key%04dx%c%cz", i, 'a'+i%26, 'a'+i/26%26)
+		must(t, objectstore.Put(ctx, s, key, []byte(key)))
+		want[key] = true
+	}
+	var shards []string
+	seen := map[string]bool{}
+	for info, err := range s.List(ctx, "") {
+		must(t, err)
+		if seen[info.Key] || !want[info.Key] || info.Size != int64(len(info.Key)) {
+			t.Fatalf("listed %q (size %d): duplicate or unknown", info.Key, info.Size)
+		}
+		seen[info.Key] = true
+		shard := info.Key[len(info.Key)-3 : len(info.Key)-1]
+		if len(shards) == 0 || shards[len(shards)-1] != shard {
+			shards = append(shards, shard)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("listed %d keys, want %d", len(seen), len(want))
+	}
+	if !slices.IsSorted(shards) || len(shards) < 100 {
+		t.Fatalf("%d shards, in order %v", len(shards), slices.IsSorted(shards))
+	}
+
+	before := runtime.NumGoroutine()
+	n := 0
+	for _, err := range s.ListKeys(ctx, "") {
+		must(t, err)
+		if n++; n == 10 {
+			break
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	var lerr error
+	for _, err := range s.ListKeys(cctx, "") {
+		cancel()
+		if err != nil {
+			lerr = err
+			break
+		}
+	}
+	if !errors.Is(lerr, context.Canceled) {
+		t.Fatalf("cancelled listing ended with %v, want context.Canceled", lerr)
+	}
+	// the shard readers finish their directory and exit
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Fatalf("%d goroutines after the listings stopped, %d before", g, before)
+	}
 }
