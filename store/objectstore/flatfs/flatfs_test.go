@@ -189,6 +189,7 @@ func TestListManyShards(t *testing.T) {
 		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var lerr error
 	for _, err := range s.ListKeys(cctx, "") {
 		cancel()
