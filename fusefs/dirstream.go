@@ -61,9 +61,7 @@ var (
 )
 
 func newDirHandle(parent context.Context, open func(ctx context.Context) iter.Seq2[dirEntry, error], onErr func(error) syscall.Errno) *dirHandle {
-	d := &dirHandle{parent: parent, open: open, onErr: onErr}
-	d.restart()
-	return d
+	return &dirHandle{parent: parent, open: open, onErr: onErr}
 }
 
 // names adapts a listing of plain names.
@@ -77,42 +75,59 @@ func names(seq iter.Seq2[fuse.DirEntry, error]) iter.Seq2[dirEntry, error] {
 	}
 }
 
+// restart forgets the current run; the next read starts a new one.
 func (d *dirHandle) restart() {
 	d.stop()
-	ctx, cancel := context.WithCancel(d.parent)
-	d.cancel = cancel
-	f := &dirFeed{}
-	f.cond.L = &f.mu
-	d.feed = f
+	d.feed = nil
 	d.cur, d.spare, d.last = nil, nil, dirEntry{}
-	go f.fill(d.open(ctx))
 }
 
-func (f *dirFeed) fill(list iter.Seq2[dirEntry, error]) {
-	var err error
-	for e, lerr := range list {
-		if lerr != nil {
-			err = lerr
-			break
-		}
-		f.mu.Lock()
-		for len(f.pending) >= dirAhead && !f.stopped {
-			f.full = true
-			f.cond.Wait()
-		}
-		if f.stopped {
+// start runs the listing, on the first read: an open that reads nothing
+// costs no backend request.
+func (d *dirHandle) start() {
+	ctx, cancel := context.WithCancel(d.parent)
+	f := &dirFeed{}
+	f.cond.L = &f.mu
+	// Releasedir and unmount both end the run, even while the goroutine
+	// waits for room.
+	context.AfterFunc(ctx, f.stop)
+	d.cancel, d.feed = cancel, f
+	go f.fill(ctx, d.open(ctx))
+}
+
+func (f *dirFeed) fill(ctx context.Context, list iter.Seq2[dirEntry, error]) {
+	err := func() error {
+		for e, err := range list {
+			if err != nil {
+				return err
+			}
+			f.mu.Lock()
+			for len(f.pending) >= dirAhead && !f.stopped {
+				f.full = true
+				f.cond.Wait()
+			}
+			if f.stopped {
+				f.mu.Unlock()
+				return ctx.Err()
+			}
+			f.pending = append(f.pending, e)
+			if f.hungry {
+				f.hungry = false
+				f.cond.Broadcast()
+			}
 			f.mu.Unlock()
-			return
 		}
-		f.pending = append(f.pending, e)
-		if f.hungry {
-			f.hungry = false
-			f.cond.Broadcast()
-		}
-		f.mu.Unlock()
-	}
+		return nil
+	}()
 	f.mu.Lock()
 	f.err, f.done = err, true
+	f.cond.Broadcast()
+	f.mu.Unlock()
+}
+
+func (f *dirFeed) stop() {
+	f.mu.Lock()
+	f.stopped = true
 	f.cond.Broadcast()
 	f.mu.Unlock()
 }
@@ -121,6 +136,9 @@ func (f *dirFeed) fill(list iter.Seq2[dirEntry, error]) {
 // is there. It reports the listing's end (and error) once all entries
 // before it were taken.
 func (d *dirHandle) take() (end bool, err error) {
+	if d.feed == nil {
+		d.start()
+	}
 	f := d.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -185,14 +203,8 @@ func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 func (d *dirHandle) Releasedir(ctx context.Context, releaseFlags uint32) { d.stop() }
 
 func (d *dirHandle) stop() {
-	if d.cancel == nil {
-		return
+	if d.cancel != nil {
+		d.cancel()
+		d.cancel = nil
 	}
-	d.cancel()
-	d.cancel = nil
-	f := d.feed
-	f.mu.Lock()
-	f.stopped = true
-	f.cond.Broadcast()
-	f.mu.Unlock()
 }

@@ -161,3 +161,61 @@ func TestDirHandleLookup(t *testing.T) {
 		t.Fatal("lookup answered for an entry without attributes")
 	}
 }
+
+// An open directory lists nothing until it is read.
+func TestDirHandleListsOnFirstRead(t *testing.T) {
+	started := make(chan struct{}, 1)
+	d := newDirHandle(context.Background(), func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		started <- struct{}{}
+		return listing(3, nil)(ctx)
+	}, eio)
+	defer d.Releasedir(context.Background(), 0)
+	select {
+	case <-started:
+		t.Fatal("the listing started at open")
+	default:
+	}
+	if names, errno := readAll(t, d); errno != 0 || len(names) != 3 {
+		t.Fatalf("read %v, %v", names, errno)
+	}
+}
+
+// Unmount (the mount's context) ends a listing whose goroutine waits for
+// room, and a reader waiting on it gets the end.
+func TestDirHandleStopsWithTheMount(t *testing.T) {
+	mount, unmount := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	d := newDirHandle(mount, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		return func(yield func(dirEntry, error) bool) {
+			defer close(stopped)
+			for i := 0; ; i++ {
+				if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: fmt.Sprint(i)}}, nil) {
+					return
+				}
+			}
+		}
+	}, func(err error) syscall.Errno {
+		if errors.Is(err, context.Canceled) {
+			return syscall.EINTR
+		}
+		return syscall.EIO
+	})
+	if _, errno := d.Readdirent(context.Background()); errno != 0 {
+		t.Fatal(errno)
+	}
+	unmount()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("listing still running after unmount")
+	}
+	for {
+		e, errno := d.Readdirent(context.Background())
+		if e == nil {
+			if errno != syscall.EINTR {
+				t.Fatalf("listing cut by unmount ended with %v, want EINTR (not a silent end)", errno)
+			}
+			break
+		}
+	}
+}
