@@ -107,6 +107,12 @@ func mount(t *testing.T, st *config.Stores, verify bool) (string, *counting, *sa
 	blobs := &counting{Store: st.Blobs}
 	root := fusefs.New(fusefs.Stores{Blobs: blobs, Stores: st.Stores},
 		fusefs.Config{Verify: verify, Log: testLog(t)})
+	return mountRoot(t, root), blobs, set
+}
+
+// mountRoot mounts root on a temporary directory until the test ends.
+func mountRoot(t *testing.T, root *fusefs.Root) string {
+	t.Helper()
 	dir := t.TempDir()
 	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
 	if err != nil {
@@ -119,7 +125,7 @@ func mount(t *testing.T, st *config.Stores, verify bool) (string, *counting, *sa
 		}
 		root.Close()
 	})
-	return dir, blobs, set
+	return dir
 }
 
 func backends(t *testing.T) map[string]func(t *testing.T) *config.Stores {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -100,19 +99,7 @@ func mountWithMetrics(t *testing.T, st *config.Stores, plusLimit int64) (string,
 	if plusLimit > 0 {
 		root.SetPlusLimit(plusLimit)
 	}
-	dir := t.TempDir()
-	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := server.Unmount(); err != nil {
-			t.Errorf("unmount: %v", err)
-			syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-		root.Close()
-	})
-	return dir, root, m
+	return mountRoot(t, root), root, m
 }
 
 // TestLookupReadsTheHead: looking up a blob that was not listed GETs its
@@ -134,13 +121,7 @@ func TestLookupReadsTheHead(t *testing.T) {
 		}
 	}
 	blobs := &counting{Store: st.Blobs}
-	root := fusefs.New(fusefs.Stores{Blobs: blobs}, fusefs.Config{Log: testLog(t)})
-	dir := t.TempDir()
-	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { server.Unmount(); root.Close() }()
+	dir := mountRoot(t, fusefs.New(fusefs.Stores{Blobs: blobs}, fusefs.Config{Log: testLog(t)}))
 
 	f, err := os.Open(filepath.Join(dir, "blobs", blobstore.Name(big)))
 	if err != nil {
