@@ -232,6 +232,12 @@ type blobFile struct {
 	// corrupt is set when a verified read found the bytes do not match
 	// the multihash: every later read of the blob fails too.
 	corrupt atomic.Bool
+
+	streamsMu sync.Mutex
+	opens     int       // open files of the blob
+	streams   []*stream // its runs of reads, while it is open
+	head      []byte    // its first bytes, when a lookup fetched them
+	tick      uint64
 }
 
 var (
@@ -278,10 +284,12 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		}
 		return nil, 0, f.root.toErrno("open", blobstore.Name(f.digest), err)
 	}
-	h := &blobHandle{f: f, reader: f.root.pool.NewReader(string(f.digest), f.size, f.fetch)}
-	if head := f.root.heads.take(string(f.digest)); head != nil {
-		h.reader.Seed(head)
+	f.streamsMu.Lock()
+	if f.opens++; f.opens == 1 {
+		f.head = f.root.heads.take(string(f.digest))
 	}
+	f.streamsMu.Unlock()
+	h := &blobHandle{f: f}
 	if f.root.cfg.Verify {
 		if v, err := blobstore.NewVerifier(f.digest); err == nil {
 			h.verifier = v
@@ -346,12 +354,52 @@ func (f *blobFile) backendKey(ctx context.Context) (string, error) {
 // readers get growing, parallel read-ahead; random readers get ranged reads
 // of what they asked for.
 type blobHandle struct {
-	f      *blobFile
-	mu     sync.Mutex
-	reader *prefetch.Reader
+	f *blobFile
 
+	mu       sync.Mutex
 	verifier *blobstore.Verifier // nil unless --verify
 	hashed   int64               // bytes verified in order so far
+}
+
+// stream is one run of reads of a blob. Streams belong to the blob, not
+// to an open file: the kernel fills one page cache per blob and spreads
+// its read-ahead over whichever handles are open, so two readers of one
+// blob form one stream and fetch it once.
+type stream struct {
+	mu   sync.Mutex // one read at a time
+	r    *prefetch.Reader
+	used uint64 // guarded by blobFile.streamsMu
+}
+
+// maxStreams bounds the runs kept per blob; past it the least recently
+// used one serves.
+const maxStreams = 8
+
+// stream picks the run a read at off continues, or starts one.
+func (f *blobFile) stream(off int64) *stream {
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	f.tick++
+	var lru *stream
+	for _, s := range f.streams {
+		if s.r.Continues(off) {
+			s.used = f.tick
+			return s
+		}
+		if lru == nil || s.used < lru.used {
+			lru = s
+		}
+	}
+	if len(f.streams) >= maxStreams {
+		lru.used = f.tick
+		return lru
+	}
+	s := &stream{r: f.root.pool.NewReader(string(f.digest), f.size, f.fetch), used: f.tick}
+	if f.head != nil {
+		s.r.Seed(f.head)
+	}
+	f.streams = append(f.streams, s)
+	return s
 }
 
 var (
@@ -372,13 +420,16 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if f.corrupt.Load() {
 		return nil, syscall.EIO
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	data, release, err := h.reader.View(ctx, dest, off)
+	s := f.stream(off)
+	s.mu.Lock()
+	data, release, err := s.r.View(ctx, dest, off)
+	s.mu.Unlock()
 	if err != nil {
 		release()
 		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if errno := h.verify(data, off); errno != 0 {
 		release()
 		return nil, errno
@@ -423,10 +474,19 @@ func (h *blobHandle) verify(data []byte, off int64) syscall.Errno {
 	return 0
 }
 
+// Release lets the blob's runs go with its last open file.
 func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
-	h.mu.Lock()
-	h.reader.Close()
-	h.mu.Unlock()
+	f := h.f
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	if f.opens--; f.opens == 0 {
+		for _, s := range f.streams {
+			s.mu.Lock()
+			s.r.Close()
+			s.mu.Unlock()
+		}
+		f.streams, f.head = nil, nil
+	}
 	return 0
 }
 

@@ -217,12 +217,14 @@ type Reader struct {
 	size  int64
 	fetch Fetch
 
-	head   []byte  // the blob's first bytes, when the caller had them
-	next   int64   // where the last read ended
-	window int64   // bytes to keep scheduled ahead
-	csize  int64   // size of the last chunk scheduled
-	ahead  []*held // scheduled chunks, in order, contiguous
-	end    int64   // end of the scheduled range
+	head []byte // the blob's first bytes, when the caller had them
+	next int64  // where the last read ended
+	// the run as Continues sees it from other goroutines
+	pubNext, pubLo, pubHi atomic.Int64
+	window                int64   // bytes to keep scheduled ahead
+	csize                 int64   // size of the last chunk scheduled
+	ahead                 []*held // scheduled chunks, in order, contiguous
+	end                   int64   // end of the scheduled range
 }
 
 type held struct {
@@ -260,6 +262,7 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 // chunk stays alive until then); otherwise it fills dest and returns it.
 // release must be called once, also after an error (it may be nil then).
 func (r *Reader) View(ctx context.Context, dest []byte, off int64) (data []byte, release func(), err error) {
+	defer r.publish()
 	if off >= r.size {
 		return nil, noRelease, io.EOF
 	}
@@ -301,6 +304,24 @@ func (r *Reader) View(ctx context.Context, dest []byte, off int64) (data []byte,
 }
 
 func noRelease() {}
+
+func (r *Reader) publish() {
+	lo, hi := int64(-1), int64(-1)
+	if len(r.ahead) > 0 {
+		lo, hi = r.ahead[0].c.key.off, r.end
+	}
+	r.pubNext.Store(r.next)
+	r.pubLo.Store(lo)
+	r.pubHi.Store(hi)
+}
+
+// Continues reports whether a read at off would continue this reader's
+// run: it starts where the last read ended or falls in what is scheduled.
+// Unlike the other methods it may be called while the reader serves a
+// read; the answer is then a moment old.
+func (r *Reader) Continues(off int64) bool {
+	return off == r.pubNext.Load() || (off >= r.pubLo.Load() && off < r.pubHi.Load())
+}
 
 // view serves a sequential read in place when one chunk holds it.
 func (r *Reader) view(ctx context.Context, dest []byte, off int64) ([]byte, func(), error) {
