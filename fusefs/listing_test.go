@@ -25,20 +25,15 @@ import (
 // room back.
 func TestListingAnswersAttributes(t *testing.T) {
 	fusetest.Require(t)
-	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 300
-	sizes := map[string]int64{}
+	var blobs [][]byte
 	for i := range n {
-		data := bytes.Repeat([]byte{byte(i), byte(i >> 8)}, i+1)
-		d, _ := mh.Sum(data, mh.SHA2_256, -1)
-		if err := st.Blobs.Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		sizes[blobstore.Name(d)] = int64(len(data))
+		blobs = append(blobs, bytes.Repeat([]byte{byte(i), byte(i >> 8)}, i+1))
+	}
+	st, digests := memoryBlobs(t, blobs...)
+	sizes := map[string]int64{}
+	for i, d := range digests {
+		sizes[blobstore.Name(d)] = int64(len(blobs[i]))
 	}
 	lsl := func(t *testing.T, dir string) {
 		t.Helper()
@@ -91,6 +86,25 @@ func TestListingAnswersAttributes(t *testing.T) {
 	})
 }
 
+// memoryBlobs is a memory store holding blobs, and their multihashes.
+func memoryBlobs(t *testing.T, blobs ...[]byte) (*config.Stores, []mh.Multihash) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := config.Open(ctx, config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digests []mh.Multihash
+	for _, b := range blobs {
+		d, _ := mh.Sum(b, mh.SHA2_256, -1)
+		if err := st.Blobs.Put(ctx, d, int64(len(b)), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, d)
+	}
+	return st, digests
+}
+
 // mountWithMetrics mounts st; plusLimit > 0 lowers the READDIRPLUS bound.
 func mountWithMetrics(t *testing.T, st *config.Stores, plusLimit int64) (string, *fusefs.Root, *metrics.Metrics) {
 	t.Helper()
@@ -107,19 +121,9 @@ func mountWithMetrics(t *testing.T, st *config.Stores, plusLimit int64) (string,
 // an empty blob (no head to GET) still gets its size.
 func TestLookupReadsTheHead(t *testing.T) {
 	fusetest.Require(t)
-	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := bytes.Repeat([]byte("storefs head "), 10000) // 130 KB
-	big, _ := mh.Sum(data, mh.SHA2_256, -1)
-	empty, _ := mh.Sum(nil, mh.SHA2_256, -1)
-	for d, b := range map[string][]byte{string(big): data, string(empty): nil} {
-		if err := st.Blobs.Put(ctx, mh.Multihash(d), int64(len(b)), bytes.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, digests := memoryBlobs(t, data, nil)
+	big, empty := digests[0], digests[1]
 	blobs := &counting{Store: st.Blobs}
 	dir := mountRoot(t, fusefs.New(fusefs.Stores{Blobs: blobs}, fusefs.Config{Log: testLog(t)}))
 

@@ -2,7 +2,6 @@ package fusefs_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -10,12 +9,9 @@ import (
 	"sync"
 	"testing"
 
-	mh "github.com/multiformats/go-multihash"
-
 	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/internal/fusetest"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
 )
 
 // TestParallelReadersFetchOnce: the kernel spreads one blob's read-ahead
@@ -23,17 +19,10 @@ import (
 // fetches each byte once.
 func TestParallelReadersFetchOnce(t *testing.T) {
 	fusetest.Require(t)
-	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := make([]byte, 48<<20)
 	rand.NewChaCha8([32]byte{3}).Read(data)
-	d, _ := mh.Sum(data, mh.SHA2_256, -1)
-	if err := st.Blobs.Put(ctx, d, int64(len(data)), bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
+	st, digests := memoryBlobs(t, data)
+	d := digests[0]
 	blobs := &counting{Store: st.Blobs}
 	dir := mountRoot(t, fusefs.New(fusefs.Stores{Blobs: blobs}, fusefs.Config{Log: testLog(t)}))
 	path := filepath.Join(dir, "blobs", blobstore.Name(d))

@@ -210,21 +210,22 @@ func putBuf(b []byte) {
 	p.(*sync.Pool).Put(&b)
 }
 
-// Reader reads one open blob.
+// Reader is one run of reads of a blob.
 type Reader struct {
 	pool  *Pool
 	blob  string
 	size  int64
 	fetch Fetch
 
-	head []byte // the blob's first bytes, when the caller had them
-	next int64  // where the last read ended
-	// the run as Continues sees it from other goroutines
+	head   []byte  // the blob's first bytes, when the caller had them
+	next   int64   // where the last read ended
+	window int64   // bytes to keep scheduled ahead
+	csize  int64   // size of the last chunk scheduled
+	ahead  []*held // scheduled chunks, in order, contiguous
+	end    int64   // end of the scheduled range
+
+	// the run as Continues sees it, published at the end of each read
 	pubNext, pubLo, pubHi atomic.Int64
-	window                int64   // bytes to keep scheduled ahead
-	csize                 int64   // size of the last chunk scheduled
-	ahead                 []*held // scheduled chunks, in order, contiguous
-	end                   int64   // end of the scheduled range
 }
 
 type held struct {
@@ -272,7 +273,9 @@ func (r *Reader) View(ctx context.Context, dest []byte, off int64) (data []byte,
 		r.next = readEnd
 		return r.head[off:readEnd], noRelease, nil
 	}
-	if !r.sequential(off) {
+	// View publishes its state as it returns, so between reads Continues
+	// is up to date.
+	if !r.Continues(off) {
 		r.drop()
 		r.window, r.csize = r.pool.cfg.Initial, 0
 		r.next = readEnd
@@ -316,9 +319,10 @@ func (r *Reader) publish() {
 }
 
 // Continues reports whether a read at off would continue this reader's
-// run: it starts where the last read ended or falls in what is scheduled.
-// Unlike the other methods it may be called while the reader serves a
-// read; the answer is then a moment old.
+// run: it starts where the last read ended, or falls in what is scheduled
+// (the kernel issues read-ahead requests out of order). Unlike the other
+// methods it may be called while the reader serves a read; the answer is
+// then a moment old.
 func (r *Reader) Continues(off int64) bool {
 	return off == r.pubNext.Load() || (off >= r.pubLo.Load() && off < r.pubHi.Load())
 }
@@ -352,15 +356,6 @@ func (r *Reader) scheduleFirst(readEnd int64) {
 		r.end += cs
 		r.csize = cs
 	}
-}
-
-// sequential: the read starts where the last ended, or falls inside the
-// scheduled range (the kernel issues read-ahead requests out of order).
-func (r *Reader) sequential(off int64) bool {
-	if off == r.next {
-		return true
-	}
-	return len(r.ahead) > 0 && off >= r.ahead[0].c.key.off && off < r.end
 }
 
 // schedule keeps the window scheduled past the read, growing it.
