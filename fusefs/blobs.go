@@ -435,19 +435,8 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		return nil, errno
 	}
 	f.root.cfg.Metrics.Served(len(data))
-	return viewResult{data, release}, 0
+	return readResult{data, release}, 0
 }
-
-// viewResult hands the kernel a read-ahead chunk's bytes in place and
-// lets the chunk go once go-fuse has written them: no copy per read.
-type viewResult struct {
-	data    []byte
-	release func()
-}
-
-func (v viewResult) Bytes([]byte) ([]byte, fuse.Status) { return v.data, fuse.OK }
-func (v viewResult) Size() int                          { return len(v.data) }
-func (v viewResult) Done()                              { v.release() }
 
 // verify hashes bytes read in order from the start; the read that
 // completes the blob fails when the digest does not match.
@@ -503,7 +492,7 @@ func (p *preadFile) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fs.ToErrno(err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return readResult{data: dest[:n]}, 0
 }
 
 func (p *preadFile) Release(ctx context.Context) syscall.Errno { return fs.ToErrno(p.f.Close()) }

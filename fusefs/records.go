@@ -156,7 +156,7 @@ func (f *recordFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, of
 	}
 	data := f.data[off:min(int64(len(f.data)), off+int64(len(dest)))]
 	f.root.cfg.Metrics.Served(len(data))
-	return fuse.ReadResultData(data), 0
+	return readResult{data: data}, 0
 }
 
 // byRanDir is /receipts/by-ran: one symlink per invocation with a receipt.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -201,31 +202,49 @@ func TestOutOfOrderWithinWindow(t *testing.T) {
 	r.Close()
 }
 
+// Readers of one blob that keep pace with each other share every chunk:
+// each byte is fetched once, however many read it.
 func TestReadersShareChunks(t *testing.T) {
-	b := newBackend(64 << 20)
+	const size, step = 64 << 20, 1 << 20
+	b := newBackend(size)
 	b.gate = make(chan struct{})
 	cfg := prefetch.Defaults
 	cfg.Budget = 1 << 30 // sharing, not the budget, is under test
 	pool := prefetch.NewPool(context.Background(), cfg, nil)
-	var wg sync.WaitGroup
-	for range 8 {
-		r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			if got := readAll(t, r, int64(len(b.data)), 1<<20); !bytes.Equal(got, b.data) {
-				t.Error("wrong bytes")
+	readers := make([]*prefetch.Reader, 8)
+	for i := range readers {
+		readers[i] = pool.NewReader("blob", size, b.fetch)
+		defer readers[i].Close()
+	}
+	// Every reader reads each MiB before any reads the next. Chunks
+	// beyond the first are scheduled ahead, so all readers hold them
+	// before any has served them; the first is shared only if every
+	// reader asks for it before its bytes arrive, hence the gate.
+	for off := int64(0); off < size; off += step {
+		var wg sync.WaitGroup
+		for _, r := range readers {
+			wg.Go(func() {
+				buf := make([]byte, step)
+				if n, err := r.ReadAt(context.Background(), buf, off); err != nil || !bytes.Equal(buf[:n], b.data[off:off+step]) {
+					t.Errorf("read at %d: %d bytes, %v", off, n, err)
+				}
+			})
+		}
+		if off == 0 {
+			for deadline := time.Now().Add(10 * time.Second); pool.Refs("blob") < len(readers); runtime.Gosched() {
+				if time.Now().After(deadline) {
+					close(b.gate)
+					wg.Wait()
+					t.Fatalf("8 readers asking for the first MiB hold %d references to its chunk, want 8 (one chunk, shared)", pool.Refs("blob"))
+				}
 			}
-		}()
+			close(b.gate)
+		}
+		wg.Wait()
 	}
-	close(b.gate)
-	wg.Wait()
-	_, fetched := b.stats()
-	if fetched > 3*int64(len(b.data)) {
-		t.Errorf("8 readers of one blob fetched %d MiB for a %d MiB blob", fetched>>20, len(b.data)>>20)
+	if _, fetched := b.stats(); fetched != size {
+		t.Errorf("8 readers in step fetched %d bytes of a %d-byte blob, want each byte once", fetched, size)
 	}
-	t.Logf("8 readers of a 64 MiB blob fetched %d MiB", fetched>>20)
 }
 
 func TestBudgetBoundsMemory(t *testing.T) {
