@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -149,5 +151,40 @@ func TestLookupReadsTheHead(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, "blobs", blobstore.Name(empty)))
 	if err != nil || fi.Size() != 0 {
 		t.Fatalf("empty blob: %v, %v", fi, err)
+	}
+}
+
+// TestDirectoriesListInBigAnswers: directories report a 1 MiB st_blksize,
+// which glibc's readdir (ls, find, rsync) takes as its buffer size, and one
+// READDIR answer fills such a buffer: 3000 names come in one getdents.
+func TestDirectoriesListInBigAnswers(t *testing.T) {
+	fusetest.Require(t)
+	const n = 3000
+	blobs := make([][]byte, n)
+	for i := range blobs {
+		blobs[i] = []byte(strconv.Itoa(i))
+	}
+	st, _ := memoryBlobs(t, blobs...)
+	dir, _, _ := mountWithMetrics(t, st, 0)
+	f, err := os.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var s syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Blksize != 1<<20 {
+		t.Fatalf("st_blksize of /blobs is %d, want 1 MiB", s.Blksize)
+	}
+	buf := make([]byte, s.Blksize)
+	got, err := syscall.ReadDirent(int(f.Fd()), buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, count, _ := syscall.ParseDirent(buf[:got], -1, nil)
+	if count != n {
+		t.Errorf("one getdents with a 1 MiB buffer returned %d names (%d bytes), want all %d", count, got, n)
 	}
 }

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-3}
 LIST_N=${LIST_N:-1000000}
 SMALL_N=${SMALL_N:-10000}
+FIRST_N=${FIRST_N:-15}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (FUSE, drop_caches)" >&2; exit 1; }
 
 ./scripts/test-deps.sh >&2
@@ -54,6 +55,14 @@ rm "$W/big"
 head -c 65536 /dev/urandom >"$W/warm"
 WARM=$("$SF" blob put "${S3FLAGS[@]}" --s3-bucket-prefix bench- "$W/warm" | cut -f1)
 "$SF" blob put --data-dir "$W/piri" "$W/warm" >/dev/null
+# small blobs for "open + first 4 KiB": each trial opens every one once, cold
+FIRSTS=()
+for _ in $(seq "$FIRST_N"); do
+  head -c 1048576 /dev/urandom >"$W/f"
+  FIRSTS+=("$("$SF" blob put "${S3FLAGS[@]}" --s3-bucket-prefix bench- "$W/f" | cut -f1)")
+  "$SF" blob put --data-dir "$W/piri" "$W/f" >/dev/null
+done
+rm "$W/f"
 SHARD=${NAME: -3:2}
 S3FILE="$W/s3/bench-pdp/$SHARD/$NAME.data"
 DISKFILE="$W/piri/pdp/datastore/$SHARD/$NAME.data"
@@ -90,14 +99,19 @@ lo_bytes() { awk '/lo:/ {print $2}' /proc/net/dev; }
 fresh() {
   sync; echo 3 >/proc/sys/vm/drop_caches
   cat "$S3FILE" "$DISKFILE" >/dev/null
+  for n in "${FIRSTS[@]}"; do cat "$W/s3/bench-pdp/$(key "$n")" "$W/piri/pdp/datastore/$(key "$n")"; done >/dev/null
   "$BT" s3 list flat-pdp >/dev/null; "$BT" s3 first bench-pdp "$SHARD/$NAME.data" >/dev/null
   [ "${1:-}" = ls1m ] && "$BT" listr "$W/piri1m/pdp/datastore" >/dev/null
   return 0
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+# key NAME → the blob's key in the bucket and in flatfs
+key() { echo "${1: -3:2}/$1.data"; }
 # path KIND MNT [NAME] → a blob's path in that mount (the big one by default)
-path() { local n=${3:-$NAME}; case $1 in storefs-*) echo "$2/blobs/$n" ;; *) echo "$2/${n: -3:2}/$n.data" ;; esac; }
+path() { local n=${3:-$NAME}; case $1 in storefs-*) echo "$2/blobs/$n" ;; *) echo "$2/$(key "$n")" ;; esac; }
+# firsts KIND MNT → the paths of the small blobs in that mount
+firsts() { for n in "${FIRSTS[@]}"; do path "$1" "$2" "$n"; done; }
 
 declare -A CELL
 # trial KIND TEST → one number (and RSS/bytes side values in $W/side)
@@ -105,10 +119,10 @@ trial() {
   local kind=$1 test=$2 mnt p t before
   case $kind in
     direct-file) fresh "$test"; case $test in
-        seq) "$BT" seq "$DISKFILE" ;; first) "$BT" first "$DISKFILE" ;; rand) "$BT" randread "$DISKFILE" 200 ;;
+        seq) "$BT" seq "$DISKFILE" ;; first) "$BT" first $(firsts direct-file "$W/piri/pdp/datastore") ;; rand) "$BT" randread "$DISKFILE" 200 ;;
         par) "$BT" parallel "$DISKFILE" 8 ;; ls1m) "$BT" listr "$W/piri1m/pdp/datastore" | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
     direct-get) fresh; case $test in
-        seq) "$BT" s3 seq bench-pdp "$SHARD/$NAME.data" ;; first) "$BT" s3 first bench-pdp "$SHARD/$NAME.data" ;;
+        seq) "$BT" s3 seq bench-pdp "$SHARD/$NAME.data" ;; first) "$BT" s3 first bench-pdp $(for n in "${FIRSTS[@]}"; do key "$n"; done) ;;
         rand) before=$(lo_bytes); t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); echo "$(( ($(lo_bytes)-before)/1048576 ))" >"$W/side"; echo "$t" ;;
         ls10k) "$BT" s3 list flat-pdp | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
   esac
@@ -124,7 +138,7 @@ trial() {
   case $test in ls*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
   before=$(lo_bytes)
   case $test in
-    seq) t=$("$BT" seq "$p") ;; first) t=$("$BT" first "$p") ;;
+    seq) t=$("$BT" seq "$p") ;; first) t=$("$BT" first $(firsts "$kind" "$mnt")) ;;
     rand) t=$("$BT" randread "$p" 200) ;; par) t=$("$BT" parallel "$p" 8) ;;
     ls10k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" -l | cut -d' ' -f1) ;;
     ls1m) t=$("$BT" list "$mnt/blobs" | cut -d' ' -f1) ;;
