@@ -6,17 +6,17 @@
 # pages out idle cache), then one read of another blob through the mount
 # (dropping caches evicts each daemon's own code too; no mount is measured
 # faulting itself back in). "open + first 4 KiB" is the median over FIRST_N
-# small blobs, each opened once after 20 ms of idleness (see benchtool);
+# 64 MiB blobs, each opened once after 20 ms of idleness (see benchtool);
 # listings read directories as glibc's readdir does. Prints one markdown
 # table.
-#   TRIALS=3 LIST_N=1000000 SMALL_N=10000 FIRST_N=15 scripts/bench.sh
+#   TRIALS=3 LIST_N=1000000 SMALL_N=10000 FIRST_N=11 scripts/bench.sh
 #   TESTS="first ls10k" KINDS="direct-get storefs-s3" scripts/bench.sh   (a part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-3}
 LIST_N=${LIST_N:-1000000}
 SMALL_N=${SMALL_N:-10000}
-FIRST_N=${FIRST_N:-15}
+FIRST_N=${FIRST_N:-11}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (FUSE, drop_caches)" >&2; exit 1; }
 
 ./scripts/test-deps.sh >&2
@@ -49,7 +49,7 @@ SERVER=$!
 for _ in $(seq 200); do "$BT" s3 ping bench-pdp >/dev/null 2>&1 && break; sleep 0.05; done
 S3FLAGS=(--s3-endpoint "$BENCH_S3" --s3-insecure)
 
-log "data: a 1 GiB blob (S3 and flatfs), $SMALL_N small S3 blobs, $LIST_N flatfs blobs"
+log "data: a 1 GiB blob and $FIRST_N of 64 MiB (S3 and flatfs), $SMALL_N small S3 blobs, $LIST_N flatfs blobs"
 head -c 1073741824 /dev/urandom >"$W/big"
 NAME=$("$SF" blob put "${S3FLAGS[@]}" --s3-bucket-prefix bench- "$W/big" | cut -f1)
 "$SF" blob put --data-dir "$W/piri" "$W/big" >/dev/null
@@ -58,10 +58,12 @@ rm "$W/big"
 head -c 65536 /dev/urandom >"$W/warm"
 WARM=$("$SF" blob put "${S3FLAGS[@]}" --s3-bucket-prefix bench- "$W/warm" | cut -f1)
 "$SF" blob put --data-dir "$W/piri" "$W/warm" >/dev/null
-# small blobs for "open + first 4 KiB": each trial opens every one once, cold
+# blobs for "open + first 4 KiB", of a size Piri stores (upload shards are
+# up to ~127 MiB; some mounts fetch more of a bigger file on open): each
+# trial opens every one once, cold
 FIRSTS=()
 for _ in $(seq "$FIRST_N"); do
-  head -c 1048576 /dev/urandom >"$W/f"
+  head -c 67108864 /dev/urandom >"$W/f"
   FIRSTS+=("$("$SF" blob put "${S3FLAGS[@]}" --s3-bucket-prefix bench- "$W/f" | cut -f1)")
   "$SF" blob put --data-dir "$W/piri" "$W/f" >/dev/null
 done
