@@ -23,7 +23,6 @@ type FlatFS struct{}
 func (FlatFS) Key(d mh.Multihash) string             { return Name(d) }
 func (FlatFS) Fallbacks(mh.Multihash) []string       { return nil }
 func (FlatFS) Parse(key string) (mh.Multihash, bool) { return parseB32(key) }
-func (FlatFS) Valid(key string) bool                 { return validB32(key) }
 
 // S3 is Piri v0.2.4's bucket layout, "<shard>/<b32>.data" with the
 // next-to-last/2 shard of flatfs; reads fall back to v0.2.3's bare "<b32>".
