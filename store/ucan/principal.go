@@ -1,7 +1,7 @@
 // Package ucan decodes and encodes what Piri stores of the UCAN world:
 // UCAN 0.9.1 blocks (delegations and invocations), receipts, and the CAR
 // archives that carry them, with go-ipld-prime (dag-cbor, dag-json) and
-// go-car/v2. See shared/ucan-format.md for the wire format.
+// go-car/v2. See docs/ucan-format.md for the wire format.
 package ucan
 
 import (
