@@ -33,23 +33,35 @@ type Stores struct {
 	records.Stores
 }
 
-// Config tunes the tree.
+// Config is everything a mount is made of: what the kernel is told and
+// how the tree answers. Zero values take the defaults noted.
 type Config struct {
+	// FsName is the mount's source as /proc/mounts shows it.
+	FsName             string
+	AllowOther         bool
+	DefaultPermissions bool
+	// Debug traces every FUSE request.
+	Debug bool
+	// ReadAheadKB is the kernel readahead of the mount; 0 leaves the
+	// kernel's own.
+	ReadAheadKB int
+
 	// Verify hashes whole sequential reads of a blob and fails the read
 	// that completes it with EIO when the bytes do not match.
 	Verify bool
-	// NoPassthrough keeps file-backed blobs (flatfs) on the daemon's pread
+	// NoPassthrough keeps local blob files (flatfs) on the daemon's pread
 	// path instead of FUSE passthrough. --verify implies it: passthrough
 	// reads never reach the daemon.
 	NoPassthrough bool
 	// Prefetch shapes read-ahead for blobs read through the daemon; its
-	// Budget bounds the memory of all read-ahead. Zero: prefetch.Defaults.
+	// Budget bounds the memory of all read-ahead. Zero fields take
+	// prefetch.Defaults; New refuses a config prefetch.Config.Check does.
 	Prefetch prefetch.Config
-	// BlobTimeout is the entry/attr timeout of blobs (immutable): long.
+	// BlobTimeout is the entry/attr timeout of blobs (immutable): an hour.
 	BlobTimeout time.Duration
-	// RecordTimeout is the entry/attr timeout of record files.
+	// RecordTimeout is the entry/attr timeout of record files: 10 s.
 	RecordTimeout time.Duration
-	// NegativeTimeout is how long a missing name is remembered.
+	// NegativeTimeout is how long a missing name is remembered: 1 s.
 	NegativeTimeout time.Duration
 	UID, GID        uint32
 	Log             *slog.Logger
@@ -62,6 +74,11 @@ type Root struct {
 	stores Stores
 	cfg    Config
 	log    *slog.Logger
+	// files is the blob store's local-file side, nil when it has none:
+	// listings then carry sizes, and lookups GET a blob's head.
+	files blobstore.Files
+	// paths are the read paths opens choose from, decided by Mount.
+	paths readPaths
 	// ctx outlives single requests: directory listings and sequential
 	// streams span many of them. Cancelled at unmount.
 	ctx    context.Context
@@ -80,8 +97,9 @@ var (
 	_ fs.NodeGetattrer = (*Root)(nil)
 )
 
-// New builds the root of the tree.
-func New(stores Stores, cfg Config) *Root {
+// New builds the root of the tree. A prefetch config that could not work
+// is an error.
+func New(stores Stores, cfg Config) (*Root, error) {
 	if cfg.BlobTimeout == 0 {
 		cfg.BlobTimeout = time.Hour
 	}
@@ -94,14 +112,17 @@ func New(stores Stores, cfg Config) *Root {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	cfg.Metrics.ReadMode("daemon") // refined by Mount once the kernel has answered
-	if cfg.Prefetch == (prefetch.Config{}) {
-		cfg.Prefetch = prefetch.Defaults
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	pool := prefetch.NewPool(ctx, cfg.Prefetch, cfg.Metrics.PrefetchInUse)
-	return &Root{stores: stores, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, pool: pool, plusLimit: plusLimit,
-		heads: newHeadCache(256)}
+	pool, err := prefetch.NewPool(ctx, cfg.Prefetch, cfg.Metrics.PrefetchInUse)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	r := &Root{stores: stores, cfg: cfg, log: cfg.Log, files: stores.Blobs.Files(), ctx: ctx, cancel: cancel, pool: pool,
+		plusLimit: plusLimit, heads: newHeadCache(256)}
+	r.paths = newReadPaths(r.files, cfg, 0) // refined by Mount once the kernel has answered
+	cfg.Metrics.ReadMode(r.paths.open().String())
+	return r, nil
 }
 
 // Close cancels listings and streams still open.
@@ -114,11 +135,7 @@ var epoch = time.Unix(0, 0)
 func (r *Root) OnAdd(ctx context.Context) {
 	dirs := map[string]fs.InodeEmbedder{"blobs": &blobsDir{dir: dir{r}, sizes: newSizeCache(4 << 20)}}
 	for _, k := range r.stores.Kinds() {
-		d := &recordDir{dir: dir{r}, kind: k}
-		if k.Name == "receipts" {
-			d.ran = r.stores.Receipts
-		}
-		dirs[k.Name] = d
+		dirs[k.Name] = &recordDir{dir: dir{r}, kind: k, ran: k.Ran}
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)

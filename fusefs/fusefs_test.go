@@ -94,8 +94,10 @@ func (o *countingObj) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// mount writes the sample into st and mounts it.
-func mount(t *testing.T, st *config.Stores, verify bool) (string, *counting, *sample.Set) {
+// mount writes the sample into st and mounts it with cfg. The store is
+// wrapped only to count requests: the wrapper passes its local files on,
+// so a data dir is read the way a real mount reads it.
+func mount(t *testing.T, st *config.Stores, cfg fusefs.Config) (string, *counting, *sample.Set, *fusefs.Root) {
 	fusetest.Require(t)
 	set, err := sample.New()
 	if err != nil {
@@ -105,16 +107,26 @@ func mount(t *testing.T, st *config.Stores, verify bool) (string, *counting, *sa
 		t.Fatal(err)
 	}
 	blobs := &counting{Store: st.Blobs}
-	root := fusefs.New(fusefs.Stores{Blobs: blobs, Stores: st.Stores},
-		fusefs.Config{Verify: verify, Log: testLog(t)})
-	return mountRoot(t, root), blobs, set
+	cfg.Log = testLog(t)
+	root := newRoot(t, fusefs.Stores{Blobs: blobs, Stores: st.Stores}, cfg)
+	return mountRoot(t, root), blobs, set, root
+}
+
+// newRoot builds a tree or fails the test.
+func newRoot(t *testing.T, stores fusefs.Stores, cfg fusefs.Config) *fusefs.Root {
+	t.Helper()
+	root, err := fusefs.New(stores, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 // mountRoot mounts root on a temporary directory until the test ends.
 func mountRoot(t *testing.T, root *fusefs.Root) string {
 	t.Helper()
 	dir := t.TempDir()
-	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{FsName: "storefs-test"})
+	server, err := fusefs.Mount(dir, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,18 +169,37 @@ func backends(t *testing.T) map[string]func(t *testing.T) *config.Stores {
 	}
 }
 
+// TestMountedTree mounts every backend, and a data dir on each of its
+// read paths, and checks the whole tree.
 func TestMountedTree(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			dir, blobs, set := mount(t, open(t), false)
-			checkBlobs(t, dir, blobs, set)
+	fusetest.Require(t)
+	backends := backends(t)
+	for _, c := range []struct {
+		name, backend, mode string
+		cfg                 fusefs.Config
+	}{
+		{"memory", "memory", "daemon", fusefs.Config{}},
+		{"s3", "s3", "daemon", fusefs.Config{}},
+		{"datadir", "datadir", "passthrough", fusefs.Config{}},
+		{"datadir-pread", "datadir", "pread", fusefs.Config{NoPassthrough: true}},
+		{"datadir-verify", "datadir", "daemon", fusefs.Config{Verify: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir, blobs, set, root := mount(t, backends[c.backend](t), c.cfg)
+			if got := root.ReadMode(); got != c.mode {
+				t.Fatalf("read mode %s, want %s", got, c.mode)
+			}
+			checkBlobs(t, dir, blobs, set, c.backend == "datadir", c.mode != "daemon")
 			checkRecords(t, dir, set)
 			checkReadOnly(t, dir)
 		})
 	}
 }
 
-func checkBlobs(t *testing.T, dir string, blobs *counting, set *sample.Set) {
+// checkBlobs reads every blob. files: the store's blobs are local files,
+// listed by name, so each lookup stats its file. local: the mount reads
+// them itself, so reads send the store no request.
+func checkBlobs(t *testing.T, dir string, blobs *counting, set *sample.Set, files, local bool) {
 	entries, err := os.ReadDir(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +229,7 @@ func checkBlobs(t *testing.T, dir string, blobs *counting, set *sample.Set) {
 			t.Errorf("stat %s: size %d mode %v", e.Name(), info.Size(), info.Mode())
 		}
 	}
-	if _, _, stats := blobs.reset(); stats != 0 {
+	if _, _, stats := blobs.reset(); stats != 0 && !files {
 		t.Errorf("stat of listed blobs sent %d backend requests", stats)
 	}
 
@@ -222,7 +253,10 @@ func checkBlobs(t *testing.T, dir string, blobs *counting, set *sample.Set) {
 	}
 	gets, read, _ := blobs.reset()
 	t.Logf("4 KiB pread at %d: %d Gets %v, %d bytes fetched", off, len(gets), gets, read)
-	if len(gets) == 0 || read > 16<<10 || read < 4096 {
+	switch {
+	case local && len(gets) != 0:
+		t.Errorf("4 KiB pread of a local file at %d went to the store: %d Gets", off, len(gets))
+	case !local && (len(gets) == 0 || read > 16<<10 || read < 4096):
 		t.Errorf("4 KiB pread at %d fetched %d bytes in %d Gets", off, read, len(gets))
 	}
 	f.Close()
@@ -376,9 +410,9 @@ func TestErrors(t *testing.T) {
 	st.Receipts.PutRaw(context.Background(), bad, []byte("corrupt"))
 
 	for _, panics := range []bool{false, true} {
-		root := fusefs.New(fusefs.Stores{Blobs: failing{st.Blobs, panics}, Stores: records.Stores{Receipts: st.Receipts}}, fusefs.Config{Log: testLog(t)})
+		root := newRoot(t, fusefs.Stores{Blobs: failing{st.Blobs, panics}, Stores: records.Stores{Receipts: st.Receipts}}, fusefs.Config{Log: testLog(t)})
 		dir := t.TempDir()
-		server, err := fusefs.Mount(dir, root, fusefs.MountOptions{})
+		server, err := fusefs.Mount(dir, root)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +442,7 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	dir, _, set := mount(t, st, true)
+	dir, _, set, _ := mount(t, st, fusefs.Config{Verify: true})
 	var victim, intact string
 	for d := range set.Blobs {
 		if victim == "" {
@@ -472,9 +506,9 @@ func TestInterrupt(t *testing.T) {
 	set, _ := sample.New()
 	set.Write(context.Background(), st)
 	b := &blocking{Store: st.Blobs, cancelled: make(chan struct{})}
-	root := fusefs.New(fusefs.Stores{Blobs: b}, fusefs.Config{Log: testLog(t)})
+	root := newRoot(t, fusefs.Stores{Blobs: b}, fusefs.Config{Log: testLog(t)})
 	dir := t.TempDir()
-	server, err := fusefs.Mount(dir, root, fusefs.MountOptions{})
+	server, err := fusefs.Mount(dir, root)
 	if err != nil {
 		t.Fatal(err)
 	}

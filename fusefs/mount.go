@@ -11,18 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
-
-	"github.com/storacha/storefs/store/blobstore"
 )
-
-// MountOptions are the kernel-facing choices of a mount.
-type MountOptions struct {
-	FsName             string // shown as the source in /proc/mounts
-	AllowOther         bool
-	DefaultPermissions bool
-	Debug              bool // trace every FUSE request
-	ReadAheadKB        int  // kernel readahead for the mount; 0 leaves the default
-}
 
 // maxRead is the largest read the kernel sends (max_read; the kernel
 // allows 1 MiB here).
@@ -30,7 +19,8 @@ const maxRead = 1 << 20
 
 // Mount mounts root on dir, read-only. As root it calls mount(2) itself
 // (no fusermount needed); otherwise it uses fusermount3.
-func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
+func Mount(dir string, root *Root) (*fuse.Server, error) {
+	o := root.cfg
 	opts := []string{"ro"}
 	if o.DefaultPermissions {
 		opts = append(opts, "default_permissions")
@@ -43,10 +33,10 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 	// names only: READDIRPLUS only while the kernel finds it worth it, so
 	// a million-entry /blobs stays a cheap listing.
 	var caps uint64
-	if _, namesOnly := root.stores.Blobs.(blobstore.NameLister); namesOnly {
+	if root.files != nil {
 		caps = fuse.CAP_READDIRPLUS_AUTO
 	}
-	server, err := fs.Mount(dir, root, &fs.Options{
+	server, err := serve(dir, root, &fs.Options{
 		MountOptions: fuse.MountOptions{
 			Name:              "storefs",
 			FsName:            o.FsName,
@@ -73,13 +63,8 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	mode := "daemon"
-	if _, files := root.stores.Blobs.(blobstore.FileOpener); files && !root.cfg.Verify {
-		mode = "pread"
-		if !root.cfg.NoPassthrough && server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0 {
-			mode = "passthrough"
-		}
-	}
+	root.paths = newReadPaths(root.files, root.cfg, server.KernelSettings().Flags64())
+	mode := root.paths.open().String()
 	root.cfg.Metrics.ReadMode(mode)
 	root.log.Info("blob read path", "mode", mode)
 	if o.ReadAheadKB > 0 {
@@ -89,6 +74,27 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 	}
 	return server, nil
 }
+
+// serve is fs.Mount with every FUSE operation counted in one place.
+func serve(dir string, root *Root, opts *fs.Options) (*fuse.Server, error) {
+	var raw fuse.RawFileSystem = fs.NewNodeFS(root, opts)
+	if root.cfg.Metrics != nil {
+		raw = countedFS{raw, root.cfg.Metrics}
+	}
+	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
+	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		return nil, err // as fs.Mount: the serve loop ends with the failed mount
+	}
+	return server, nil
+}
+
+// ReadMode names the read path opens of blobs take: passthrough, pread
+// or daemon.
+func (r *Root) ReadMode() string { return r.paths.open().String() }
 
 // setReadAhead raises the kernel readahead of the mount's bdi: without it
 // buffered reads arrive as 128 KiB requests, whatever max_read allows.

@@ -5,7 +5,6 @@ import (
 	"iter"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -32,7 +31,6 @@ var (
 const byRan = "by-ran"
 
 func (d *recordDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	defer d.root.cfg.Metrics.FuseOp("readdir", time.Now())
 	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
 		return names(func(yield func(fuse.DirEntry, error) bool) {
 			if d.ran != nil && !yield(fuse.DirEntry{Name: byRan, Mode: syscall.S_IFDIR}, nil) {
@@ -62,7 +60,6 @@ func (d *recordDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHan
 }
 
 func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
-	defer d.root.cfg.Metrics.FuseOp("lookup", time.Now())
 	if d.ran != nil && name == byRan {
 		ch := d.GetChild(byRan)
 		if ch == nil {
@@ -117,20 +114,15 @@ func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryO
 // whole, so its size is exact before the first read.
 type recordFile struct {
 	fs.Inode
+	readOnly
 	root *Root
 	data []byte
-}
-
-// Flush: see blobFile.Flush.
-func (f *recordFile) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
-	return syscall.ENOSYS
 }
 
 var (
 	_ fs.NodeGetattrer = (*recordFile)(nil)
 	_ fs.NodeOpener    = (*recordFile)(nil)
 	_ fs.NodeReader    = (*recordFile)(nil)
-	_ fs.NodeSetattrer = (*recordFile)(nil)
 )
 
 func (f *recordFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -138,19 +130,14 @@ func (f *recordFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.At
 	return 0
 }
 
-func (f *recordFile) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
-}
-
 func (f *recordFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
-		return nil, 0, syscall.EROFS
+	if errno := openReadOnly(flags); errno != 0 {
+		return nil, 0, errno
 	}
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 func (f *recordFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	defer f.root.cfg.Metrics.FuseOp("read", time.Now())
 	if off >= int64(len(f.data)) {
 		return fuse.ReadResultData(nil), 0
 	}
@@ -185,7 +172,6 @@ func (d *byRanDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 }
 
 func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
-	defer d.root.cfg.Metrics.FuseOp("lookup", time.Now())
 	receipt, err := d.s.ByRan(ctx, name)
 	if err != nil {
 		if errno := d.root.toErrno("lookup", byRan+"/"+name, err); errno != syscall.ENOENT {

@@ -24,7 +24,7 @@ func TestParallelReadersFetchOnce(t *testing.T) {
 	st, digests := memoryBlobs(t, data)
 	d := digests[0]
 	blobs := &counting{Store: st.Blobs}
-	dir := mountRoot(t, fusefs.New(fusefs.Stores{Blobs: blobs}, fusefs.Config{Log: testLog(t)}))
+	dir := mountRoot(t, newRoot(t, fusefs.Stores{Blobs: blobs}, fusefs.Config{Log: testLog(t)}))
 	path := filepath.Join(dir, "blobs", blobstore.Name(d))
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)

@@ -173,7 +173,8 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	for _, a := range stores.Absent {
 		job.log.Info("record store absent; shown empty", "store", a)
 	}
-	cfg := fusefs.Config{Verify: job.opts.Verify, RecordTimeout: job.opts.EntryTimeout,
+	cfg := fusefs.Config{FsName: job.fsname, AllowOther: job.opts.AllowOther, DefaultPermissions: job.opts.DefaultPermissions, Debug: job.opts.Debug,
+		ReadAheadKB: job.readAheadKB, Verify: job.opts.Verify, RecordTimeout: job.opts.EntryTimeout,
 		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m, NoPassthrough: job.noPassthrough}
 	if job.prefetchMiB > 0 {
 		cfg.Prefetch = prefetch.Defaults
@@ -194,12 +195,12 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if job.opts.GID != nil {
 		cfg.GID = *job.opts.GID
 	}
-	root := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Stores: stores.Stores}, cfg)
+	root, err := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Stores: stores.Stores}, cfg)
+	if err != nil {
+		return err
+	}
 	defer root.Close()
-	server, err := fusefs.Mount(job.mountpoint, root, fusefs.MountOptions{
-		FsName: job.fsname, AllowOther: job.opts.AllowOther, DefaultPermissions: job.opts.DefaultPermissions, Debug: job.opts.Debug,
-		ReadAheadKB: job.readAheadKB,
-	})
+	server, err := fusefs.Mount(job.mountpoint, root)
 	if err != nil {
 		return err
 	}

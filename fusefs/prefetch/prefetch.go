@@ -22,7 +22,8 @@ import (
 // Fetch reads bytes [off, off+n) of one blob.
 type Fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 
-// Config shapes read-ahead.
+// Config shapes read-ahead. A zero field takes its default (Defaults);
+// NewPool rejects the rest of what could not work.
 type Config struct {
 	Initial   int64 // first chunk and window (1 MiB)
 	MaxChunk  int64 // largest single request (8 MiB)
@@ -51,13 +52,61 @@ type chunkKey struct {
 	off, n int64
 }
 
+// ErrConfig is matched by every error of Config.Check.
+var ErrConfig = errors.New("bad prefetch config")
+
+// Check fills zero fields with their defaults and rejects a config a
+// reader could not make progress under: a chunk of no bytes never ends a
+// read, and a budget that cannot hold one largest chunk never reads ahead.
+func (c Config) Check() (Config, error) {
+	fill := func(v *int64, def int64) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill(&c.Initial, Defaults.Initial)
+	fill(&c.MaxChunk, Defaults.MaxChunk)
+	fill(&c.MaxWindow, Defaults.MaxWindow)
+	fill(&c.Align, Defaults.Align)
+	fill(&c.Budget, Defaults.Budget)
+	bad := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"initial chunk", c.Initial}, {"largest chunk", c.MaxChunk}, {"window", c.MaxWindow}, {"alignment", c.Align}, {"budget", c.Budget}} {
+		if f.v < 0 {
+			return bad("%s %d is negative", f.name, f.v)
+		}
+	}
+	switch {
+	case c.Align&(c.Align-1) != 0:
+		return bad("alignment %d is not a power of two", c.Align)
+	case c.Initial < c.Align:
+		return bad("initial chunk %d is smaller than the alignment %d", c.Initial, c.Align)
+	case c.MaxChunk < c.Initial:
+		return bad("largest chunk %d is smaller than the initial chunk %d", c.MaxChunk, c.Initial)
+	case c.MaxWindow < c.MaxChunk:
+		return bad("window %d is smaller than the largest chunk %d", c.MaxWindow, c.MaxChunk)
+	case c.Budget < c.MaxChunk:
+		return bad("budget %d is smaller than one largest chunk (%d)", c.Budget, c.MaxChunk)
+	}
+	return c, nil
+}
+
 // NewPool makes a pool; fetches run until ctx ends. onUse (may be nil) is
-// told the bytes in use whenever they change.
-func NewPool(ctx context.Context, cfg Config, onUse func(int64)) *Pool {
+// told the bytes in use whenever they change. Zero fields of cfg take
+// their defaults; a config Check rejects is an error.
+func NewPool(ctx context.Context, cfg Config, onUse func(int64)) (*Pool, error) {
+	cfg, err := cfg.Check()
+	if err != nil {
+		return nil, err
+	}
 	if onUse == nil {
 		onUse = func(int64) {}
 	}
-	return &Pool{cfg: cfg, ctx: ctx, chunks: map[chunkKey]*chunk{}, onUse: onUse}
+	return &Pool{cfg: cfg, ctx: ctx, chunks: map[chunkKey]*chunk{}, onUse: onUse}, nil
 }
 
 // InUse is the memory held by chunks.

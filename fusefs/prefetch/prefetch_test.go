@@ -65,6 +65,15 @@ func (b *backend) stats() (int, int64) {
 	return len(b.requests), b.bytes
 }
 
+func newPool(t testing.TB, cfg prefetch.Config, onUse func(int64)) *prefetch.Pool {
+	t.Helper()
+	pool, err := prefetch.NewPool(context.Background(), cfg, onUse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
 func readAll(t *testing.T, r *prefetch.Reader, size int64, bs int) []byte {
 	t.Helper()
 	out := make([]byte, 0, size)
@@ -83,7 +92,7 @@ func readAll(t *testing.T, r *prefetch.Reader, size int64, bs int) []byte {
 func TestSequentialGrowsAndRunsInParallel(t *testing.T) {
 	b := newBackend(100 << 20)
 	var peakUse atomic.Int64
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, func(n int64) {
+	pool := newPool(t, prefetch.Defaults, func(n int64) {
 		if n > peakUse.Load() {
 			peakUse.Store(n)
 		}
@@ -116,7 +125,7 @@ func TestSequentialGrowsAndRunsInParallel(t *testing.T) {
 // competes with no read-ahead; read-ahead follows once it is served.
 func TestFirstReadIsFetchedAlone(t *testing.T) {
 	b := newBackend(8 << 20)
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	pool := newPool(t, prefetch.Defaults, nil)
 	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
 	defer r.Close()
 	buf := make([]byte, 10000)
@@ -141,7 +150,7 @@ func TestFirstReadIsFetchedAlone(t *testing.T) {
 // starts a run.
 func TestSeededHead(t *testing.T) {
 	b := newBackend(4 << 20)
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	pool := newPool(t, prefetch.Defaults, nil)
 	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
 	defer r.Close()
 	r.Seed(b.data[:16384])
@@ -161,7 +170,7 @@ func TestSeededHead(t *testing.T) {
 
 func TestRandomReadsFetchWhatTheyAsk(t *testing.T) {
 	b := newBackend(64 << 20)
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	pool := newPool(t, prefetch.Defaults, nil)
 	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 4096)
@@ -181,7 +190,7 @@ func TestRandomReadsFetchWhatTheyAsk(t *testing.T) {
 
 func TestOutOfOrderWithinWindow(t *testing.T) {
 	b := newBackend(8 << 20)
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	pool := newPool(t, prefetch.Defaults, nil)
 	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
 	buf := make([]byte, 128<<10)
 	for _, off := range []int64{0, 256 << 10, 128 << 10, 384 << 10, 512 << 10} {
@@ -210,7 +219,7 @@ func TestReadersShareChunks(t *testing.T) {
 	b.gate = make(chan struct{})
 	cfg := prefetch.Defaults
 	cfg.Budget = 1 << 30 // sharing, not the budget, is under test
-	pool := prefetch.NewPool(context.Background(), cfg, nil)
+	pool := newPool(t, cfg, nil)
 	readers := make([]*prefetch.Reader, 8)
 	for i := range readers {
 		readers[i] = pool.NewReader("blob", size, b.fetch)
@@ -250,9 +259,9 @@ func TestReadersShareChunks(t *testing.T) {
 func TestBudgetBoundsMemory(t *testing.T) {
 	b := newBackend(40 << 20)
 	cfg := prefetch.Defaults
-	cfg.Budget = 4 << 20
+	cfg.Budget, cfg.MaxChunk, cfg.MaxWindow = 4<<20, 2<<20, 8<<20
 	var peak atomic.Int64
-	pool := prefetch.NewPool(context.Background(), cfg, func(n int64) {
+	pool := newPool(t, cfg, func(n int64) {
 		if n > peak.Load() {
 			peak.Store(n)
 		}
@@ -277,7 +286,7 @@ func TestBudgetBoundsMemory(t *testing.T) {
 
 func TestErrorsAndCancel(t *testing.T) {
 	b := newBackend(4 << 20)
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	pool := newPool(t, prefetch.Defaults, nil)
 	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
 	b.fail.Store(true)
 	if _, err := r.ReadAt(context.Background(), make([]byte, 4096), 0); err == nil {
@@ -310,7 +319,7 @@ func TestErrorsAndCancel(t *testing.T) {
 func TestParallelRequests(t *testing.T) {
 	b := newBackend(64 << 20)
 	b.latency = 5 * time.Millisecond // a network round trip
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	pool := newPool(t, prefetch.Defaults, nil)
 	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
 	if got := readAll(t, r, int64(len(b.data)), 1<<20); !bytes.Equal(got, b.data) {
 		t.Fatal("wrong bytes")
@@ -325,7 +334,7 @@ func TestParallelRequests(t *testing.T) {
 // budget) stays until the view is released, even past the reader's Close.
 func TestViewHoldsTheChunk(t *testing.T) {
 	b := newBackend(4 << 20)
-	pool := prefetch.NewPool(context.Background(), prefetch.Defaults, nil)
+	pool := newPool(t, prefetch.Defaults, nil)
 	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
 	dest := make([]byte, 1<<20)
 	data, release, err := r.View(context.Background(), dest, 0)

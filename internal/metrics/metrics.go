@@ -124,33 +124,8 @@ func (m *Metrics) Instrument(name string, s objectstore.Store) objectstore.Store
 	if m == nil {
 		return s
 	}
-	in := &instrumented{Store: s, m: m, name: name}
-	if _, ok := s.(fileStore); ok {
-		return instrumentedFiles{in}
-	}
-	return in
+	return &instrumented{Store: s, m: m, name: name}
 }
-
-type fileStore interface {
-	OpenFile(key string) (*os.File, int64, error)
-	ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error]
-}
-
-func (s instrumentedFiles) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		var failed error
-		for key, err := range s.Store.(fileStore).ListKeys(ctx, prefix) {
-			failed = err
-			if !yield(key, err) {
-				break
-			}
-		}
-		s.count("list", failed)
-	}
-}
-
-// instrumentedFiles keeps a file-backed store's files reachable.
-type instrumentedFiles struct{ *instrumented }
 
 type instrumented struct {
 	objectstore.Store
@@ -225,9 +200,36 @@ func (o *countedObject) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Files keeps a file-backed store's files reachable, counted.
+func (s *instrumented) Files() objectstore.Files {
+	files := s.Store.Files()
+	if files == nil {
+		return nil
+	}
+	return instrumentedFiles{files, s}
+}
+
+type instrumentedFiles struct {
+	files objectstore.Files
+	s     *instrumented
+}
+
 // OpenFile opens the file behind a key, counted as a request.
-func (s instrumentedFiles) OpenFile(key string) (*os.File, int64, error) {
-	f, size, err := s.Store.(fileStore).OpenFile(key)
-	s.count("open", err)
-	return f, size, err
+func (f instrumentedFiles) OpenFile(key string) (*os.File, int64, error) {
+	file, size, err := f.files.OpenFile(key)
+	f.s.count("open", err)
+	return file, size, err
+}
+
+func (f instrumentedFiles) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		var failed error
+		for key, err := range f.files.ListKeys(ctx, prefix) {
+			failed = err
+			if !yield(key, err) {
+				break
+			}
+		}
+		f.s.count("list", failed)
+	}
 }

@@ -30,6 +30,9 @@ type Store interface {
 	Stat(ctx context.Context, digest mh.Multihash) (Info, error)
 	// List streams every blob with its size.
 	List(ctx context.Context) iter.Seq2[Info, error]
+	// Files is the store's local-file side, or nil (see Files). A wrapper
+	// that embeds a Store passes it on by construction.
+	Files() Files
 }
 
 // Info describes a stored blob.
@@ -44,12 +47,7 @@ var ErrDigestMismatch = errors.New("bytes do not match the multihash")
 
 // New returns a blob store over objects, keyed by enc.
 func New(objects objectstore.Store, enc KeyEncoder) Store {
-	s := &store{objects: objects, enc: enc}
-	_, files := objects.(fileObjects)
-	if _, flat := enc.(FlatFS); files && flat { // the keys are the names
-		return fileStore{s}
-	}
-	return s
+	return &store{objects: objects, enc: enc}
 }
 
 type store struct {
@@ -188,29 +186,35 @@ func (vr *verifyingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// FileOpener is implemented by stores whose blobs are plain local files
-// (flatfs): callers may serve them straight from the file (pread, FUSE
-// passthrough).
-type FileOpener interface {
+// Files serves blobs that are plain local files (flatfs). Callers may
+// read the file itself (pread, FUSE passthrough), and list names without
+// sizes: for local files a later stat costs what the listing would have.
+type Files interface {
 	OpenFile(digest mh.Multihash) (*os.File, error)
+	// ListNames streams blob names (canonical b32), without sizes.
+	ListNames(ctx context.Context) iter.Seq2[string, error]
 }
 
-// fileObjects is the objectstore side of FileOpener.
-type fileObjects interface {
-	OpenFile(key string) (*os.File, int64, error)
-	ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error]
+// Files offers the local files of a flatfs-keyed store of files: only
+// there are the keys the names.
+func (s *store) Files() Files {
+	files := s.objects.Files()
+	if _, flat := s.enc.(FlatFS); files == nil || !flat {
+		return nil
+	}
+	return localFiles{s, files}
 }
 
-// fileStore is a store over local files.
-type fileStore struct{ *store }
+type localFiles struct {
+	s     *store
+	files objectstore.Files
+}
 
-// ListNames streams blob names without sizes: for local files a later
-// stat costs what the listing would have. A file store is keyed by FlatFS,
-// so its keys are the names; checking one allocates nothing, which
-// matters to a listing of millions.
-func (s fileStore) ListNames(ctx context.Context) iter.Seq2[string, error] {
+// ListNames checks each key without allocating, which matters to a
+// listing of millions.
+func (l localFiles) ListNames(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
-		for key, err := range s.objects.(fileObjects).ListKeys(ctx, "") {
+		for key, err := range l.files.ListKeys(ctx, "") {
 			if err != nil {
 				yield("", fmt.Errorf("list blobs: %w", err))
 				return
@@ -222,13 +226,10 @@ func (s fileStore) ListNames(ctx context.Context) iter.Seq2[string, error] {
 	}
 }
 
-// NameLister is implemented by file-backed stores (see ListNames).
-type NameLister interface {
-	ListNames(ctx context.Context) iter.Seq2[string, error]
-}
-
-// OpenFile opens the blob's file.
-func (s fileStore) OpenFile(digest mh.Multihash) (*os.File, error) {
-	f, _, err := s.objects.(fileObjects).OpenFile(s.enc.Key(digest))
-	return f, err
+func (l localFiles) OpenFile(digest mh.Multihash) (*os.File, error) {
+	f, _, err := l.files.OpenFile(l.s.enc.Key(digest))
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", Name(digest), err)
+	}
+	return f, nil
 }

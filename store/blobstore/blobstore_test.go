@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,6 +153,37 @@ func TestBlobstore(t *testing.T) {
 			for d, data := range blobs {
 				if listed[d] != int64(len(data)) {
 					t.Errorf("listed size of %s = %d, want %d", blobstore.Name(mh.Multihash(d)), listed[d], len(data))
+				}
+			}
+
+			// Local files: only flatfs offers them, with the same bytes
+			// and names as Get and List.
+			files := s.Files()
+			if (files != nil) != (b.name == "flatfs") {
+				t.Fatalf("Files() = %v for %s", files, b.name)
+			}
+			if files != nil {
+				names := 0
+				for name, err := range files.ListNames(ctx) {
+					d, perr := blobstore.ParseName(name)
+					if err != nil || perr != nil || listed[string(d)] == 0 && len(blobs[string(d)]) != 0 {
+						t.Fatalf("ListNames: %q, %v, %v", name, err, perr)
+					}
+					names++
+				}
+				if names != len(blobs) {
+					t.Errorf("ListNames: %d names, want %d", names, len(blobs))
+				}
+				for digest, data := range blobs {
+					f, err := files.OpenFile(mh.Multihash(digest))
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := io.ReadAll(f)
+					f.Close()
+					if err != nil || !bytes.Equal(got, data) {
+						t.Errorf("OpenFile %s: %d bytes, %v", blobstore.Name(mh.Multihash(digest)), len(got), err)
+					}
 				}
 			}
 

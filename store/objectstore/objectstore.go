@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"os"
 )
 
 // ErrNotExist is returned (possibly wrapped) for a key that is not stored.
@@ -39,6 +40,22 @@ type Store interface {
 	// List streams every key that starts with prefix, with its size. The
 	// order is backend-defined. Iteration stops at the first error.
 	List(ctx context.Context, prefix string) iter.Seq2[Info, error]
+	// Files is the store's local-file side, or nil when its objects are
+	// not plain local files. It is part of Store, not an optional
+	// interface, so a wrapper that embeds a Store passes it on by
+	// construction and one that must not (it changes what Get returns)
+	// has to say so by overriding it.
+	Files() Files
+}
+
+// Files serves objects that are plain local files (flatfs): callers may
+// read the file itself (pread, FUSE passthrough) and list keys without
+// a stat per key.
+type Files interface {
+	// OpenFile opens the file that holds key, with its size.
+	OpenFile(key string) (*os.File, int64, error)
+	// ListKeys is List without sizes.
+	ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error]
 }
 
 // Info describes a stored object.

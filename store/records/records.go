@@ -33,6 +33,9 @@ type Kind struct {
 	List   func(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error]
 	JSON   func(ctx context.Context, id string) ([]byte, error)
 	Raw    func(ctx context.Context, id string) ([]byte, error)
+	// Ran is the receipts' index by invocation (ran) CID; nil for every
+	// other kind.
+	Ran *receiptstore.Store
 }
 
 // Kinds lists the kinds present, in a fixed order.
@@ -66,7 +69,9 @@ func (s Stores) Kinds() []Kind {
 		out = append(out, generic("delegations", "car", s.Delegations))
 	}
 	if s.Receipts != nil {
-		out = append(out, generic("receipts", "car", s.Receipts.Store))
+		k := generic("receipts", "car", s.Receipts.Store)
+		k.Ran = s.Receipts
+		out = append(out, k)
 	}
 	return out
 }

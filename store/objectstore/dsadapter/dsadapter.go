@@ -118,6 +118,9 @@ func (s *Store) Stat(ctx context.Context, key string) (objectstore.Info, error) 
 	return objectstore.Info{Key: key, Size: int64(size)}, nil
 }
 
+// Files is nil: objects are not local files.
+func (s *Store) Files() objectstore.Files { return nil }
+
 func (s *Store) Delete(ctx context.Context, key string) error {
 	k, err := dsKey(key)
 	if err != nil {

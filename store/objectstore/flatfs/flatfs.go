@@ -200,6 +200,9 @@ func (s *Store) Get(ctx context.Context, key string, opts ...objectstore.GetOpti
 	return &object{f: f, r: io.NewSectionReader(f, off, n), size: size, ctx: ctx}, nil
 }
 
+// Files is the store itself: every object is a file.
+func (s *Store) Files() objectstore.Files { return s }
+
 // OpenFile opens the file that holds key, for callers that serve it
 // directly (pread, FUSE passthrough), and returns its size.
 func (s *Store) OpenFile(key string) (*os.File, int64, error) {

@@ -28,6 +28,7 @@ func TestConformance(t *testing.T) {
 			return s
 		},
 		Streams: true,
+		Files:   true,
 	})
 }
 

@@ -80,6 +80,9 @@ func (s *Store) lookup(key string) ([]byte, error) {
 	return data, nil
 }
 
+// Files is nil: objects are not local files.
+func (s *Store) Files() objectstore.Files { return nil }
+
 func (s *Store) Delete(ctx context.Context, key string) error {
 	s.mu.Lock()
 	delete(s.objects, key)

@@ -446,6 +446,9 @@ func (s *Store) Stat(ctx context.Context, key string) (objectstore.Info, error) 
 	return objectstore.Info{Key: key, Size: info.Size}, nil
 }
 
+// Files is nil: objects are not local files.
+func (s *Store) Files() objectstore.Files { return nil }
+
 func (s *Store) Delete(ctx context.Context, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.c.timeout)
 	defer cancel()

@@ -27,6 +27,9 @@ type Backend struct {
 	// Streams is true when Get reads from the backend as the caller reads,
 	// so a large object must not be held in memory.
 	Streams bool
+	// Files is true when the backend's objects are local files: its
+	// Files() must then serve them, and otherwise be nil.
+	Files bool
 }
 
 // Run runs the whole suite.
@@ -45,6 +48,59 @@ func Run(t *testing.T, b Backend) {
 	t.Run("SizeMismatch", func(t *testing.T) { testSizeMismatch(t, b) })
 	t.Run("FailingReader", func(t *testing.T) { testFailingReader(t, b) })
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, b) })
+	t.Run("Files", func(t *testing.T) { testFiles(t, b) })
+}
+
+// testFiles checks the local-file side against Get and List: the same
+// bytes, the same keys.
+func testFiles(t *testing.T, b Backend) {
+	s := b.New(t)
+	files := s.Files()
+	if !b.Files {
+		if files != nil {
+			t.Fatalf("Files() = %T, want nil: the backend's objects are not local files", files)
+		}
+		return
+	}
+	if files == nil {
+		t.Fatal("Files() = nil for a backend of local files")
+	}
+	ctx := context.Background()
+	want := map[string][]byte{}
+	for i := range 3 {
+		key := b.Key(fmt.Sprintf("files-%d", i))
+		want[key] = Data(uint64(100+i), 1000*i)
+		Put(t, s, key, want[key])
+	}
+	for key, data := range want {
+		f, size, err := files.OpenFile(key)
+		if err != nil {
+			t.Fatalf("OpenFile(%s): %v", key, err)
+		}
+		got, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || size != int64(len(data)) || !bytes.Equal(got, data) {
+			t.Errorf("OpenFile(%s): size %d, %d bytes read (%v), want %d", key, size, len(got), err, len(data))
+		}
+	}
+	if _, _, err := files.OpenFile(b.Key("files-missing")); !errors.Is(err, objectstore.ErrNotExist) {
+		t.Errorf("OpenFile of a missing key: %v, want ErrNotExist", err)
+	}
+	seen := map[string]bool{}
+	for key, err := range files.ListKeys(ctx, "") {
+		if err != nil {
+			t.Fatalf("ListKeys: %v", err)
+		}
+		seen[key] = true
+	}
+	for key := range want {
+		if !seen[key] {
+			t.Errorf("ListKeys is missing %s", key)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("ListKeys: %d keys, want %d", len(seen), len(want))
+	}
 }
 
 // Data returns n deterministic pseudo-random bytes.

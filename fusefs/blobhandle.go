@@ -1,0 +1,163 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/storacha/storefs/fusefs/prefetch"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// blobHandle reads a blob through the mount's prefetch pool: sequential
+// readers get growing, parallel read-ahead; random readers get ranged reads
+// of what they asked for.
+type blobHandle struct {
+	f *blobFile
+
+	mu       sync.Mutex
+	verifier *blobstore.Verifier // nil unless --verify
+	hashed   int64               // bytes verified in order so far
+}
+
+// stream is one run of reads of a blob. Streams belong to the blob, not
+// to an open file: the kernel fills one page cache per blob and spreads
+// its read-ahead over whichever handles are open, so two readers of one
+// blob form one stream and fetch it once.
+type stream struct {
+	mu   sync.Mutex // one read at a time
+	r    *prefetch.Reader
+	used uint64 // guarded by blobFile.streamsMu
+}
+
+// maxStreams bounds the runs kept per blob; past it the least recently
+// used one serves.
+const maxStreams = 8
+
+// stream picks the run a read at off continues, or starts one.
+func (f *blobFile) stream(off int64) *stream {
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	f.tick++
+	var lru *stream
+	for _, s := range f.streams {
+		if s.r.Continues(off) {
+			s.used = f.tick
+			return s
+		}
+		if lru == nil || s.used < lru.used {
+			lru = s
+		}
+	}
+	if len(f.streams) >= maxStreams {
+		lru.used = f.tick
+		return lru
+	}
+	s := &stream{r: f.root.pool.NewReader(string(f.digest), f.size, f.fetch), used: f.tick}
+	if f.head != nil {
+		s.r.Seed(f.head)
+	}
+	f.streams = append(f.streams, s)
+	return s
+}
+
+var (
+	_ fs.FileReader   = (*blobHandle)(nil)
+	_ fs.FileReleaser = (*blobHandle)(nil)
+)
+
+func (f *blobFile) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	return f.root.stores.Blobs.Get(ctx, f.digest, objectstore.WithRange(objectstore.Bytes(off, off+n-1)))
+}
+
+func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	f := h.f
+	if off >= f.size || len(dest) == 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	if f.corrupt.Load() {
+		return nil, syscall.EIO
+	}
+	s := f.stream(off)
+	s.mu.Lock()
+	data, release, err := s.r.View(ctx, dest, off)
+	s.mu.Unlock()
+	if err != nil {
+		release()
+		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if errno := h.verify(data, off); errno != 0 {
+		release()
+		return nil, errno
+	}
+	f.root.cfg.Metrics.Served(len(data))
+	return readResult{data, release}, 0
+}
+
+// verify hashes bytes read in order from the start; the read that
+// completes the blob fails when the digest does not match.
+func (h *blobHandle) verify(data []byte, off int64) syscall.Errno {
+	if h.verifier == nil {
+		return 0
+	}
+	if off != h.hashed {
+		if off < h.hashed && off+int64(len(data)) <= h.hashed {
+			return 0 // a re-read of verified bytes
+		}
+		h.verifier = nil // not a sequential read: cannot verify
+		return 0
+	}
+	h.verifier.Write(data)
+	h.hashed += int64(len(data))
+	if h.hashed == h.f.size {
+		if err := h.verifier.Check(); err != nil {
+			h.f.root.log.Error("verify failed: blob bytes do not match their multihash", "blob", blobstore.Name(h.f.digest))
+			h.f.corrupt.Store(true)
+			return syscall.EIO
+		}
+	}
+	return 0
+}
+
+// Release lets the blob's runs go with its last open file.
+func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
+	f := h.f
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	if f.opens--; f.opens == 0 {
+		for _, s := range f.streams {
+			s.mu.Lock()
+			s.r.Close()
+			s.mu.Unlock()
+		}
+		f.streams, f.head = nil, nil
+	}
+	return 0
+}
+
+// preadFile serves a local blob file with pread (no passthrough).
+type preadFile struct{ f *os.File }
+
+var (
+	_ fs.FileReader   = (*preadFile)(nil)
+	_ fs.FileReleaser = (*preadFile)(nil)
+)
+
+func (p *preadFile) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := p.f.ReadAt(dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fs.ToErrno(err)
+	}
+	return readResult{data: dest[:n]}, 0
+}
+
+func (p *preadFile) Release(ctx context.Context) syscall.Errno { return fs.ToErrno(p.f.Close()) }

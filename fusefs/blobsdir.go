@@ -1,0 +1,214 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/objectstore"
+)
+
+// blobsDir is /blobs: listed from the backend, looked up by any name of a
+// multihash.
+type blobsDir struct {
+	fs.Inode
+	dir
+	sizes *sizeCache
+}
+
+var (
+	_ fs.NodeOpendirHandler = (*blobsDir)(nil)
+	_ fs.NodeLookuper       = (*blobsDir)(nil)
+	_ fs.NodeGetattrer      = (*blobsDir)(nil)
+)
+
+// OpendirHandle streams the backend listing. Sizes it carries (S3)
+// answer READDIRPLUS and are remembered for later lookups, so `ls -l`
+// costs no backend request and no round trip per entry.
+func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		if files := d.root.files; files != nil {
+			// Local files: names only; sizes come from a stat at lookup.
+			return func(yield func(dirEntry, error) bool) {
+				for name, err := range files.ListNames(ctx) {
+					if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}, err) || err != nil {
+						return
+					}
+				}
+			}
+		}
+		return func(yield func(dirEntry, error) bool) {
+			for info, err := range d.root.stores.Blobs.List(ctx) {
+				if err != nil {
+					yield(dirEntry{}, err)
+					return
+				}
+				name := blobstore.Name(info.Digest)
+				d.sizes.put(name, info.Size)
+				e := dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}
+				e.lookup = func(ctx context.Context, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+					if d.root.liveBlobs.Load() >= d.root.plusLimit {
+						return nil, syscall.ENOENT
+					}
+					return d.child(ctx, name, info.Digest, info.Size, "", out), 0
+				}
+				if !yield(e, nil) {
+					return
+				}
+			}
+		}
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/blobs", err) }), 0, 0
+}
+
+// plusLimit bounds the blob inodes READDIRPLUS creates ahead of any
+// lookup (each costs the daemon ~0.5 KiB until the kernel forgets it):
+// beyond it a listing hands out names only.
+const plusLimit = 1 << 16
+
+func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	digest, err := blobstore.ParseName(name)
+	if err != nil {
+		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+		return nil, syscall.ENOENT
+	}
+	canonical := blobstore.Name(digest)
+	size, ok := d.sizes.get(canonical)
+	var key string
+	if !ok {
+		var err error
+		if size, key, err = d.stat(ctx, digest); err != nil {
+			if errno := d.root.toErrno("lookup", "/blobs/"+canonical, err); errno != syscall.ENOENT {
+				return nil, errno
+			}
+			out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+			return nil, syscall.ENOENT
+		}
+		d.sizes.put(canonical, size)
+	}
+	return d.child(ctx, name, digest, size, key, out), 0
+}
+
+// headSize is what a lookup reads of a blob it has not seen listed: the
+// kernel's first READ of a file (16 KiB). A local file is stat'ed.
+const headSize = 16 << 10
+
+// stat learns a blob's size. From a remote store it GETs the blob's head
+// rather than its metadata: the answer's Content-Range carries the size,
+// and the bytes serve the first read of an open that usually follows, so
+// open + first read cost one request, not two.
+func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (size int64, key string, err error) {
+	if d.root.files == nil {
+		obj, err := d.root.stores.Blobs.Get(ctx, digest, objectstore.WithRange(objectstore.Bytes(0, headSize-1)))
+		if err == nil {
+			defer obj.Close()
+			head := make([]byte, min(headSize, obj.Size()))
+			if _, err := io.ReadFull(obj, head); err != nil {
+				return 0, "", fmt.Errorf("read the head of blob %s: %w", blobstore.Name(digest), err)
+			}
+			d.root.heads.put(string(digest), head)
+			return obj.Size(), "", nil
+		}
+		if !errors.Is(err, objectstore.ErrRangeNotSatisfiable) {
+			return 0, "", err
+		}
+		// an empty blob has no head: ask for its metadata
+	}
+	info, err := d.root.stores.Blobs.Stat(ctx, digest)
+	return info.Size, info.Key, err
+}
+
+// child is the inode of the blob under name (reused while the kernel
+// still knows it), with its attributes in out.
+func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, size int64, key string, out *fuse.EntryOut) *fs.Inode {
+	d.timeouts(out)
+	if ch := d.GetChild(name); ch != nil {
+		if bf, ok := ch.Operations().(*blobFile); ok {
+			bf.attr(&out.Attr)
+			return ch
+		}
+	}
+	bf := &blobFile{root: d.root, digest: digest, size: size, key: key}
+	bf.attr(&out.Attr)
+	d.root.liveBlobs.Add(1)
+	return d.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG})
+}
+
+func (d *blobsDir) timeouts(out *fuse.EntryOut) {
+	out.SetEntryTimeout(d.root.cfg.BlobTimeout)
+	out.SetAttrTimeout(d.root.cfg.BlobTimeout)
+}
+
+// headCache keeps the heads lookups read until an open takes them, up to
+// a bound: the oldest go first.
+type headCache struct {
+	mu    sync.Mutex
+	m     map[string]headEntry
+	order []headEntry // oldest first; entries taken or replaced are skipped
+	seq   uint64
+	max   int
+}
+
+type headEntry struct {
+	digest string
+	head   []byte
+	seq    uint64
+}
+
+func newHeadCache(max int) *headCache { return &headCache{m: map[string]headEntry{}, max: max} }
+
+func (c *headCache) put(digest string, head []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	e := headEntry{digest, head, c.seq}
+	c.m[digest] = e
+	c.order = append(c.order, headEntry{digest: digest, seq: e.seq})
+	for len(c.m) > c.max || len(c.order) > 2*c.max {
+		old := c.order[0]
+		c.order = c.order[1:]
+		if cur, ok := c.m[old.digest]; ok && cur.seq == old.seq {
+			delete(c.m, old.digest)
+		}
+	}
+}
+
+func (c *headCache) take(digest string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[digest]
+	delete(c.m, digest)
+	return e.head
+}
+
+// sizeCache remembers listed sizes, up to a bound.
+type sizeCache struct {
+	mu  sync.Mutex
+	m   map[string]int64
+	max int
+}
+
+func newSizeCache(max int) *sizeCache { return &sizeCache{m: map[string]int64{}, max: max} }
+
+func (c *sizeCache) put(name string, size int64) {
+	c.mu.Lock()
+	if len(c.m) < c.max {
+		c.m[name] = size
+	}
+	c.mu.Unlock()
+}
+
+func (c *sizeCache) get(name string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	size, ok := c.m[name]
+	return size, ok
+}
