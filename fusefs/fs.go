@@ -59,14 +59,21 @@ type Config struct {
 	Prefetch prefetch.Config
 	// BlobTimeout is the entry/attr timeout of blobs (immutable): an hour.
 	BlobTimeout time.Duration
-	// RecordTimeout is the entry/attr timeout of record files: 10 s.
+	// RecordTimeout is the entry timeout of record files and
+	// directories: 10 s.
 	RecordTimeout time.Duration
+	// RecordAttrTimeout is their attribute timeout: RecordTimeout.
+	RecordAttrTimeout time.Duration
 	// NegativeTimeout is how long a missing name is remembered: 1 s.
 	NegativeTimeout time.Duration
 	UID, GID        uint32
 	Log             *slog.Logger
 	Metrics         *metrics.Metrics // nil: none
 }
+
+// NoCache is a timeout of zero: the kernel keeps nothing. (A zero
+// timeout in Config takes the default.)
+const NoCache time.Duration = -1
 
 // Root is the filesystem's root directory.
 type Root struct {
@@ -106,8 +113,16 @@ func New(stores Stores, cfg Config) (*Root, error) {
 	if cfg.RecordTimeout == 0 {
 		cfg.RecordTimeout = 10 * time.Second
 	}
+	if cfg.RecordAttrTimeout == 0 {
+		cfg.RecordAttrTimeout = cfg.RecordTimeout
+	}
 	if cfg.NegativeTimeout == 0 {
 		cfg.NegativeTimeout = time.Second
+	}
+	for _, d := range []*time.Duration{&cfg.BlobTimeout, &cfg.RecordTimeout, &cfg.RecordAttrTimeout, &cfg.NegativeTimeout} {
+		if *d == NoCache {
+			*d = 0
+		}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -122,6 +137,7 @@ func New(stores Stores, cfg Config) (*Root, error) {
 		plusLimit: plusLimit, heads: newHeadCache(256)}
 	r.paths = newReadPaths(r.files, cfg, 0) // refined by Mount once the kernel has answered
 	cfg.Metrics.ReadMode(r.paths.open().String())
+	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
 	return r, nil
 }
 

@@ -25,7 +25,7 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 	if o.DefaultPermissions {
 		opts = append(opts, "default_permissions")
 	}
-	entry, attr, negative := root.cfg.RecordTimeout, root.cfg.RecordTimeout, root.cfg.NegativeTimeout
+	entry, attr, negative := root.cfg.RecordTimeout, root.cfg.RecordAttrTimeout, root.cfg.NegativeTimeout
 	// READDIRPLUS costs entry size (fewer names per READDIR) and pays off
 	// only where a listing carries attributes: S3 listings carry blob
 	// sizes, so every READDIR is a READDIRPLUS and `ls -l` needs no LOOKUP

@@ -87,7 +87,7 @@ func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	f := &recordFile{root: d.root, data: data}
 	f.root.fileAttr(&out.Attr, int64(len(data)))
 	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
 	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
 }
 
@@ -103,7 +103,7 @@ func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryO
 		}
 		d.root.dirAttr(&out.Attr)
 		out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-		out.SetAttrTimeout(d.root.cfg.RecordTimeout)
+		out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
 		return d.NewInode(ctx, &recordDir{dir: d.dir, kind: d.kind, prefix: prefix}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
 	}
 	out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
@@ -183,7 +183,7 @@ func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	l := &link{root: d.root, target: "../" + receipt + ".json"}
 	l.attr(&out.Attr)
 	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
 	return d.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK}), 0
 }
 

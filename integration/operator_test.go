@@ -11,8 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/internal/s3test"
 )
@@ -163,4 +166,98 @@ func TestMountTypeStorefs(t *testing.T) {
 		t.Fatalf("ls via fstab mount: %q", out)
 	}
 	run(t, "umount", mnt)
+
+	t.Run("every mount setting", func(t *testing.T) { mountEverySetting(t, n.args[1]) })
+	t.Run("s3 with a credentials file", func(t *testing.T) { mountS3CredentialsFile(t) })
+}
+
+// mountEverySetting mounts a data dir through mount(8) with every mount
+// setting in -o, and sees each one take effect where it can be seen.
+func mountEverySetting(t *testing.T, dataDir string) {
+	mnt := t.TempDir()
+	addr := freeAddr(t)
+	opts := "ro,allow_other,default_permissions,uid=1234,gid=5678,debug,log_format=json,metrics_addr=" + addr +
+		",read_ahead_kb=512,prefetch_budget=64,no_passthrough,entry_timeout=2,attr_timeout=3,negative_timeout=0.5,timeout=5s"
+	if out, err := exec.Command("mount", "-t", "fuse.storefs", dataDir, mnt, "-o", opts).CombinedOutput(); err != nil {
+		t.Fatalf("mount -o %s: %v: %s", opts, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	blob := filepath.Join(mnt, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")
+	if out := run(t, "cat", blob); out != "hello world" {
+		t.Fatalf("cat: %q", out)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(blob, &st); err != nil || st.Uid != 1234 || st.Gid != 5678 {
+		t.Errorf("uid=1234,gid=5678: the blob is owned by %d:%d (%v)", st.Uid, st.Gid, err)
+	}
+	opts2 := mountOptions(t, mnt)
+	for _, want := range []string{"allow_other", "default_permissions"} {
+		if !strings.Contains(opts2, want) {
+			t.Errorf("%s: /proc/self/mountinfo shows %q", want, opts2)
+		}
+	}
+	if err := syscall.Stat(mnt, &st); err == nil {
+		ra, _ := os.ReadFile(fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev)))
+		if strings.TrimSpace(string(ra)) != "512" {
+			t.Errorf("read_ahead_kb=512: the mount's bdi says %q", ra)
+		}
+	}
+	metrics := scrape(t, addr)
+	if !strings.Contains(metrics, `storefs_read_mode{mode="pread"} 1`) {
+		t.Errorf("no_passthrough: the read mode is not pread:\n%s", grepLines(metrics, "storefs_read_mode"))
+	}
+	if got := metric(t, metrics, "storefs_prefetch_budget_bytes"); got != 64<<20 {
+		t.Errorf("prefetch_budget=64: the budget is %v bytes", got)
+	}
+	run(t, "umount", mnt)
+}
+
+// mountS3CredentialsFile mounts S3 through mount(8), its credentials in a
+// file named in -o, none in the environment.
+func mountS3CredentialsFile(t *testing.T) {
+	srv := s3test.Start(t)
+	s3Node(t, srv)
+	creds := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(creds, []byte(fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", s3test.AccessKey, s3test.SecretKey)), 0o600)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	mnt := t.TempDir()
+	src := "s3://node1-@" + srv.Endpoint
+	opts := "ro,s3_insecure,s3_region=us-east-1,s3_credentials_file=" + creds
+	if out, err := exec.Command("mount", "-t", "fuse.storefs", src, mnt, "-o", opts).CombinedOutput(); err != nil {
+		t.Fatalf("mount -t fuse.storefs %s -o %s: %v: %s", src, opts, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	if out := run(t, "cat", filepath.Join(mnt, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")); out != "hello world" {
+		t.Fatalf("cat: %q", out)
+	}
+	if strings.Contains(mountOptions(t, mnt), s3test.SecretKey) {
+		t.Fatal("the mount table shows the secret")
+	}
+	run(t, "umount", mnt)
+}
+
+// mountOptions is the mount's line in /proc/self/mountinfo.
+func mountOptions(t *testing.T, mnt string) string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == mnt {
+			return line
+		}
+	}
+	t.Fatalf("%s is not in /proc/self/mountinfo", mnt)
+	return ""
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

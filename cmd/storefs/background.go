@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/storacha/storefs/mountopts"
 )
 
 // readyEnv names the descriptor through which a background child reports
@@ -61,7 +59,7 @@ func runChild(c *cli.Context, job mountJob) error {
 	ready := os.NewFile(3, "ready")
 	if sl, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "storefs"); err == nil {
 		level := slog.LevelInfo
-		if job.opts.Debug {
+		if job.settings.Debug {
 			level = slog.LevelDebug
 		}
 		job.log = slog.New(slog.NewTextHandler(sl, &slog.HandlerOptions{Level: level}))
@@ -90,62 +88,4 @@ func runChild(c *cli.Context, job mountJob) error {
 		ready.Close()
 	}
 	return err
-}
-
-// helperArgs rewrites the mount-helper form `storefs SOURCE MOUNTPOINT -o
-// OPTS` (how mount.fuse3 runs us for `mount -t fuse.storefs`) into
-// `storefs mount --background …`. It returns nil when args are not that
-// form.
-func helperArgs(args []string) ([]string, error) {
-	if len(args) < 3 || strings.HasPrefix(args[1], "-") || isCommand(args[1]) {
-		return nil, nil
-	}
-	h, err := mountopts.ParseHelper(args[1:])
-	if err != nil {
-		return nil, usageError{err}
-	}
-	var o mountopts.Options
-	for _, list := range h.Options {
-		if err := mountopts.Parse(list, &o); err != nil {
-			return nil, usageError{err}
-		}
-	}
-	cfg, err := mountopts.Source(h.Source, o, os.Getenv)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	out := []string{args[0], "mount", "--background"}
-	switch cfg.Backend() {
-	case "s3":
-		if strings.HasSuffix(h.Source, ".toml") {
-			out = append(out, "--config", h.Source)
-		} else {
-			out = append(out, "--s3-endpoint", cfg.S3.Endpoint, "--s3-bucket-prefix", cfg.S3.BucketPrefix)
-			if cfg.S3.Insecure {
-				out = append(out, "--s3-insecure")
-			}
-		}
-	case "datadir":
-		if strings.HasSuffix(h.Source, ".toml") {
-			out = append(out, "--config", h.Source)
-		} else {
-			out = append(out, "--data-dir", h.Source)
-		}
-	}
-	for _, list := range h.Options {
-		out = append(out, "-o", list)
-	}
-	return append(out, h.Mountpoint), nil
-}
-
-func isCommand(name string) bool {
-	if name == "help" || name == "h" {
-		return true
-	}
-	for _, c := range commands() {
-		if c.HasName(name) {
-			return true
-		}
-	}
-	return false
 }

@@ -13,6 +13,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	"github.com/urfave/cli/v2"
 
+	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -28,7 +29,7 @@ func blobCommand() *cli.Command {
 				Usage:     "store files as blobs; prints \"<b32>\\t<size>\\t<FILE>\" per file",
 				ArgsUsage: "FILE...",
 				UsageText: "storefs blob put [backend] [--hash FN] FILE...\n\nExample:\n   storefs blob put --data-dir ~/.storacha/piri ./chunk.car",
-				Flags: append(backendFlags(),
+				Flags: append(settingFlags(mountopts.Backend),
 					&cli.StringFlag{Name: "hash", Value: "sha2-256", Usage: "multihash `FUNCTION` to name blobs with"}),
 				Action: blobPut,
 			},
@@ -37,7 +38,7 @@ func blobCommand() *cli.Command {
 				Usage:     "write a blob's bytes (or an inclusive byte range) to stdout",
 				ArgsUsage: "NAME",
 				UsageText: "storefs blob get [backend] [--range START-END] NAME\n\nNAME is the b32 name, a CID or a base58btc multihash.\n\nExample:\n   storefs blob get --data-dir D --range 0-4 ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i",
-				Flags: append(backendFlags(),
+				Flags: append(settingFlags(mountopts.Backend),
 					&cli.StringFlag{Name: "range", Usage: "inclusive byte range `START-END` (END may be left out)"}),
 				Action: blobGet,
 			},
@@ -45,7 +46,7 @@ func blobCommand() *cli.Command {
 				Name:      "ls",
 				Usage:     "list blobs, one b32 name a line (-l: \"<b32>\\t<size>\")",
 				UsageText: "storefs blob ls [backend] [-l]\n\nExample:\n   storefs blob ls -l --data-dir ~/.storacha/piri",
-				Flags: append(backendFlags(),
+				Flags: append(settingFlags(mountopts.Backend),
 					&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "also print sizes"}),
 				Action: blobList,
 			},
@@ -54,14 +55,14 @@ func blobCommand() *cli.Command {
 				Usage:     "print a blob's names, size and backend key",
 				ArgsUsage: "NAME",
 				UsageText: "storefs blob stat [backend] NAME\n\nExample:\n   storefs blob stat --data-dir D zQmaozNR7DZHQK1ZcU9p7QdrshMvXqWK6gpu5rmrkPdT3L4",
-				Flags:     backendFlags(),
+				Flags:     settingFlags(mountopts.Backend),
 				Action:    blobStat,
 			},
 			{
 				Name:      "verify",
 				Usage:     "re-hash every blob; exit 1 naming each mismatch",
 				UsageText: "storefs blob verify [backend]\n\nExample:\n   storefs blob verify --data-dir ~/.storacha/piri",
-				Flags:     backendFlags(),
+				Flags:     settingFlags(mountopts.Backend),
 				Action:    blobVerify,
 			},
 		},

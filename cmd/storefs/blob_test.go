@@ -138,6 +138,13 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"mount", "--data-dir", dir}, 2, "want 1 argument"},
 		{[]string{"mount", "--data-dir", dir, filepath.Join(dir, "no-such-mountpoint")}, 1, "no such file"},
 		{[]string{"mount", "--log-format", "xml", "--data-dir", dir, "/tmp"}, 2, "--log-format"},
+		{[]string{"mount", "--prefetch-budget", "0", "--data-dir", dir, "/tmp"}, 2, "--prefetch-budget \"0\": below the smallest that works, 8M"},
+		{[]string{"mount", "-o", "prefetch_budget=4M", "--data-dir", dir, "/tmp"}, 2, "-o prefetch_budget=4M"},
+		{[]string{"mount", "-o", "read_ahead_kb=lots", "--data-dir", dir, "/tmp"}, 2, "want a size"},
+		{[]string{"mount", "-o", "data_dir=" + dir, "--data-dir", dir, "/tmp"}, 2, "name one backend"},
+		{[]string{"mount", "-o", "s3_secret_access_key=x", "--data-dir", dir, "/tmp"}, 2, "credentials never go"},
+		{[]string{"blob", "ls", "--s3-endpoint", "127.0.0.1:1", "--s3-secret-access-key", "x"}, 2, "credentials never go"},
+		{[]string{"blob", "ls", "--data-dir", dir, "--s3-bucket-prefix", "p-"}, 2, "is an S3 setting"},
 		{[]string{"unmount", filepath.Join(dir, "pdp")}, 1, "not mounted"},
 	} {
 		_, stderr, code := storefs(t, c.args...)
@@ -175,8 +182,8 @@ func TestS3PiriBuckets(t *testing.T) {
 	before, err := treehash.Sum(srv.DataDir)
 	must(t, err)
 
-	backend := []string{"--s3-endpoint", srv.Endpoint, "--s3-bucket-prefix", "node", "--s3-insecure",
-		"--s3-access-key-id", s3test.AccessKey}
+	backend := []string{"--s3-endpoint", srv.Endpoint, "--s3-bucket-prefix", "node", "--s3-insecure"}
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
 	out, stderr, code := storefs(t, append(append([]string{"blob", "get"}, backend...), legacy)...)
 	if code != 0 || out != "legacy blob" {

@@ -15,7 +15,6 @@ import (
 	"github.com/storacha/storefs/internal/sample"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
 )
 
 func demoCommand() *cli.Command {
@@ -58,9 +57,12 @@ func demo(c *cli.Context) error {
 	}
 	fmt.Fprintf(out, "sample Piri data dir: %s (flatfs blobs in pdp/datastore, LevelDB records, a keystore storefs never shows)\n", dataDir)
 
-	log, _ := newLogger(c.App.ErrWriter, "text", c.Bool("debug"))
-	job := mountJob{cfg: config.Config{DataDir: dataDir}, opts: mountopts.Options{Verify: true, Debug: c.Bool("debug")},
-		mountpoint: mnt, fsname: dataDir, log: log, readAheadKB: 1024}
+	st, err := mountopts.Resolve(mountopts.Input{Scope: mountopts.Mount,
+		Flags: map[string]string{"data-dir": dataDir, "verify": "true", "debug": fmt.Sprint(c.Bool("debug"))}})
+	if err != nil {
+		return err
+	}
+	job := mountJob{settings: st, mountpoint: mnt, fsname: dataDir, log: newLogger(c.App.ErrWriter, "text", st.Debug)}
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	mounted := make(chan error, 1)

@@ -26,15 +26,9 @@ import (
 )
 
 func mountFlags() []cli.Flag {
-	return append(backendFlags(),
-		&cli.StringSliceFlag{Name: "o", Usage: "mount options `OPTS` (comma-separated; repeatable): allow_other, default_permissions, uid=, gid=, debug, verify, timeout=, entry_timeout=, negative_timeout="},
-		&cli.BoolFlag{Name: "verify", Usage: "hash whole sequential reads of a blob; EIO when the bytes do not match"},
-		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
-		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log as `text` or json"},
-		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics), e.g. 127.0.0.1:9464"},
-		&cli.IntFlag{Name: "read-ahead-kb", Value: 1024, Usage: "kernel readahead of the mount in `KiB` (0: leave the kernel's 128)"},
-		&cli.IntFlag{Name: "prefetch-budget", Value: 128, Usage: "memory for read-ahead of all open blobs, in `MiB`"},
-		&cli.BoolFlag{Name: "no-passthrough", Usage: "serve flatfs blobs through the daemon (pread) instead of FUSE passthrough"},
+	return append(settingFlags(mountopts.Mount),
+		&cli.StringSliceFlag{Name: "o", Usage: "settings as an -o list `OPTS` (comma-separated, repeatable): every flag above in snake_case, e.g. -o allow_other,prefetch_budget=64; generic fstab options (ro, noauto, _netdev …) are accepted"},
+		&cli.StringFlag{Name: "source", Hidden: true, Usage: "the mount-helper SOURCE"},
 		&cli.BoolFlag{Name: "background", Hidden: true, Usage: "detach once mounted (the mount-helper form does)"},
 	)
 }
@@ -72,46 +66,22 @@ func unmountCommand() *cli.Command {
 
 // mountJob is a parsed mount request.
 type mountJob struct {
-	cfg           config.Config
-	opts          mountopts.Options
-	mountpoint    string
-	fsname        string
-	log           *slog.Logger
-	metricsAddr   string
-	readAheadKB   int
-	noPassthrough bool
-	prefetchMiB   int
+	settings   mountopts.Settings
+	mountpoint string
+	fsname     string
+	log        *slog.Logger
 }
 
 func mountAction(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	var o mountopts.Options
-	for _, list := range c.StringSlice("o") {
-		if err := mountopts.Parse(list, &o); err != nil {
-			return usageError{err}
-		}
-	}
-	if c.Int("prefetch-budget") < 0 {
-		return usagef("--prefetch-budget must not be negative")
-	}
-	o.Verify = o.Verify || c.Bool("verify")
-	o.Debug = o.Debug || c.Bool("debug")
-	if c.IsSet("timeout") || o.Timeout == 0 {
-		o.Timeout = c.Duration("timeout")
-	}
-	cfg, err := backendConfig(c, false)
+	st, err := settings(c, mountopts.Mount)
 	if err != nil {
 		return err
 	}
-	cfg.Timeout = o.Timeout
-	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), o.Debug)
-	if err != nil {
-		return err
-	}
-	job := mountJob{cfg: cfg, opts: o, mountpoint: c.Args().First(), fsname: fsName(cfg), log: log, metricsAddr: c.String("metrics-addr"),
-		readAheadKB: c.Int("read-ahead-kb"), noPassthrough: c.Bool("no-passthrough"), prefetchMiB: c.Int("prefetch-budget")}
+	log := newLogger(c.App.ErrWriter, st.LogFormat, st.Debug)
+	job := mountJob{settings: st, mountpoint: c.Args().First(), fsname: fsName(st.Store), log: log}
 	if c.Bool("background") {
 		return background(c, job)
 	}
@@ -129,19 +99,17 @@ func fsName(c config.Config) string {
 	return "memory"
 }
 
-func newLogger(w io.Writer, format string, debug bool) (*slog.Logger, error) {
+// newLogger logs as text or json (mountopts checked which).
+func newLogger(w io.Writer, format string, debug bool) *slog.Logger {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return nil, usagef("--log-format %q: want text or json", format)
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // runMount mounts, reports through ready, serves until ctx ends (SIGINT,
@@ -155,56 +123,53 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if err := prepareMountpoint(job.mountpoint, job.log); err != nil {
 		return err
 	}
+	st := job.settings
 	var m *metrics.Metrics
-	if job.metricsAddr != "" {
+	if st.MetricsAddr != "" {
 		m = metrics.New()
-		addr, err := m.Serve(ctx, job.metricsAddr)
+		addr, err := m.Serve(ctx, st.MetricsAddr)
 		if err != nil {
 			return err
 		}
 		job.log.Info("serving metrics", "url", "http://"+addr.String()+"/metrics")
-		job.cfg.Instrument = m.Instrument
+		st.Store.Instrument = m.Instrument
 	}
-	stores, err := config.Open(ctx, job.cfg)
+	stores, err := config.Open(ctx, st.Store)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", job.cfg, err)
+		return fmt.Errorf("open %s: %w", st.Store, err)
 	}
 	defer stores.Close()
 	for _, a := range stores.Absent {
 		job.log.Info("record store absent; shown empty", "store", a)
 	}
-	cfg := fusefs.Config{FsName: job.fsname, AllowOther: job.opts.AllowOther, DefaultPermissions: job.opts.DefaultPermissions, Debug: job.opts.Debug,
-		ReadAheadKB: job.readAheadKB, Verify: job.opts.Verify, RecordTimeout: job.opts.EntryTimeout,
-		NegativeTimeout: job.opts.NegativeTimeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m, NoPassthrough: job.noPassthrough}
-	if job.prefetchMiB > 0 {
-		cfg.Prefetch = prefetch.Defaults
-		cfg.Prefetch.Budget = int64(job.prefetchMiB) << 20
+	cfg := fusefs.Config{
+		FsName: job.fsname, AllowOther: st.AllowOther, DefaultPermissions: st.DefaultPermissions, Debug: st.Debug,
+		ReadAheadKB: st.ReadAheadKB, Verify: st.Verify, NoPassthrough: st.NoPassthrough,
+		Prefetch:      prefetch.Config{Budget: st.PrefetchBudget},
+		RecordTimeout: noCache(st.EntryTimeout), RecordAttrTimeout: noCache(st.AttrTimeout), NegativeTimeout: noCache(st.NegativeTimeout),
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m,
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Read-ahead buffers churn: let the GC work harder rather than
 		// let the heap grow far past the budget.
-		budget := cfg.Prefetch.Budget
-		if budget == 0 {
-			budget = prefetch.Defaults.Budget
-		}
-		debug.SetMemoryLimit(budget + 48<<20)
+		debug.SetMemoryLimit(st.PrefetchBudget + 48<<20)
 	}
-	if job.opts.UID != nil {
-		cfg.UID = *job.opts.UID
+	if st.UID != nil {
+		cfg.UID = *st.UID
 	}
-	if job.opts.GID != nil {
-		cfg.GID = *job.opts.GID
+	if st.GID != nil {
+		cfg.GID = *st.GID
 	}
 	root, err := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Stores: stores.Stores}, cfg)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	defer root.Close()
 	server, err := fusefs.Mount(job.mountpoint, root)
 	if err != nil {
 		return err
 	}
-	job.log.Info("mounted", "source", job.fsname, "mountpoint", job.mountpoint, "backend", job.cfg.Backend(), "verify", job.opts.Verify)
+	job.log.Info("mounted", "source", job.fsname, "mountpoint", job.mountpoint, "backend", st.Store.Backend(), "verify", st.Verify)
 	ready(nil)
 
 	served := make(chan struct{})
@@ -229,6 +194,15 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	case <-time.After(2 * time.Second):
 	}
 	return nil
+}
+
+// noCache is how a timeout of zero reaches fusefs, where zero means the
+// default.
+func noCache(d time.Duration) time.Duration {
+	if d == 0 {
+		return fusefs.NoCache
+	}
+	return d
 }
 
 // prepareMountpoint checks the mountpoint, and clears a stale mount a

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/config"
 	"github.com/storacha/storefs/store/records"
 )
@@ -24,7 +25,7 @@ func recordCommand() *cli.Command {
 				Usage:     "list one kind of record, one key a line, named as in the mount",
 				ArgsUsage: "KIND",
 				UsageText: "storefs record ls [backend] KIND\n\n" + kindHelp + ".\nAllocations and acceptances are listed as <b32 blob>/<space DID>; the other kinds by CID.\n\nExample:\n   storefs record ls --data-dir ~/.storacha/piri receipts",
-				Flags:     backendFlags(),
+				Flags:     settingFlags(mountopts.Backend),
 				Action:    recordList,
 			},
 			{
@@ -32,7 +33,7 @@ func recordCommand() *cli.Command {
 				Usage:     "print a record as the JSON the mount shows",
 				ArgsUsage: "KIND KEY",
 				UsageText: "storefs record show [backend] KIND KEY\n\n" + kindHelp + ".\n\nExample:\n   storefs record show --data-dir ~/.storacha/piri receipts bafyrei…",
-				Flags:     backendFlags(),
+				Flags:     settingFlags(mountopts.Backend),
 				Action:    recordShow,
 			},
 		},

@@ -109,6 +109,9 @@ func NewPool(ctx context.Context, cfg Config, onUse func(int64)) (*Pool, error) 
 	return &Pool{cfg: cfg, ctx: ctx, chunks: map[chunkKey]*chunk{}, onUse: onUse}, nil
 }
 
+// Config is the pool's config, defaults filled in.
+func (p *Pool) Config() Config { return p.cfg }
+
 // InUse is the memory held by chunks.
 func (p *Pool) InUse() int64 { return p.used.Load() }
 

@@ -31,6 +31,7 @@ type Metrics struct {
 	servedBytes     prometheus.Counter
 	fuseOps         *prometheus.HistogramVec
 	prefetchBytes   prometheus.Gauge
+	prefetchBudget  prometheus.Gauge
 	readMode        *prometheus.GaugeVec
 }
 
@@ -54,11 +55,14 @@ func New() *Metrics {
 		prefetchBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "storefs_prefetch_bytes_in_use", Help: "Memory held by read-ahead buffers.",
 		}),
+		prefetchBudget: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "storefs_prefetch_budget_bytes", Help: "The most memory read-ahead buffers may hold.",
+		}),
 		readMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "storefs_read_mode", Help: "1 for the blob read path in use: passthrough (kernel reads the file directly) or daemon (reads served by storefs).",
+			Name: "storefs_read_mode", Help: "1 for the blob read path opens take: passthrough (the kernel reads the local file), pread (storefs reads it) or daemon (storefs reads the store through read-ahead).",
 		}, []string{"mode"}),
 	}
-	m.reg.MustRegister(m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.readMode,
+	m.reg.MustRegister(m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.prefetchBudget, m.readMode,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -108,6 +112,13 @@ func (m *Metrics) Served(n int) {
 func (m *Metrics) PrefetchInUse(n int64) {
 	if m != nil {
 		m.prefetchBytes.Set(float64(n))
+	}
+}
+
+// PrefetchBudget sets the read-ahead memory budget.
+func (m *Metrics) PrefetchBudget(n int64) {
+	if m != nil {
+		m.prefetchBudget.Set(float64(n))
 	}
 }
 

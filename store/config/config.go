@@ -55,6 +55,7 @@ type S3 struct {
 	Endpoint        string
 	BucketPrefix    string
 	Insecure        bool
+	Region          string // empty: us-east-1
 	AccessKeyID     string
 	SecretAccessKey string
 }
@@ -169,6 +170,7 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 		AccessKeyID:     c.S3.AccessKeyID,
 		SecretAccessKey: c.S3.SecretAccessKey,
 		Insecure:        insecure,
+		Region:          c.S3.Region,
 		Timeout:         c.Timeout,
 	})
 	if err != nil {

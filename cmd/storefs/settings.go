@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/config"
+)
+
+// settingFlags are the flags of the settings table for a command of
+// scope: backend settings for every command, mount settings too for
+// mount. Values are kept as written; mountopts parses and checks them.
+func settingFlags(scope mountopts.Scope) []cli.Flag {
+	var flags []cli.Flag
+	for _, s := range mountopts.Table {
+		if s.Scope == mountopts.Mount && scope != mountopts.Mount {
+			continue
+		}
+		category := "Backend"
+		if s.Scope == mountopts.Mount {
+			category = "Mount"
+		}
+		usage := fmt.Sprintf("%s (-o %s, $%s)", s.Usage, s.Opt(), s.Env())
+		if s.ValueName != "" {
+			usage = "`" + s.ValueName + "`: " + usage
+		}
+		if s.Kind == mountopts.Bool {
+			flags = append(flags, &cli.BoolFlag{Name: s.Name, Usage: usage, Category: category})
+			continue
+		}
+		flags = append(flags, &cli.StringFlag{Name: s.Name, Usage: usage, Category: category, DefaultText: s.Default})
+	}
+	// Credentials on a command line show in ps: the flags that once took
+	// them are kept only to say where credentials go now.
+	for _, name := range []string{"s3-access-key-id", "s3-secret-access-key"} {
+		flags = append(flags, &cli.StringFlag{Name: name, Hidden: true})
+	}
+	return flags
+}
+
+// settings resolves the command's settings: its flags, its -o lists and
+// SOURCE (mount only), the environment, a Piri config, the defaults.
+func settings(c *cli.Context, scope mountopts.Scope) (mountopts.Settings, error) {
+	for _, name := range []string{"s3-access-key-id", "s3-secret-access-key"} {
+		if c.IsSet(name) {
+			return mountopts.Settings{}, usageError{mountopts.CredentialError("--" + name)}
+		}
+	}
+	in := mountopts.Input{Flags: map[string]string{}, Env: os.Getenv, Scope: scope}
+	for _, s := range mountopts.Table {
+		if !c.IsSet(s.Name) {
+			continue
+		}
+		if s.Kind == mountopts.Bool {
+			in.Flags[s.Name] = fmt.Sprint(c.Bool(s.Name))
+		} else {
+			in.Flags[s.Name] = c.String(s.Name)
+		}
+	}
+	if scope == mountopts.Mount {
+		in.Options = c.StringSlice("o")
+		in.Source = c.String("source")
+	}
+	st, err := mountopts.Resolve(in)
+	if err != nil {
+		if errors.Is(err, mountopts.ErrUsage) {
+			return st, usageError{err}
+		}
+		return st, err
+	}
+	return st, nil
+}
+
+// openStores opens the backend the settings name.
+func openStores(c *cli.Context, writable bool) (*config.Stores, error) {
+	st, err := settings(c, mountopts.Backend)
+	if err != nil {
+		return nil, err
+	}
+	st.Store.Writable = writable
+	stores, err := config.Open(c.Context, st.Store)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", st.Store, err)
+	}
+	return stores, nil
+}

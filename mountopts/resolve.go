@@ -1,0 +1,351 @@
+package mountopts
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/storacha/storefs/store/config"
+)
+
+// ErrUsage is matched by every error in what the user wrote: the caller
+// exits with 2.
+var ErrUsage = errors.New("usage")
+
+func usage(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+// Layer is where a value came from, strongest first.
+type Layer int
+
+const (
+	FromFlag Layer = iota
+	FromOption
+	FromEnv
+	FromPiri
+	FromDefault
+	unset
+)
+
+func (l Layer) String() string {
+	return [...]string{"flag", "-o", "environment", "Piri config", "default", "unset"}[l]
+}
+
+// Input is what a command was given.
+type Input struct {
+	// Flags are the table's flags set on the command line, by Name, as
+	// written (a Bool as "true" or "false").
+	Flags map[string]string
+	// Options are -o lists, in order: a later value wins.
+	Options []string
+	// Source is the mount-helper SOURCE (see Source), "" when none.
+	Source string
+	// Env reads the environment (os.Getenv); nil reads nothing.
+	Env func(string) string
+	// Scope is Mount for `storefs mount` (every setting), Backend for
+	// the other commands (backend settings only, no -o).
+	Scope Scope
+}
+
+// Settings are resolved values.
+type Settings struct {
+	// Store is the backend: selected, with its settings.
+	Store config.Config
+
+	AllowOther, DefaultPermissions bool
+	Verify, Debug, NoPassthrough   bool
+	UID, GID                       *uint32
+	EntryTimeout, AttrTimeout      time.Duration
+	NegativeTimeout                time.Duration
+	LogFormat, MetricsAddr         string
+	ReadAheadKB                    int
+	PrefetchBudget                 int64 // bytes
+
+	// From says where each setting's value came from, by Name.
+	From map[string]Layer
+}
+
+// credentialOpts are what users might write to put credentials in -o;
+// they are refused with the reason.
+var credentialOpts = []string{"s3_access_key_id", "s3_secret_access_key", "access_key_id", "secret_access_key", "aws_access_key_id", "aws_secret_access_key"}
+
+// CredentialError explains where credentials go instead of name.
+func CredentialError(name string) error {
+	return usage("%s: credentials never go on a command line or into fstab (other users can read both); use $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, a Piri config file, or --s3-credentials-file", name)
+}
+
+// values holds one layer's raw values, by Name.
+type values map[string]string
+
+// Resolve applies flag > -o > environment > Piri config > default to in.
+func Resolve(in Input) (Settings, error) {
+	env := in.Env
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	layers := [unset]values{FromFlag: {}, FromOption: {}, FromEnv: {}, FromPiri: {}, FromDefault: {}}
+	var named []string // backend selectors, as the user named them
+
+	for name, val := range in.Flags {
+		s, ok := lookup(name)
+		if !ok || s.Name != name || !in.takes(s) {
+			return Settings{}, usage("--%s is not a setting of this command", name)
+		}
+		if s.Kind == Bool && val == "false" {
+			layers[FromFlag][s.Name] = val
+			continue
+		}
+		layers[FromFlag][s.Name] = val
+		if s.Selects {
+			named = append(named, "--"+s.Name)
+		}
+	}
+	optSelectors := map[string]bool{}
+	for _, list := range in.Options {
+		if in.Scope != Mount {
+			return Settings{}, usage("-o is an option of mount only")
+		}
+		if err := parseList(list, layers[FromOption], optSelectors); err != nil {
+			return Settings{}, err
+		}
+	}
+	for name := range optSelectors {
+		s, _ := lookup(name)
+		named = append(named, "-o "+s.Opt())
+	}
+	if in.Source != "" {
+		src, err := Source(in.Source)
+		if err != nil {
+			return Settings{}, err
+		}
+		for name, val := range src { // -o options beside it win
+			if _, set := layers[FromOption][name]; !set {
+				layers[FromOption][name] = val
+			}
+		}
+		named = append(named, "SOURCE "+in.Source)
+	}
+	for _, s := range Table {
+		if in.takes(s) {
+			if v := env(s.Env()); v != "" {
+				layers[FromEnv][s.Name] = v
+			}
+		}
+		if s.Default != "" {
+			layers[FromDefault][s.Name] = s.Default
+		}
+	}
+
+	// Exactly one backend selector: the command line's (flags, -o,
+	// SOURCE), else the environment's, else memory.
+	if len(named) == 0 {
+		for _, s := range Table {
+			if v, ok := layers[FromEnv][s.Name]; ok && s.Selects {
+				if s.Kind == Bool {
+					if on, _ := parseBool(v); !on {
+						continue
+					}
+				}
+				named = append(named, "$"+s.Env())
+			}
+		}
+	}
+	slices.Sort(named)
+	if len(named) > 1 {
+		return Settings{}, usage("name one backend, not %s", strings.Join(named, " and "))
+	}
+	selector := "memory"
+	if len(named) == 1 {
+		selector = selectorName(named[0])
+	}
+
+	var piri config.Config
+	if selector == "config" {
+		path, _ := first(layers, "config")
+		var err error
+		if piri, err = config.LoadPiri(path); err != nil {
+			return Settings{}, err
+		}
+		p := layers[FromPiri]
+		if piri.DataDir != "" {
+			p["data-dir"] = piri.DataDir
+		}
+		if piri.S3 != nil {
+			p["s3-endpoint"] = piri.S3.Endpoint
+			p["s3-bucket-prefix"] = piri.S3.BucketPrefix
+			p["s3-insecure"] = fmt.Sprint(piri.S3.Insecure)
+		}
+	}
+	s3 := selector == "s3-endpoint" || (selector == "config" && piri.S3 != nil)
+	// S3 settings written beside another backend are a mistake; in the
+	// environment they may be meant for another mount.
+	for _, name := range []string{"s3-bucket-prefix", "s3-insecure", "s3-region", "s3-credentials-file"} {
+		_, byFlag := layers[FromFlag][name]
+		_, byOpt := layers[FromOption][name]
+		if (byFlag || byOpt) && !s3 {
+			return Settings{}, usage("--%s (-o %s) is an S3 setting: it needs --s3-endpoint, or a --config whose [repo] has s3", name, strings.ReplaceAll(name, "-", "_"))
+		}
+	}
+
+	out := Settings{From: map[string]Layer{}}
+	get := func(name string) string {
+		v, l := first(layers, name)
+		if l != unset {
+			out.From[name] = l
+		}
+		return v
+	}
+	for _, s := range Table {
+		if !in.takes(s) {
+			continue
+		}
+		if v, l := first(layers, s.Name); l != unset {
+			if err := s.check(v); err != nil {
+				return Settings{}, usage("%s: %v", where(s, l, v), err)
+			}
+		}
+	}
+
+	timeout, _ := parseDuration(get("timeout"))
+	out.Store = config.Config{Timeout: timeout}
+	switch {
+	case s3:
+		insecure, _ := parseBool(orFalse(get("s3-insecure")))
+		out.Store.S3 = &config.S3{
+			Endpoint:     get("s3-endpoint"),
+			BucketPrefix: get("s3-bucket-prefix"),
+			Insecure:     insecure,
+			Region:       get("s3-region"),
+		}
+		if err := credentialsFor(out.Store.S3, get("s3-credentials-file"), env, piri.S3); err != nil {
+			return Settings{}, err
+		}
+		if selector == "config" {
+			out.Store.DataDir = piri.DataDir // a node in S3 mode keeps local stores there
+		}
+	case selector == "data-dir" || selector == "config":
+		out.Store.DataDir = get("data-dir")
+		if out.Store.DataDir == "" {
+			return Settings{}, usage("--data-dir: empty directory name")
+		}
+	}
+	if in.Scope != Mount {
+		return out, nil
+	}
+
+	flag := func(name string) bool { b, _ := parseBool(orFalse(get(name))); return b }
+	dur := func(name string) time.Duration { d, _ := parseDuration(get(name)); return d }
+	size := func(name string) int64 {
+		s, _ := lookup(name)
+		n, _ := ParseSize(get(name), s.Unit)
+		return n
+	}
+	id := func(name string) *uint32 {
+		if v := get(name); v != "" {
+			n, _ := parseID(v)
+			return &n
+		}
+		return nil
+	}
+	out.AllowOther, out.DefaultPermissions = flag("allow-other"), flag("default-permissions")
+	out.Verify, out.Debug, out.NoPassthrough = flag("verify"), flag("debug"), flag("no-passthrough")
+	out.UID, out.GID = id("uid"), id("gid")
+	out.EntryTimeout, out.AttrTimeout, out.NegativeTimeout = dur("entry-timeout"), dur("attr-timeout"), dur("negative-timeout")
+	out.LogFormat, out.MetricsAddr = get("log-format"), get("metrics-addr")
+	out.ReadAheadKB = int(size("read-ahead-kb") >> 10)
+	out.PrefetchBudget = size("prefetch-budget")
+	return out, nil
+}
+
+// takes reports whether the command takes the setting.
+func (in Input) takes(s Setting) bool { return s.Scope == Backend || in.Scope == Mount }
+
+// first is the strongest layer's value of a setting.
+func first(layers [unset]values, name string) (string, Layer) {
+	for l := FromFlag; l < unset; l++ {
+		if v, ok := layers[l][name]; ok {
+			return v, l
+		}
+	}
+	return "", unset
+}
+
+// where says a value as the user wrote it.
+func where(s Setting, l Layer, v string) string {
+	switch l {
+	case FromFlag:
+		return fmt.Sprintf("--%s %q", s.Name, v)
+	case FromEnv:
+		return fmt.Sprintf("$%s=%q", s.Env(), v)
+	case FromOption:
+		return fmt.Sprintf("-o %s=%s", s.Opt(), v)
+	}
+	return fmt.Sprintf("%s %q (%s)", s.Name, v, l)
+}
+
+func orFalse(v string) string {
+	if v == "" {
+		return "false"
+	}
+	return v
+}
+
+// selectorName turns how a selector was named back into its Name.
+func selectorName(named string) string {
+	switch {
+	case strings.HasPrefix(named, "--"):
+		return named[2:]
+	case strings.HasPrefix(named, "-o "):
+		s, _ := lookup(named[3:])
+		return s.Name
+	case strings.HasPrefix(named, "$"):
+		for _, s := range Table {
+			if "$"+s.Env() == named {
+				return s.Name
+			}
+		}
+	case strings.HasPrefix(named, "SOURCE "):
+		src, _ := Source(strings.TrimPrefix(named, "SOURCE "))
+		for _, name := range []string{"config", "s3-endpoint", "data-dir"} {
+			if _, ok := src[name]; ok {
+				return name
+			}
+		}
+	}
+	return "memory"
+}
+
+// credentialsFor fills the S3 credentials: a credentials file named by a
+// setting, else the environment, else the Piri config.
+func credentialsFor(s *config.S3, file string, env func(string) string, piri *config.S3) error {
+	switch {
+	case file != "":
+		if _, err := os.Stat(file); err != nil {
+			return fmt.Errorf("s3 credentials file: %w", err)
+		}
+		v, err := credentials.NewFileAWSCredentials(file, env("AWS_PROFILE")).GetWithContext(nil)
+		if err != nil || v.AccessKeyID == "" {
+			// The error may quote the file's lines: say only where.
+			return fmt.Errorf("s3 credentials file %s: no access key for profile %q", file, profileName(env))
+		}
+		s.AccessKeyID, s.SecretAccessKey = v.AccessKeyID, v.SecretAccessKey
+	case env("AWS_ACCESS_KEY_ID") != "":
+		s.AccessKeyID, s.SecretAccessKey = env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")
+	case piri != nil:
+		s.AccessKeyID, s.SecretAccessKey = piri.AccessKeyID, piri.SecretAccessKey
+	}
+	return nil
+}
+
+func profileName(env func(string) string) string {
+	if p := env("AWS_PROFILE"); p != "" {
+		return p
+	}
+	return "default"
+}
