@@ -74,7 +74,7 @@ var Table = []Setting{
 	{Name: "s3-endpoint", Kind: String, Scope: Backend, Selects: true, ValueName: "HOST:PORT",
 		Usage: "S3 server (a http:// or https:// URL also sets the scheme)"},
 	{Name: "s3-bucket-prefix", Kind: String, Scope: Backend, ValueName: "PREFIX",
-		Usage: "Piri's bucket_prefix: blobs are in <PREFIX>pdp"},
+		Usage: "Piri's bucket_prefix: blobs are in the bucket PREFIX + pdp"},
 	{Name: "s3-insecure", Kind: Bool, Scope: Backend,
 		Usage: "plain http for S3"},
 	{Name: "s3-region", Kind: String, Scope: Backend, Default: "us-east-1", ValueName: "REGION",

@@ -25,8 +25,8 @@ func settingFlags(scope mountopts.Scope) []cli.Flag {
 			category = "Mount"
 		}
 		usage := fmt.Sprintf("%s (-o %s, $%s)", s.Usage, s.Opt(), s.Env())
-		if s.ValueName != "" {
-			usage = "`" + s.ValueName + "`: " + usage
+		if s.ValueName != "" { // the backticks name the flag's placeholder
+			usage = fmt.Sprintf("%s (-o %s=`%s`, $%s)", s.Usage, s.Opt(), s.ValueName, s.Env())
 		}
 		if s.Kind == mountopts.Bool {
 			flags = append(flags, &cli.BoolFlag{Name: s.Name, Usage: usage, Category: category})
