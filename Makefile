@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 export STOREFS_VERSITYGW ?= $(CURDIR)/.tools/bin/versitygw
 
-.PHONY: build test test-deps lint demo bench bench-go fuzz clean
+.PHONY: build test test-unit test-deps lint demo bench bench-go fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/storefs ./cmd/storefs
@@ -16,11 +16,17 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Every test: installs what it needs, then runs the unit, conformance (real
-# versitygw on 127.0.0.1, started by the tests themselves) and CLI tests.
+# Every test: installs what it needs (fuse3, attr, versitygw), then runs
+# the unit tests and the system tier (real FUSE mounts, a real versitygw
+# on 127.0.0.1 started by the tests themselves, mount(8)), and the fuzzers.
 test: test-deps lint build
-	$(GO) test -count=1 -timeout 20m ./...
+	STOREFS_SYSTEM_TESTS=1 $(GO) test -count=1 -timeout 20m ./...
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# The unit tests only: no system package, no service, no root; the
+# system tier skips, saying so (docs/development.md).
+test-unit: lint
+	env -u STOREFS_SYSTEM_TESTS $(GO) test -count=1 -timeout 10m ./...
 
 # Each fuzz target for a short bound (also part of make test).
 FUZZTIME ?= 20s

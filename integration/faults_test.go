@@ -260,9 +260,7 @@ func TestCorruptDataThroughTheBinary(t *testing.T) {
 // TestOtherUsers: without allow_other another user cannot read the mount;
 // with it they can.
 func TestOtherUsers(t *testing.T) {
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv missing")
-	}
+	needTool(t, "setpriv")
 	n := dataDirNode(t)
 	for _, allow := range []bool{false, true} {
 		mnt := t.TempDir()

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/internal/fusetest"
+	"github.com/storacha/storefs/internal/tier"
 	"github.com/storacha/storefs/store/config"
 )
 
@@ -47,6 +48,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// needTool marks t as a system-tier test that runs these programs.
+func needTool(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		missing := ""
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = tool + " missing (make test-deps installs it)"
+		}
+		tier.Require(t, tool, missing)
+	}
+}
+
 // daemon is a running `storefs mount`.
 type daemon struct {
 	t   *testing.T
@@ -64,14 +77,7 @@ type daemon struct {
 func startMount(t *testing.T, mnt string, args ...string) *daemon {
 	t.Helper()
 	fusetest.Require(t)
-	for _, tool := range []string{"getfattr", "sha256sum", "dd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing (make test-deps installs it)", tool)
-			}
-			t.Skipf("%s missing (make test-deps installs it)", tool)
-		}
-	}
+	needTool(t, "getfattr", "sha256sum", "dd")
 	d := &daemon{t: t, mnt: mnt, log: &bytes.Buffer{}}
 	d.cmd = exec.Command(bin, append(append([]string{"mount"}, args...), mnt)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log

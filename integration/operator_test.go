@@ -121,12 +121,7 @@ func TestPiriConfigFile(t *testing.T) {
 // TestMountTypeStorefs uses mount(8) with -t fuse.storefs, as an fstab line
 // does: mount.fuse3 runs `storefs SOURCE MNT -o OPTS` from the default PATH.
 func TestMountTypeStorefs(t *testing.T) {
-	if _, err := exec.LookPath("mount.fuse3"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mount.fuse3 missing (make test-deps installs fuse3)")
-		}
-		t.Skip("mount.fuse3 missing")
-	}
+	needTool(t, "mount.fuse3")
 	link := "/usr/local/bin/storefs"
 	if target, err := os.Readlink(link); err == nil && strings.HasPrefix(target, os.TempDir()) {
 		os.Remove(link) // left by an earlier run of this test

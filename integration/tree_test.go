@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -319,12 +318,7 @@ func TestUnmountCommand(t *testing.T) {
 // `storefs SOURCE MOUNTPOINT -o OPTS` and wait for it to return once the
 // mount answers.
 func TestMountHelper(t *testing.T) {
-	if _, err := exec.LookPath("mount.fuse3"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mount.fuse3 missing (make test-deps installs fuse3)")
-		}
-		t.Skip("mount.fuse3 missing (fuse3 not installed)")
-	}
+	needTool(t, "mount.fuse3")
 	n := dataDirNode(t)
 	mnt := t.TempDir()
 	dataDir := n.args[1]

@@ -1,11 +1,13 @@
 // Package fusetest checks that real FUSE mounts can run here: /dev/fuse and
-// root (it is root-only on these machines). Locally a missing prerequisite
-// skips the test with a message; on CI (CI=true) it fails it.
+// root (it is root-only on these machines). FUSE tests are the system
+// tier (see internal/tier).
 package fusetest
 
 import (
 	"os"
 	"testing"
+
+	"github.com/storacha/storefs/internal/tier"
 )
 
 // Require skips or fails t when FUSE mounts cannot run.
@@ -17,11 +19,5 @@ func Require(t testing.TB) {
 	} else if os.Geteuid() != 0 {
 		msg = "not root (/dev/fuse is root-only here)"
 	}
-	if msg == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("FUSE test cannot run: " + msg)
-	}
-	t.Skip("FUSE test skipped: " + msg)
+	tier.Require(t, "FUSE", msg)
 }

@@ -4,8 +4,8 @@
 //
 // The binary comes from $STOREFS_VERSITYGW, the repo's .tools/bin (where
 // `make test` installs it) or PATH. When it is missing the test skips with a
-// message, except on CI (CI=true), where it fails: a green CI run that
-// skipped the S3 tests would prove nothing.
+// message, except on CI (CI=true), where it fails. S3 tests are the
+// system tier: they run with STOREFS_SYSTEM_TESTS=1 (internal/tier).
 package s3test
 
 import (
@@ -22,6 +22,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/storacha/storefs/internal/tier"
 )
 
 const (
@@ -64,17 +66,16 @@ func Binary() string {
 	return ""
 }
 
-// Require skips the test when versitygw is missing, or fails it on CI.
+// Require marks t as an S3 test (the system tier, see internal/tier):
+// it skips, or fails on CI, when versitygw is missing.
 func Require(t testing.TB) string {
 	t.Helper()
 	bin := Binary()
+	msg := ""
 	if bin == "" {
-		msg := "versitygw not found (run `make test-deps`, or set STOREFS_VERSITYGW)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + ": S3 tests must run on CI")
-		}
-		t.Skip(msg)
+		msg = "versitygw not found (run `make test-deps`, or set STOREFS_VERSITYGW)"
 	}
+	tier.Require(t, "S3", msg)
 	return bin
 }
 
