@@ -28,7 +28,7 @@ import (
 	"github.com/storacha/storefs/internal/s3test"
 	"github.com/storacha/storefs/internal/sample"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/records"
 )
@@ -97,7 +97,7 @@ func (o *countingObj) Read(p []byte) (int, error) {
 // mount writes the sample into st and mounts it with cfg. The store is
 // wrapped only to count requests: the wrapper passes its local files on,
 // so a data dir is read the way a real mount reads it.
-func mount(t *testing.T, st *config.Stores, cfg fusefs.Config) (string, *counting, *sample.Set, *fusefs.Root) {
+func mount(t *testing.T, st *node.Stores, cfg fusefs.Config) (string, *counting, *sample.Set, *fusefs.Root) {
 	fusetest.Require(t)
 	set, err := sample.New()
 	if err != nil {
@@ -140,27 +140,27 @@ func mountRoot(t *testing.T, root *fusefs.Root) string {
 	return dir
 }
 
-func backends(t *testing.T) map[string]func(t *testing.T) *config.Stores {
-	return map[string]func(t *testing.T) *config.Stores{
-		"memory": func(t *testing.T) *config.Stores {
-			st, err := config.Open(context.Background(), config.Config{})
+func backends(t *testing.T) map[string]func(t *testing.T) *node.Stores {
+	return map[string]func(t *testing.T) *node.Stores{
+		"memory": func(t *testing.T) *node.Stores {
+			st, err := node.Open(context.Background(), node.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return st
 		},
-		"datadir": func(t *testing.T) *config.Stores {
-			st, err := config.Open(context.Background(), config.Config{DataDir: t.TempDir(), Writable: true})
+		"datadir": func(t *testing.T) *node.Stores {
+			st, err := node.Open(context.Background(), node.Config{DataDir: t.TempDir(), Writable: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
 			return st
 		},
-		"s3": func(t *testing.T) *config.Stores {
+		"s3": func(t *testing.T) *node.Stores {
 			srv := s3test.Start(t)
-			st, err := config.Open(context.Background(), config.Config{Writable: true, Timeout: 5 * time.Second,
-				S3: &config.S3{Endpoint: srv.Endpoint, BucketPrefix: "fs-", Insecure: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}})
+			st, err := node.Open(context.Background(), node.Config{Writable: true, Timeout: 5 * time.Second,
+				S3: &node.S3{Endpoint: srv.Endpoint, BucketPrefix: "fs-", Insecure: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -338,7 +338,7 @@ func checkRecords(t *testing.T, dir string, set *sample.Set) {
 		}
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, "receipts"))
-	if err != nil || len(entries) != 1+2*len(set.Receipts) || entries[0].Name() != "by-ran" && !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "by-ran" }) {
+	if err != nil || len(entries) != 1+2*len(set.Receipts) || (entries[0].Name() != "by-ran" && !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "by-ran" })) {
 		t.Errorf("ls /receipts: %d entries, %v", len(entries), err)
 	}
 	ran, err := os.ReadDir(filepath.Join(dir, "receipts", "by-ran"))
@@ -400,7 +400,7 @@ func (f failing) Get(ctx context.Context, d mh.Multihash, opts ...objectstore.Ge
 
 func TestErrors(t *testing.T) {
 	fusetest.Require(t)
-	st, err := config.Open(context.Background(), config.Config{})
+	st, err := node.Open(context.Background(), node.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +437,7 @@ func TestErrors(t *testing.T) {
 func TestVerify(t *testing.T) {
 	fusetest.Require(t)
 	dataDir := t.TempDir()
-	st, err := config.Open(context.Background(), config.Config{DataDir: dataDir, Writable: true})
+	st, err := node.Open(context.Background(), node.Config{DataDir: dataDir, Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestVerify(t *testing.T) {
 			intact = blobstore.Name(mh.Multihash(d))
 		}
 	}
-	path := filepath.Join(config.BlobDir(dataDir), victim[len(victim)-3:len(victim)-1], victim+".data")
+	path := filepath.Join(node.BlobDir(dataDir), victim[len(victim)-3:len(victim)-1], victim+".data")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -502,7 +502,7 @@ func (b *blocking) Get(ctx context.Context, d mh.Multihash, opts ...objectstore.
 // not interrupt; lookups, like this stat, are.)
 func TestInterrupt(t *testing.T) {
 	fusetest.Require(t)
-	st, _ := config.Open(context.Background(), config.Config{})
+	st, _ := node.Open(context.Background(), node.Config{})
 	set, _ := sample.New()
 	set.Write(context.Background(), st)
 	b := &blocking{Store: st.Blobs, cancelled: make(chan struct{})}

@@ -17,7 +17,7 @@ import (
 	"github.com/storacha/storefs/internal/fusetest"
 	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore"
 )
 
@@ -101,10 +101,10 @@ func lookupsOfBlobs(t *testing.T, dir string, m *metrics.Metrics) uint64 {
 }
 
 // memoryBlobs is a memory store holding blobs, and their multihashes.
-func memoryBlobs(t *testing.T, blobs ...[]byte) (*config.Stores, []mh.Multihash) {
+func memoryBlobs(t *testing.T, blobs ...[]byte) (*node.Stores, []mh.Multihash) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{})
+	st, err := node.Open(ctx, node.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func memoryBlobs(t *testing.T, blobs ...[]byte) (*config.Stores, []mh.Multihash)
 }
 
 // mountWithMetrics mounts st; plusLimit > 0 lowers the READDIRPLUS bound.
-func mountWithMetrics(t *testing.T, st *config.Stores, plusLimit int64) (string, *fusefs.Root, *metrics.Metrics) {
+func mountWithMetrics(t *testing.T, st *node.Stores, plusLimit int64) (string, *fusefs.Root, *metrics.Metrics) {
 	t.Helper()
 	m := metrics.New()
 	root := newRoot(t, fusefs.Stores{Blobs: st.Blobs, Stores: st.Stores}, fusefs.Config{Log: testLog(t), Metrics: m})

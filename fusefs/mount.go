@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxRead is the largest read the kernel sends (max_read; the kernel
-// allows 1 MiB here).
+// maxRead is the largest read the kernel sends (max_read): 1 MiB, the
+// most kernels with max_pages 256 accept.
 const maxRead = 1 << 20
 
 // Mount mounts root on dir, read-only. As root it calls mount(2) itself
@@ -29,7 +29,7 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 	// READDIRPLUS costs entry size (fewer names per READDIR) and pays off
 	// only where a listing carries attributes: S3 listings carry blob
 	// sizes, so every READDIR is a READDIRPLUS and `ls -l` needs no LOOKUP
-	// per entry (each round trip costs ~0.1 ms here). Local files list
+	// per entry (each FUSE round trip costs about 0.1 ms). Local files list
 	// names only: READDIRPLUS only while the kernel finds it worth it, so
 	// a million-entry /blobs stays a cheap listing.
 	var caps uint64

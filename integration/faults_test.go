@@ -21,7 +21,7 @@ import (
 	"github.com/storacha/storefs/internal/fusetest"
 	"github.com/storacha/storefs/internal/s3test"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 // bigBlob stores n random bytes as a blob in the S3 node and returns its
@@ -30,7 +30,7 @@ func bigBlob(t *testing.T, srv *s3test.Server, seed uint64, n int) (string, []by
 	data := make([]byte, n)
 	r := rand.NewChaCha8([32]byte{byte(seed)})
 	r.Read(data)
-	st, err := config.Open(context.Background(), config.Config{Writable: true, S3: &config.S3{Endpoint: srv.Endpoint,
+	st, err := node.Open(context.Background(), node.Config{Writable: true, S3: &node.S3{Endpoint: srv.Endpoint,
 		BucketPrefix: "node1-", Insecure: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}})
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestCorruptDataThroughTheBinary(t *testing.T) {
 	n := dataDirNode(t)
 	dir := n.args[1]
 	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{DataDir: dir, Writable: true})
+	st, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestCorruptDataThroughTheBinary(t *testing.T) {
 	st.Close()
 	// flip one byte of a blob on disk
 	victim := "ciqnm5m4exqihiysyohgpw5xbipfux6arkf624qgren2iyeioxhjtai"
-	path := filepath.Join(config.BlobDir(dir), "ta", victim+".data")
+	path := filepath.Join(node.BlobDir(dir), "ta", victim+".data")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

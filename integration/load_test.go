@@ -18,7 +18,7 @@ import (
 
 	"github.com/storacha/storefs/internal/s3test"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 // peakRSS is a process's high-water resident set, in MiB.
@@ -84,7 +84,7 @@ func TestLoad(t *testing.T) {
 	name, data := bigBlob(t, srv, 9, 128<<20)
 
 	dataDir := t.TempDir()
-	st, err := config.Open(context.Background(), config.Config{DataDir: dataDir, Writable: true})
+	st, err := node.Open(context.Background(), node.Config{DataDir: dataDir, Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}

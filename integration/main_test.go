@@ -22,7 +22,7 @@ import (
 
 	"github.com/storacha/storefs/internal/fusetest"
 	"github.com/storacha/storefs/internal/tier"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 var bin string // the storefs binary under test
@@ -188,7 +188,7 @@ func fails(t *testing.T, name string, args ...string) string {
 // holdDataDir opens a data dir's stores for writing and keeps them until
 // stdin closes: a running Piri node, as far as locks go.
 func holdDataDir(dir string) int {
-	st, err := config.Open(context.Background(), config.Config{DataDir: dir, Writable: true})
+	st, err := node.Open(context.Background(), node.Config{DataDir: dir, Writable: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3

@@ -97,7 +97,7 @@ func TestMetrics(t *testing.T) {
 func TestPiriConfigFile(t *testing.T) {
 	const extra = "\n[identity]\nkey_file = \"/etc/piri/key.pem\"\n\n[server]\nport = 3000\nhost = \"0.0.0.0\"\n\n[ucan]\nproof_set = 1\n[ucan.services.indexer]\nproof = \"mAYIEA\"\n"
 	srv := s3test.Start(t)
-	for name, n := range map[string]*node{"datadir": dataDirNode(t), "s3": s3Node(t, srv)} {
+	for name, n := range map[string]*testNode{"datadir": dataDirNode(t), "s3": s3Node(t, srv)} {
 		t.Run(name, func(t *testing.T) {
 			repo := fmt.Sprintf("[repo]\ndata_dir = %q\n", n.args[1])
 			if name == "s3" {

@@ -23,41 +23,41 @@ import (
 	"github.com/storacha/storefs/internal/sample"
 	"github.com/storacha/storefs/internal/treehash"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
-// node is a backend with the sample written into it.
-type node struct {
-	args   []string       // backend flags for storefs
-	stores *config.Stores // a read-only view, for the stored bytes
+// testNode is a backend with the sample written into it.
+type testNode struct {
+	args   []string     // backend flags for storefs
+	stores *node.Stores // a read-only view, for the stored bytes
 	set    *sample.Set
 	tree   func() string // fingerprint of everything the backend holds
 	secret []byte        // what must never show
-	reopen func() *config.Stores
+	reopen func() *node.Stores
 }
 
-func dataDirNode(t *testing.T) *node {
+func dataDirNode(t *testing.T) *testNode {
 	dir := t.TempDir()
 	set, err := sample.Populate(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{args: []string{"--data-dir", dir}, set: set, secret: set.NodeKey.Seed(),
+	n := &testNode{args: []string{"--data-dir", dir}, set: set, secret: set.NodeKey.Seed(),
 		tree: func() string { s, _ := treehash.Sum(dir); return s }}
-	n.openReadOnly(t, config.Config{DataDir: dir})
+	n.openReadOnly(t, node.Config{DataDir: dir})
 	return n
 }
 
-func s3Node(t *testing.T, srv *s3test.Server) *node {
+func s3Node(t *testing.T, srv *s3test.Server) *testNode {
 	set, err := sample.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{S3: &config.S3{Endpoint: srv.Endpoint, BucketPrefix: "node1-", Insecure: true,
+	cfg := node.Config{S3: &node.S3{Endpoint: srv.Endpoint, BucketPrefix: "node1-", Insecure: true,
 		AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}}
 	w := cfg
 	w.Writable = true
-	st, err := config.Open(context.Background(), w)
+	st, err := node.Open(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,19 +66,19 @@ func s3Node(t *testing.T, srv *s3test.Server) *node {
 	}
 	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
-	n := &node{args: []string{"--s3-endpoint", srv.Endpoint, "--s3-insecure", "--s3-bucket-prefix", "node1-", "--timeout", "3s"},
+	n := &testNode{args: []string{"--s3-endpoint", srv.Endpoint, "--s3-insecure", "--s3-bucket-prefix", "node1-", "--timeout", "3s"},
 		set: set, secret: []byte(s3test.SecretKey),
 		tree: func() string { s, _ := treehash.Sum(srv.DataDir); return s }}
 	n.openReadOnly(t, cfg)
 	return n
 }
 
-func (n *node) openReadOnly(t *testing.T, cfg config.Config) {
+func (n *testNode) openReadOnly(t *testing.T, cfg node.Config) {
 	// LevelDB allows one process: the read-only view opens after the
 	// daemon is gone, when it is needed.
 	n.stores = nil
-	n.reopen = func() *config.Stores {
-		st, err := config.Open(context.Background(), cfg)
+	n.reopen = func() *node.Stores {
+		st, err := node.Open(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestDataDirMount(t *testing.T) { testMount(t, dataDirNode(t)) }
 
 func TestS3Mount(t *testing.T) { testMount(t, s3Node(t, s3test.Start(t))) }
 
-func testMount(t *testing.T, n *node) {
+func testMount(t *testing.T, n *testNode) {
 	before := n.tree()
 	mnt := t.TempDir()
 	d := startMount(t, mnt, append(n.args, "--debug")...)

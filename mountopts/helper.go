@@ -37,7 +37,7 @@ func parseList(list string, vals values, selectors map[string]bool) error {
 			return usage("option %s takes no value (write -o %s)", name, name)
 		case s.Kind == Bool:
 			val = "true"
-		case !hasVal || val == "" && s.Kind != String:
+		case !hasVal || (val == "" && s.Kind != String):
 			return usage("option %s needs a value (%s=%s)", name, name, s.ValueName)
 		}
 		vals[s.Name] = val

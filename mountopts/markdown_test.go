@@ -2,6 +2,7 @@ package mountopts_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ const begin, end = "<!-- settings: made from mountopts.Table; go test ./mountopt
 
 // The README and docs/operations.md list exactly the table's settings.
 func TestDocsListTheTable(t *testing.T) {
-	want := mountopts.Markdown()
+	want := markdown()
 	for _, doc := range []string{"../README.md", "../docs/operations.md"} {
 		b, err := os.ReadFile(doc)
 		if err != nil {
@@ -39,4 +40,30 @@ func TestDocsListTheTable(t *testing.T) {
 		}
 		t.Errorf("%s lists other settings than mountopts.Table (go test ./mountopts -update rewrites it); want:\n%s", doc, want)
 	}
+}
+
+// markdown is the settings table as the README and docs/operations.md
+// show it (a test keeps them equal).
+func markdown() string {
+	var b strings.Builder
+	b.WriteString("| flag | `-o` (mount, fstab) | environment | default | what |\n|---|---|---|---|---|\n")
+	for _, scope := range []mountopts.Scope{mountopts.Backend, mountopts.Mount} {
+		for _, s := range mountopts.Of(scope) {
+			flag, opt := "--"+s.Name, s.Opt()
+			if s.Kind != mountopts.Bool {
+				flag += " " + s.ValueName
+				opt += "=" + s.ValueName
+			}
+			def := s.Default
+			if def != "" {
+				def = "`" + def + "`"
+			}
+			what := s.Usage
+			if scope == mountopts.Mount {
+				what = "(mount) " + what
+			}
+			fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s |\n", flag, opt, s.Env(), def, what)
+		}
+	}
+	return b.String()
 }

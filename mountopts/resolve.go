@@ -10,7 +10,7 @@ import (
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 // ErrUsage is matched by every error in what the user wrote: the caller
@@ -56,7 +56,7 @@ type Input struct {
 // Settings are resolved values.
 type Settings struct {
 	// Store is the backend: selected, with its settings.
-	Store config.Config
+	Store node.Config
 
 	AllowOther, DefaultPermissions bool
 	Verify, Debug, NoPassthrough   bool
@@ -165,11 +165,11 @@ func Resolve(in Input) (Settings, error) {
 		selector = selectorName(named[0])
 	}
 
-	var piri config.Config
+	var piri node.Config
 	if selector == "config" {
 		path, _ := first(layers, "config")
 		var err error
-		if piri, err = config.LoadPiri(path); err != nil {
+		if piri, err = node.LoadPiri(path); err != nil {
 			return Settings{}, err
 		}
 		p := layers[FromPiri]
@@ -213,11 +213,11 @@ func Resolve(in Input) (Settings, error) {
 	}
 
 	timeout, _ := parseDuration(get("timeout"))
-	out.Store = config.Config{Timeout: timeout}
+	out.Store = node.Config{Timeout: timeout}
 	switch {
 	case s3:
 		insecure, _ := parseBool(orFalse(get("s3-insecure")))
-		out.Store.S3 = &config.S3{
+		out.Store.S3 = &node.S3{
 			Endpoint:     get("s3-endpoint"),
 			BucketPrefix: get("s3-bucket-prefix"),
 			Insecure:     insecure,
@@ -323,7 +323,7 @@ func selectorName(named string) string {
 
 // credentialsFor fills the S3 credentials: a credentials file named by a
 // setting, else the environment, else the Piri config.
-func credentialsFor(s *config.S3, file string, env func(string) string, piri *config.S3) error {
+func credentialsFor(s *node.S3, file string, env func(string) string, piri *node.S3) error {
 	switch {
 	case file != "":
 		if _, err := os.Stat(file); err != nil {

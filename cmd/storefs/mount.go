@@ -22,7 +22,7 @@ import (
 	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/mountopts"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 func mountFlags() []cli.Flag {
@@ -89,7 +89,7 @@ func mountAction(c *cli.Context) error {
 }
 
 // fsName is the mount's source as /proc/mounts shows it: no secrets.
-func fsName(c config.Config) string {
+func fsName(c node.Config) string {
 	switch c.Backend() {
 	case "s3":
 		return "s3://" + c.S3.BucketPrefix + "@" + c.S3.Endpoint
@@ -134,7 +134,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 		job.log.Info("serving metrics", "url", "http://"+addr.String()+"/metrics")
 		st.Store.Instrument = m.Instrument
 	}
-	stores, err := config.Open(ctx, st.Store)
+	stores, err := node.Open(ctx, st.Store)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", st.Store, err)
 	}
@@ -299,6 +299,11 @@ func unescape(s string) string {
 
 // unmountPath unmounts dir, live or stale.
 func unmountPath(dir string, lazy bool) error {
+	if _, mounted := mountedType(dir); !mounted {
+		// Said here for every user: without root, umount2 answers EPERM
+		// and fusermount3 a message about /etc/mtab.
+		return fmt.Errorf("unmount %s: not mounted", dir)
+	}
 	flags := 0
 	if lazy {
 		flags = syscall.MNT_DETACH

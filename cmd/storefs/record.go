@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/storacha/storefs/mountopts"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/records"
 )
 
@@ -41,7 +41,7 @@ func recordCommand() *cli.Command {
 }
 
 // openKind checks the arguments (KIND first) and opens that kind's store.
-func openKind(c *cli.Context, nargs int) (*config.Stores, records.Kind, error) {
+func openKind(c *cli.Context, nargs int) (*node.Stores, records.Kind, error) {
 	if err := args(c, nargs, nargs); err != nil {
 		return nil, records.Kind{}, err
 	}

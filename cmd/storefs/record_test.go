@@ -14,7 +14,7 @@ import (
 	"github.com/storacha/storefs/internal/s3test"
 	"github.com/storacha/storefs/internal/sample"
 	"github.com/storacha/storefs/internal/treehash"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 // sampleDataDir writes the sample into a fresh Piri-layout data dir.
@@ -138,7 +138,7 @@ func TestRecordCommandErrors(t *testing.T) {
 
 	// A corrupt record: a clear error naming it; the others still work.
 	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{DataDir: dir, Writable: true})
+	st, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
 	must(t, err)
 	bad := set.Receipts[0].CID.String()
 	must(t, st.Receipts.PutRaw(ctx, bad, []byte("not a car")))
@@ -158,7 +158,7 @@ func TestRecordCommandsOnS3(t *testing.T) {
 	set, err := sample.New()
 	must(t, err)
 	ctx := context.Background()
-	st, err := config.Open(ctx, config.Config{Writable: true, S3: &config.S3{Endpoint: srv.Endpoint, BucketPrefix: "piri-",
+	st, err := node.Open(ctx, node.Config{Writable: true, S3: &node.S3{Endpoint: srv.Endpoint, BucketPrefix: "piri-",
 		Insecure: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}})
 	must(t, err)
 	must(t, set.Write(ctx, st))

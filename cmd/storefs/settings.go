@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/storacha/storefs/mountopts"
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 // settingFlags are the flags of the settings table for a command of
@@ -76,13 +76,13 @@ func settings(c *cli.Context, scope mountopts.Scope) (mountopts.Settings, error)
 }
 
 // openStores opens the backend the settings name.
-func openStores(c *cli.Context, writable bool) (*config.Stores, error) {
+func openStores(c *cli.Context, writable bool) (*node.Stores, error) {
 	st, err := settings(c, mountopts.Backend)
 	if err != nil {
 		return nil, err
 	}
 	st.Store.Writable = writable
-	stores, err := config.Open(c.Context, st.Store)
+	stores, err := node.Open(c.Context, st.Store)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", st.Store, err)
 	}

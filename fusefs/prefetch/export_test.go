@@ -12,3 +12,6 @@ func (p *Pool) Refs(blob string) int {
 	}
 	return n
 }
+
+// InUse is the memory held by chunks.
+func (p *Pool) InUse() int64 { return p.used.Load() }

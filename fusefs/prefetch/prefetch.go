@@ -43,8 +43,6 @@ type Pool struct {
 	chunks map[chunkKey]*chunk
 	used   atomic.Int64
 	onUse  func(int64)
-	// Fetches counts backend requests made (for tests and stats).
-	Fetches atomic.Int64
 }
 
 type chunkKey struct {
@@ -112,9 +110,6 @@ func NewPool(ctx context.Context, cfg Config, onUse func(int64)) (*Pool, error) 
 // Config is the pool's config, defaults filled in.
 func (p *Pool) Config() Config { return p.cfg }
 
-// InUse is the memory held by chunks.
-func (p *Pool) InUse() int64 { return p.used.Load() }
-
 // chunk is one ranged request, filled as the bytes arrive.
 type chunk struct {
 	key    chunkKey
@@ -144,7 +139,6 @@ func (p *Pool) acquire(key chunkKey, fetch Fetch) *chunk {
 	ctx, cancel := context.WithCancel(p.ctx)
 	c := &chunk{key: key, buf: getBuf(key.n), cancel: cancel, updated: make(chan struct{}), refs: 1}
 	p.chunks[key] = c
-	p.Fetches.Add(1)
 	go p.fill(ctx, c, fetch)
 	return c
 }
@@ -499,7 +493,6 @@ func (r *Reader) random(ctx context.Context, p []byte, off int64) (int, error) {
 
 // direct reads without buffering, when the budget is spent.
 func (r *Reader) direct(ctx context.Context, p []byte, off int64) (int, error) {
-	r.pool.Fetches.Add(1)
 	body, err := r.fetch(ctx, off, int64(len(p)))
 	if err != nil {
 		return 0, err

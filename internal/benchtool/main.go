@@ -115,9 +115,10 @@ func readAll(path string) error {
 }
 
 // idleGap is how long nothing runs before each "first" measurement:
-// a user's open comes after a pause, and on this VM a request that follows
-// another closely is ~0.5 ms faster than one after a pause (idle CPUs and
-// parked threads wake slowly), for storefs and a direct GET alike.
+// a user's open comes after a pause, and where idle CPUs and parked
+// threads wake slowly a request that follows another closely is faster
+// (~0.5 ms, measured on a 2-core VM) than one after a pause, for storefs
+// and a direct GET alike.
 const idleGap = 20 * time.Millisecond
 
 // medianAfterIdle times op on each target, after idleGap, and returns the

@@ -1,6 +1,6 @@
-// Package fusetest checks that real FUSE mounts can run here: /dev/fuse and
-// root (it is root-only on these machines). FUSE tests are the system
-// tier (see internal/tier).
+// Package fusetest checks that real FUSE mounts can run: /dev/fuse, and
+// root (tests mount with mount(2) directly, which needs it). FUSE tests
+// are the system tier (see internal/tier).
 package fusetest
 
 import (
@@ -17,7 +17,7 @@ func Require(t testing.TB) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		msg = "no /dev/fuse"
 	} else if os.Geteuid() != 0 {
-		msg = "not root (/dev/fuse is root-only here)"
+		msg = "not root (the tests mount with mount(2), which needs root)"
 	}
 	tier.Require(t, "FUSE", msg)
 }

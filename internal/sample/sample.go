@@ -22,11 +22,11 @@ import (
 
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/allocationstore"
-	"github.com/storacha/storefs/store/config"
 	"github.com/storacha/storefs/store/consolidationstore"
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/local/keystore"
 	"github.com/storacha/storefs/store/local/retrievaljournal"
+	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/ucan"
 )
 
@@ -216,7 +216,7 @@ func (s *Set) addConsolidations(now int64) error {
 
 // Write stores the set. Legacy consolidations are written in the legacy
 // form where the backend has one (LevelDB), else in the current form.
-func (s *Set) Write(ctx context.Context, st *config.Stores) error {
+func (s *Set) Write(ctx context.Context, st *node.Stores) error {
 	for digest, data := range s.Blobs {
 		if err := st.Blobs.Put(ctx, mh.Multihash(digest), int64(len(data)), bytes.NewReader(data)); err != nil {
 			return err
@@ -292,7 +292,7 @@ func Populate(ctx context.Context, dataDir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := config.Open(ctx, config.Config{DataDir: dataDir, Writable: true})
+	st, err := node.Open(ctx, node.Config{DataDir: dataDir, Writable: true})
 	if err != nil {
 		return nil, err
 	}

@@ -166,7 +166,7 @@ func TestBlobstore(t *testing.T) {
 				names := 0
 				for name, err := range files.ListNames(ctx) {
 					d, perr := blobstore.ParseName(name)
-					if err != nil || perr != nil || listed[string(d)] == 0 && len(blobs[string(d)]) != 0 {
+					if err != nil || perr != nil || (listed[string(d)] == 0 && len(blobs[string(d)]) != 0) {
 						t.Fatalf("ListNames: %q, %v, %v", name, err, perr)
 					}
 					names++

@@ -79,6 +79,3 @@ func (s Signature) Encode() []byte {
 
 // EdDSA wraps a raw ed25519 signature.
 func EdDSA(raw []byte) Signature { return Signature{Code: 0xd0ed, Raw: raw} }
-
-// Absentee is the signature of a did:mailto issuer, who cannot sign.
-func Absentee() Signature { return Signature{Code: codeNonStandard} }

@@ -28,7 +28,6 @@ func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + mask + `"`), n
 func (Secret) MarshalText() ([]byte, error) { return []byte(mask), nil }
 func (Secret) LogValue() slog.Value         { return slog.StringValue(mask) }
 func NewSecret(b []byte) Secret             { return Secret{b: append([]byte(nil), b...)} }
-func (s Secret) Reveal() []byte             { return append([]byte(nil), s.b...) }
 func (s Secret) Equal(o Secret) bool        { return string(s.b) == string(o.b) }
 
 // Store is an open keystore.

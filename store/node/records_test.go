@@ -1,4 +1,4 @@
-package config_test
+package node_test
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 	"github.com/storacha/storefs/internal/sample"
 	"github.com/storacha/storefs/internal/treehash"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/config"
 	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/ucan"
 )
 
@@ -44,7 +44,7 @@ func sameJSON(t *testing.T, what string, got, want interface{ JSON() ([]byte, er
 }
 
 // checkRecords reads everything the sample wrote, through a read-only open.
-func checkRecords(t *testing.T, st *config.Stores, set *sample.Set) {
+func checkRecords(t *testing.T, st *node.Stores, set *sample.Set) {
 	ctx := context.Background()
 	for digest, data := range set.Blobs {
 		obj, err := st.Blobs.Get(ctx, mh.Multihash(digest))
@@ -184,7 +184,7 @@ func TestDataDirRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := config.Open(ctx, config.Config{DataDir: dir})
+	r, err := node.Open(ctx, node.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +206,11 @@ func TestS3Records(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cfg := config.Config{S3: &config.S3{Endpoint: srv.Endpoint, BucketPrefix: "node-", Insecure: true,
+	cfg := node.Config{S3: &node.S3{Endpoint: srv.Endpoint, BucketPrefix: "node-", Insecure: true,
 		AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}}
 	w := cfg
 	w.Writable = true
-	ws, err := config.Open(ctx, w)
+	ws, err := node.Open(ctx, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestS3Records(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := treehash.Sum(srv.DataDir)
-	r, err := config.Open(ctx, cfg)
+	r, err := node.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestS3Records(t *testing.T) {
 		t.Logf("bucket files:\n%s", out)
 	}
 	buckets, _ := srv.Client().ListBuckets(ctx)
-	if len(buckets) != len(config.Buckets) {
+	if len(buckets) != len(node.Buckets) {
 		t.Errorf("buckets %v, want one per Piri store", buckets)
 	}
 }

@@ -1,7 +1,7 @@
-// Package config turns a backend configuration into the set of stores a
-// Piri node keeps, with Piri's own selection: S3 configured → S3; a data_dir
+// Package node opens the stores a Piri node keeps, chosen by a backend
+// configuration with Piri's own selection: S3 configured → S3; a data_dir
 // → the on-disk stores; neither → memory.
-package config
+package node
 
 import (
 	"context"

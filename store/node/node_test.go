@@ -1,4 +1,4 @@
-package config_test
+package node_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/storacha/storefs/store/config"
+	"github.com/storacha/storefs/store/node"
 )
 
 const piriTOML = `
@@ -47,7 +47,7 @@ func write(t *testing.T, dataDir, endpoint string) string {
 }
 
 func TestLoadPiri(t *testing.T) {
-	c, err := config.LoadPiri(write(t, "/var/lib/piri", "http://127.0.0.1:9000"))
+	c, err := node.LoadPiri(write(t, "/var/lib/piri", "http://127.0.0.1:9000"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestLoadPiri(t *testing.T) {
 		t.Fatalf("String shows credentials: %s", c)
 	}
 
-	c, err = config.LoadPiri(write(t, "relative/dir", ""))
+	c, err = node.LoadPiri(write(t, "relative/dir", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,40 +69,40 @@ func TestLoadPiri(t *testing.T) {
 
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(bad, []byte("[repo\ndata_dir = 1"), 0o600)
-	if _, err := config.LoadPiri(bad); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := node.LoadPiri(bad); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("bad toml: %v", err)
 	}
 	empty := filepath.Join(t.TempDir(), "empty.toml")
 	os.WriteFile(empty, []byte("[server]\nport = 1\n"), 0o600)
-	if _, err := config.LoadPiri(empty); err == nil {
+	if _, err := node.LoadPiri(empty); err == nil {
 		t.Fatal("a config with no [repo] loaded")
 	}
 }
 
 func TestOpenDataDirReadOnlyCreatesNothing(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := config.Open(context.Background(), config.Config{DataDir: dir}); err == nil {
+	if _, err := node.Open(context.Background(), node.Config{DataDir: dir}); err == nil {
 		t.Fatal("read-only open of a data dir without pdp/datastore succeeded")
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("read-only open created %v", entries)
 	}
-	s, err := config.Open(context.Background(), config.Config{DataDir: dir, Writable: true})
+	s, err := node.Open(context.Background(), node.Config{DataDir: dir, Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := os.Stat(filepath.Join(config.BlobDir(dir), "SHARDING")); err != nil {
+	if _, err := os.Stat(filepath.Join(node.BlobDir(dir), "SHARDING")); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestMemoryIsTheDefault(t *testing.T) {
-	c := config.Config{}
+	c := node.Config{}
 	if c.Backend() != "memory" {
 		t.Fatal(c.Backend())
 	}
-	s, err := config.Open(context.Background(), c)
+	s, err := node.Open(context.Background(), c)
 	if err != nil || s.Blobs == nil {
 		t.Fatal(err)
 	}
