@@ -24,9 +24,8 @@ type blobFile struct {
 	size   int64
 	keyMu  sync.Mutex
 	key    string // backend key, learnt lazily
-	// corrupt is set when a verified read found the bytes do not match
-	// the multihash: every later read of the blob fails too.
-	corrupt atomic.Bool
+	// verifier checks the blob under --verify, for every open file.
+	verifier atomic.Pointer[blobVerifier] // set by the first open
 
 	streamsMu sync.Mutex
 	opens     int       // open files of the blob
@@ -73,22 +72,27 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		// pread should the kernel refuse this one.
 		return fs.NewLoopbackFileFromOS(file), fuse.FOPEN_KEEP_CACHE, 0
 	}
-	h := &blobHandle{f: f}
-	if f.root.cfg.Verify {
-		v, err := blobstore.NewVerifier(f.digest)
+	if f.root.isCorrupt(f.digest) {
+		return nil, 0, syscall.EIO
+	}
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	if f.root.cfg.Verify && f.verifier.Load() == nil {
+		v, err := newBlobVerifier(f.digest, f.size, f.fetch)
 		if err != nil {
 			// Serving bytes --verify cannot check would be a silent skip.
 			f.root.log.Error("cannot verify blob; refusing to serve it under --verify", "blob", blobstore.Name(f.digest), "err", err)
 			return nil, 0, syscall.EIO
 		}
-		h.verifier = v
+		if _, err := v.Verdict(); err != nil { // an empty blob is decided at once
+			return nil, 0, f.root.verifyFailed(f.digest, err)
+		}
+		f.verifier.Store(v)
 	}
-	f.streamsMu.Lock()
 	if f.opens++; f.opens == 1 {
 		f.head = f.root.heads.take(string(f.digest))
 	}
-	f.streamsMu.Unlock()
-	return h, fuse.FOPEN_KEEP_CACHE, 0
+	return &blobHandle{f: f}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // xattr names.

@@ -21,10 +21,6 @@ import (
 // of what they asked for.
 type blobHandle struct {
 	f *blobFile
-
-	mu       sync.Mutex
-	verifier *blobstore.Verifier // nil unless --verify
-	hashed   int64               // bytes verified in order so far
 }
 
 // stream is one run of reads of a blob. Streams belong to the blob, not
@@ -82,7 +78,7 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if off >= f.size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
-	if f.corrupt.Load() {
+	if f.root.isCorrupt(f.digest) {
 		return nil, syscall.EIO
 	}
 	s := f.stream(off)
@@ -93,39 +89,14 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		release()
 		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if errno := h.verify(data, off); errno != 0 {
-		release()
-		return nil, errno
+	if v := f.verifier.Load(); v != nil {
+		if err := v.Serve(ctx, data, off); err != nil {
+			release()
+			return nil, f.root.verifyFailed(f.digest, err)
+		}
 	}
 	f.root.cfg.Metrics.Served(len(data))
 	return readResult{data, release}, 0
-}
-
-// verify hashes bytes read in order from the start; the read that
-// completes the blob fails when the digest does not match.
-func (h *blobHandle) verify(data []byte, off int64) syscall.Errno {
-	if h.verifier == nil {
-		return 0
-	}
-	if off != h.hashed {
-		if off < h.hashed && off+int64(len(data)) <= h.hashed {
-			return 0 // a re-read of verified bytes
-		}
-		h.verifier = nil // not a sequential read: cannot verify
-		return 0
-	}
-	h.verifier.Write(data)
-	h.hashed += int64(len(data))
-	if h.hashed == h.f.size {
-		if err := h.verifier.Check(); err != nil {
-			h.f.root.log.Error("verify failed: blob bytes do not match their multihash", "blob", blobstore.Name(h.f.digest))
-			h.f.corrupt.Store(true)
-			return syscall.EIO
-		}
-	}
-	return 0
 }
 
 // Release lets the blob's runs go with its last open file.
@@ -134,6 +105,13 @@ func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 	f.streamsMu.Lock()
 	defer f.streamsMu.Unlock()
 	if f.opens--; f.opens == 0 {
+		if v := f.verifier.Load(); v != nil {
+			// Bytes served while the blob's verdict is open were not
+			// verified when they were read (a partial read): counted.
+			if done, _ := v.Verdict(); !done {
+				f.root.cfg.Metrics.UnverifiedReads(v.TakeUnverified())
+			}
+		}
 		for _, s := range f.streams {
 			s.mu.Lock()
 			s.r.Close()

@@ -14,6 +14,7 @@ package fusefs
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -46,8 +47,9 @@ type Config struct {
 	// kernel's own.
 	ReadAheadKB int
 
-	// Verify hashes whole sequential reads of a blob and fails the read
-	// that completes it with EIO when the bytes do not match.
+	// Verify checks every blob read whole against its multihash (see
+	// blobVerifier) and fails the READ that completes a corrupt one, and
+	// every later one, with EIO.
 	Verify bool
 	// NoPassthrough keeps local blob files (flatfs) on the daemon's pread
 	// path instead of FUSE passthrough. --verify implies it: passthrough
@@ -96,6 +98,8 @@ type Root struct {
 	// creating them ahead of lookups at plusLimit.
 	liveBlobs atomic.Int64
 	plusLimit int64
+	// corrupt holds the blobs --verify found corrupt: string(digest).
+	corrupt sync.Map
 }
 
 var (

@@ -97,7 +97,7 @@ var Table = []Setting{
 	{Name: "gid", Kind: ID, Scope: Mount, ValueName: "GID",
 		Usage: "group of every file (default: the mounting user's)"},
 	{Name: "verify", Kind: Bool, Scope: Mount,
-		Usage: "hash whole sequential reads of a blob; EIO when the bytes do not match"},
+		Usage: "check every blob read whole against its multihash; EIO when the bytes do not match"},
 	{Name: "debug", Kind: Bool, Scope: Mount,
 		Usage: "log every FUSE request"},
 	{Name: "log-format", Kind: String, Scope: Mount, Default: "text", ValueName: "FORMAT", Choices: []string{"text", "json"},

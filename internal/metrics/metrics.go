@@ -32,6 +32,7 @@ type Metrics struct {
 	fuseOps         *prometheus.HistogramVec
 	prefetchBytes   prometheus.Gauge
 	prefetchBudget  prometheus.Gauge
+	unverifiedReads prometheus.Counter
 	readMode        *prometheus.GaugeVec
 }
 
@@ -58,11 +59,14 @@ func New() *Metrics {
 		prefetchBudget: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "storefs_prefetch_budget_bytes", Help: "The most memory read-ahead buffers may hold.",
 		}),
+		unverifiedReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storefs_unverified_reads_total", Help: "Under --verify, READs served from blobs that were never read whole, so never verified.",
+		}),
 		readMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "storefs_read_mode", Help: "1 for the blob read path opens take: passthrough (the kernel reads the local file), pread (storefs reads it) or daemon (storefs reads the store through read-ahead).",
 		}, []string{"mode"}),
 	}
-	m.reg.MustRegister(m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.prefetchBudget, m.readMode,
+	m.reg.MustRegister(m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.prefetchBudget, m.unverifiedReads, m.readMode,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -119,6 +123,13 @@ func (m *Metrics) PrefetchInUse(n int64) {
 func (m *Metrics) PrefetchBudget(n int64) {
 	if m != nil {
 		m.prefetchBudget.Set(float64(n))
+	}
+}
+
+// UnverifiedReads counts READs served unverified under --verify.
+func (m *Metrics) UnverifiedReads(n int64) {
+	if m != nil {
+		m.unverifiedReads.Add(float64(n))
 	}
 }
 
