@@ -349,3 +349,14 @@ func TestMountHelper(t *testing.T) {
 		t.Fatalf("mount with a bad option: %v: %s", err, out)
 	}
 }
+
+// TestRegionFromServer mounts a node on an S3 server in eu-central-1
+// without naming a region: storefs asks the server.
+func TestRegionFromServer(t *testing.T) {
+	n := s3Node(t, s3test.Start(t, s3test.WithRegion("eu-central-1")))
+	mnt := t.TempDir()
+	startMount(t, mnt, n.args...)
+	if out := run(t, "cat", filepath.Join(mnt, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")); out != "hello world" {
+		t.Fatalf("cat: %q", out)
+	}
+}

@@ -38,10 +38,12 @@ type Server struct {
 	DataDir   string // the posix backend's root: one directory per bucket
 	log       string
 	keepAlive bool
-	t         testing.TB
-	bin       string
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	// Region is the server's region (Region unless WithRegion).
+	Region string
+	t      testing.TB
+	bin    string
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // Binary finds versitygw, or returns "".
@@ -87,10 +89,14 @@ type Option func(*Server)
 // unsigned payloads, so benchmarks use it.
 func KeepAlive() Option { return func(s *Server) { s.keepAlive = true } }
 
+// WithRegion runs the server in another region than Region: clients that
+// sign for the wrong one are refused.
+func WithRegion(region string) Option { return func(s *Server) { s.Region = region } }
+
 // Start runs a server for the rest of the test.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Require(t), DataDir: t.TempDir()}
+	s := &Server{t: t, bin: Require(t), DataDir: t.TempDir(), Region: Region}
 	for _, o := range opts {
 		o(s)
 	}
@@ -123,7 +129,7 @@ func freePort() (int, error) {
 
 func (s *Server) start() {
 	s.t.Helper()
-	args := []string{"--port", s.Endpoint, "--region", Region, "--quiet"}
+	args := []string{"--port", s.Endpoint, "--region", s.Region, "--quiet"}
 	if s.keepAlive {
 		args = append(args, "--keep-alive")
 	}
@@ -176,7 +182,7 @@ func (s *Server) waitReady(limit time.Duration) error {
 func (s *Server) Client() *minio.Client {
 	c, err := minio.New(s.Endpoint, &minio.Options{
 		Creds:        credentials.NewStaticV4(AccessKey, SecretKey, ""),
-		Region:       Region,
+		Region:       s.Region,
 		BucketLookup: minio.BucketLookupPath,
 		MaxRetries:   1,
 	})
@@ -189,7 +195,7 @@ func (s *Server) Client() *minio.Client {
 // MakeBucket creates a bucket or fails the test.
 func (s *Server) MakeBucket(name string) {
 	s.t.Helper()
-	if err := s.Client().MakeBucket(context.Background(), name, minio.MakeBucketOptions{Region: Region}); err != nil {
+	if err := s.Client().MakeBucket(context.Background(), name, minio.MakeBucketOptions{Region: s.Region}); err != nil {
 		s.t.Fatalf("s3test: make bucket %s: %v", name, err)
 	}
 }

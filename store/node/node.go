@@ -55,7 +55,7 @@ type S3 struct {
 	Endpoint        string
 	BucketPrefix    string
 	Insecure        bool
-	Region          string // empty: us-east-1
+	Region          string // empty: asked of the server
 	AccessKeyID     string
 	SecretAccessKey string
 }

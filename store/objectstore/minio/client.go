@@ -29,8 +29,10 @@ type Config struct {
 	Endpoint        string // host:port
 	AccessKeyID     string
 	SecretAccessKey string
-	Insecure        bool   // plain http instead of https
-	Region          string // default us-east-1
+	Insecure        bool // plain http instead of https
+	// Region requests are signed for; empty: asked of the server per
+	// bucket (GetBucketLocation, once), as minio-go does.
+	Region string
 	// Timeout bounds each request's wait for the server (headers, and any
 	// stall of a body). Default 30s.
 	Timeout time.Duration
@@ -54,9 +56,6 @@ type Client struct {
 func NewClient(cfg Config) (*Client, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("s3: no endpoint")
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second

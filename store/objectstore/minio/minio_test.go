@@ -236,3 +236,45 @@ func BenchmarkRangedGet(b *testing.B) {
 	}
 	objectstoretest.Bench(b, s, "bench")
 }
+
+// TestRegionAskedOfTheServer: with no region given the client asks the
+// server for each bucket's, so a server in another region than us-east-1
+// (AWS elsewhere, MinIO with MINIO_REGION, Garage, Ceph) works; signing
+// for the wrong region is refused, which is what the test tells apart.
+func TestRegionAskedOfTheServer(t *testing.T) {
+	srv := s3test.Start(t, s3test.WithRegion("eu-central-1"))
+	srv.MakeBucket("regional")
+	ctx := context.Background()
+	s := open(t, config(srv), "regional", false)
+	if err := s.Put(ctx, "k", 5, strings.NewReader("hello")); err != nil {
+		t.Fatalf("put with the region asked of the server: %v", err)
+	}
+	obj, err := s.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj)
+	obj.Close()
+	if string(got) != "hello" {
+		t.Fatalf("get: %q", got)
+	}
+	for _, err := range s.List(ctx, "") {
+		if err != nil {
+			t.Fatalf("list: %v", err)
+		}
+	}
+	created := open(t, config(srv), "created-here", true)
+	if err := created.Put(ctx, "k", 1, strings.NewReader("x")); err != nil {
+		t.Fatalf("put into a bucket created with the region asked of the server: %v", err)
+	}
+
+	wrong := config(srv)
+	wrong.Region = "us-east-1"
+	c, err := s3.NewClient(wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Bucket(ctx, "regional", false); err == nil {
+		t.Fatal("a client signing for us-east-1 opened a bucket of an eu-central-1 server: the test cannot tell regions apart")
+	}
+}
