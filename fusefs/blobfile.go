@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -22,6 +23,7 @@ type blobFile struct {
 	root   *Root
 	digest mh.Multihash
 	size   int64
+	mtime  time.Time // when the backend stored it; zero: unknown
 	keyMu  sync.Mutex
 	key    string // backend key, learnt lazily
 	// verifier checks the blob under --verify, for every open file.
@@ -44,7 +46,7 @@ var (
 
 func (f *blobFile) OnForget() { f.root.liveBlobs.Add(-1) }
 
-func (f *blobFile) attr(a *fuse.Attr) { f.root.fileAttr(a, f.size) }
+func (f *blobFile) attr(a *fuse.Attr) { f.root.fileAttr(a, f.size, f.mtime) }
 
 func (f *blobFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	f.attr(&out.Attr)

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -53,13 +54,14 @@ func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 					return
 				}
 				name := blobstore.Name(info.Digest)
-				d.sizes.put(name, info.Size)
+				meta := blobMeta{size: info.Size, mtime: info.ModTime}
+				d.sizes.put(name, meta)
 				e := dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}
 				e.lookup = func(ctx context.Context, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 					if d.root.liveBlobs.Load() >= d.root.plusLimit {
 						return nil, syscall.ENOENT
 					}
-					return d.child(ctx, name, info.Digest, info.Size, "", out), 0
+					return d.child(ctx, name, info.Digest, meta, out), 0
 				}
 				if !yield(e, nil) {
 					return
@@ -81,54 +83,60 @@ func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		return nil, syscall.ENOENT
 	}
 	canonical := blobstore.Name(digest)
-	size, ok := d.sizes.get(canonical)
-	var key string
+	meta, ok := d.sizes.get(canonical)
 	if !ok {
 		var err error
-		if size, key, err = d.stat(ctx, digest); err != nil {
+		if meta, err = d.stat(ctx, digest); err != nil {
 			if errno := d.root.toErrno("lookup", "/blobs/"+canonical, err); errno != syscall.ENOENT {
 				return nil, errno
 			}
 			out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 			return nil, syscall.ENOENT
 		}
-		d.sizes.put(canonical, size)
+		d.sizes.put(canonical, meta)
 	}
-	return d.child(ctx, name, digest, size, key, out), 0
+	return d.child(ctx, name, digest, meta, out), 0
 }
 
 // headSize is what a lookup reads of a blob it has not seen listed: the
 // kernel's first READ of a file (16 KiB). A local file is stat'ed.
 const headSize = 16 << 10
 
-// stat learns a blob's size. From a remote store it GETs the blob's head
+// blobMeta is what a lookup learns of a blob.
+type blobMeta struct {
+	size  int64
+	mtime time.Time // zero: the backend keeps none
+	key   string    // the backend key, when the answer told it
+}
+
+// stat learns a blob's size and time. From a remote store it GETs the blob's head
 // rather than its metadata: the answer's Content-Range carries the size,
 // and the bytes serve the first read of an open that usually follows, so
 // open + first read cost one request, not two.
-func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (size int64, key string, err error) {
+func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (blobMeta, error) {
 	if d.root.files == nil {
 		obj, err := d.root.stores.Blobs.Get(ctx, digest, objectstore.WithRange(objectstore.Bytes(0, headSize-1)))
 		if err == nil {
 			defer obj.Close()
 			head := make([]byte, min(headSize, obj.Size()))
 			if _, err := io.ReadFull(obj, head); err != nil {
-				return 0, "", fmt.Errorf("read the head of blob %s: %w", blobstore.Name(digest), err)
+				return blobMeta{}, fmt.Errorf("read the head of blob %s: %w", blobstore.Name(digest), err)
 			}
 			d.root.heads.put(string(digest), head)
-			return obj.Size(), "", nil
+			return blobMeta{size: obj.Size(), mtime: obj.ModTime()}, nil
 		}
 		if !errors.Is(err, objectstore.ErrRangeNotSatisfiable) {
-			return 0, "", err
+			return blobMeta{}, err
 		}
 		// an empty blob has no head: ask for its metadata
 	}
 	info, err := d.root.stores.Blobs.Stat(ctx, digest)
-	return info.Size, info.Key, err
+	return blobMeta{size: info.Size, mtime: info.ModTime, key: info.Key}, err
 }
 
 // child is the inode of the blob under name (reused while the kernel
 // still knows it), with its attributes in out.
-func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, size int64, key string, out *fuse.EntryOut) *fs.Inode {
+func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, meta blobMeta, out *fuse.EntryOut) *fs.Inode {
 	d.timeouts(out)
 	if ch := d.GetChild(name); ch != nil {
 		if bf, ok := ch.Operations().(*blobFile); ok {
@@ -136,7 +144,7 @@ func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, 
 			return ch
 		}
 	}
-	bf := &blobFile{root: d.root, digest: digest, size: size, key: key}
+	bf := &blobFile{root: d.root, digest: digest, size: meta.size, mtime: meta.mtime, key: meta.key}
 	bf.attr(&out.Attr)
 	d.root.liveBlobs.Add(1)
 	return d.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG})
@@ -189,26 +197,38 @@ func (c *headCache) take(digest string) []byte {
 	return e.head
 }
 
-// sizeCache remembers listed sizes, up to a bound.
+// sizeCache remembers listed sizes and times, up to a bound.
 type sizeCache struct {
 	mu  sync.Mutex
-	m   map[string]int64
+	m   map[string]sizeTime
 	max int
 }
 
-func newSizeCache(max int) *sizeCache { return &sizeCache{m: map[string]int64{}, max: max} }
+// sizeTime is a blobMeta without its key, the time in Unix nanoseconds
+// (0: none): 16 bytes for each of millions of names.
+type sizeTime struct{ size, mtime int64 }
 
-func (c *sizeCache) put(name string, size int64) {
+func newSizeCache(max int) *sizeCache { return &sizeCache{m: map[string]sizeTime{}, max: max} }
+
+func (c *sizeCache) put(name string, m blobMeta) {
+	st := sizeTime{size: m.size}
+	if !m.mtime.IsZero() {
+		st.mtime = m.mtime.UnixNano()
+	}
 	c.mu.Lock()
 	if len(c.m) < c.max {
-		c.m[name] = size
+		c.m[name] = st
 	}
 	c.mu.Unlock()
 }
 
-func (c *sizeCache) get(name string) (int64, bool) {
+func (c *sizeCache) get(name string) (blobMeta, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	size, ok := c.m[name]
-	return size, ok
+	st, ok := c.m[name]
+	c.mu.Unlock()
+	m := blobMeta{size: st.size}
+	if st.mtime != 0 {
+		m.mtime = time.Unix(0, st.mtime)
+	}
+	return m, ok
 }

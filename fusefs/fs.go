@@ -100,6 +100,9 @@ type Root struct {
 	plusLimit int64
 	// corrupt holds the blobs --verify found corrupt: string(digest).
 	corrupt sync.Map
+	// start is when the mount began: the time of directories, and of
+	// records whose backend keeps none.
+	start time.Time
 }
 
 var (
@@ -138,7 +141,7 @@ func New(stores Stores, cfg Config) (*Root, error) {
 		return nil, err
 	}
 	r := &Root{stores: stores, cfg: cfg, log: cfg.Log, files: stores.Blobs.Files(), ctx: ctx, cancel: cancel, pool: pool,
-		plusLimit: plusLimit, heads: newHeadCache(256)}
+		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second)}
 	r.paths = newReadPaths(r.files, cfg, 0) // refined by Mount once the kernel has answered
 	cfg.Metrics.ReadMode(r.paths.open().String())
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
@@ -147,10 +150,6 @@ func New(stores Stores, cfg Config) (*Root, error) {
 
 // Close cancels listings and streams still open.
 func (r *Root) Close() { r.cancel() }
-
-// epoch is every file's mtime: content-addressed data has no meaningful
-// time, and a fixed one keeps the kernel's cache (AUTO_INVAL_DATA) valid.
-var epoch = time.Unix(0, 0)
 
 func (r *Root) OnAdd(ctx context.Context) {
 	dirs := map[string]fs.InodeEmbedder{"blobs": &blobsDir{dir: dir{r}, sizes: newSizeCache(4 << 20)}}
@@ -190,23 +189,31 @@ func (d dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) sy
 // ~2,500.
 const dirBlksize = 1 << 20
 
+// Directories are as old as the mount: what they list is live.
 func (r *Root) dirAttr(a *fuse.Attr) {
 	a.Mode = syscall.S_IFDIR | 0o555
 	a.Nlink = 2
 	a.Blksize = dirBlksize
-	r.owner(a)
+	r.owner(a, r.start)
 }
 
-func (r *Root) fileAttr(a *fuse.Attr, size int64) {
+// fileAttr describes a file stored at mtime; a zero mtime (a backend that
+// keeps none, such as LevelDB) is the mount's start. A file's times stay
+// what they first were for the life of the mount: a changed mtime would
+// make the kernel drop its page cache.
+func (r *Root) fileAttr(a *fuse.Attr, size int64, mtime time.Time) {
 	a.Mode = syscall.S_IFREG | 0o444
 	a.Nlink = 1
 	a.Size = uint64(size)
 	a.Blocks = (uint64(size) + 511) / 512
 	a.Blksize = 4096
-	r.owner(a)
+	r.owner(a, mtime)
 }
 
-func (r *Root) owner(a *fuse.Attr) {
+func (r *Root) owner(a *fuse.Attr, mtime time.Time) {
 	a.Uid, a.Gid = r.cfg.UID, r.cfg.GID
-	a.SetTimes(&epoch, &epoch, &epoch)
+	if mtime.IsZero() {
+		mtime = r.start
+	}
+	a.SetTimes(&mtime, &mtime, &mtime)
 }

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -85,7 +86,7 @@ func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		return nil, syscall.ENOENT
 	}
 	f := &recordFile{root: d.root, data: data}
-	f.root.fileAttr(&out.Attr, int64(len(data)))
+	f.root.fileAttr(&out.Attr, int64(len(data)), time.Time{})
 	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
 	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
 	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
@@ -126,7 +127,7 @@ var (
 )
 
 func (f *recordFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	f.root.fileAttr(&out.Attr, int64(len(f.data)))
+	f.root.fileAttr(&out.Attr, int64(len(f.data)), time.Time{})
 	return 0
 }
 
@@ -199,7 +200,7 @@ var (
 )
 
 func (l *link) attr(a *fuse.Attr) {
-	l.root.owner(a)
+	l.root.owner(a, time.Time{})
 	a.Mode = syscall.S_IFLNK | 0o777
 	a.Nlink = 1
 	a.Size = uint64(len(l.target))

@@ -14,6 +14,7 @@ import (
 	"iter"
 	"os"
 	"sync"
+	"time"
 
 	mh "github.com/multiformats/go-multihash"
 	_ "github.com/multiformats/go-multihash/register/all" // every function go-multihash can compute
@@ -40,6 +41,8 @@ type Info struct {
 	Digest mh.Multihash
 	Size   int64
 	Key    string // the backend key that holds it
+	// ModTime is when the backend stored it; zero where it keeps none.
+	ModTime time.Time
 }
 
 // ErrDigestMismatch is matched when bytes do not hash to their multihash.
@@ -90,7 +93,7 @@ func (s *store) Stat(ctx context.Context, digest mh.Multihash) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("stat blob %s: %w", Name(digest), err)
 	}
-	return Info{Digest: digest, Size: info.Size, Key: info.Key}, nil
+	return Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime}, nil
 }
 
 // resolve runs op on the blob's key, then on each fallback key while the
@@ -122,7 +125,7 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 			if !ok {
 				continue
 			}
-			if !yield(Info{Digest: digest, Size: info.Size, Key: info.Key}, nil) {
+			if !yield(Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime}, nil) {
 				return
 			}
 		}

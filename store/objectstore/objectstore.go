@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"iter"
 	"os"
+	"time"
 )
 
 // ErrNotExist is returned (possibly wrapped) for a key that is not stored.
@@ -62,6 +63,9 @@ type Files interface {
 type Info struct {
 	Key  string
 	Size int64
+	// ModTime is when the object was stored, as the backend keeps it
+	// (file mtime, S3 LastModified); zero where it keeps none (LevelDB).
+	ModTime time.Time
 }
 
 // Object is the body of a Get. Size is the total size of the stored object,
@@ -69,6 +73,8 @@ type Info struct {
 type Object interface {
 	io.ReadCloser
 	Size() int64
+	// ModTime is the object's Info.ModTime, from the same answer.
+	ModTime() time.Time
 }
 
 // Range is an inclusive byte range with HTTP semantics: End < 0 means "to

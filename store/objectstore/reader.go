@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ExactReader returns a reader that yields r's bytes only if r holds exactly
@@ -69,13 +70,15 @@ func (e *exactReader) probeEnd() error {
 	}
 }
 
-// ReadCloserObject adapts a reader and its total size to Object.
+// ReadCloserObject adapts a reader, its total size and time to Object.
 type ReadCloserObject struct {
 	io.ReadCloser
 	Total int64
+	Mod   time.Time
 }
 
-func (o ReadCloserObject) Size() int64 { return o.Total }
+func (o ReadCloserObject) Size() int64        { return o.Total }
+func (o ReadCloserObject) ModTime() time.Time { return o.Mod }
 
 // ContextReader fails reads once ctx is done, so a cancelled caller stops a
 // stream even where the underlying reads never block.

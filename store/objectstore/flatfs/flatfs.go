@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	dsflatfs "github.com/ipfs/go-ds-flatfs"
 
@@ -192,12 +193,17 @@ func (s *Store) Get(ctx context.Context, key string, opts ...objectstore.GetOpti
 	if err != nil {
 		return nil, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flatfs get %s: %w", key, err)
+	}
 	off, n, err := objectstore.NewGetConfig(opts...).Window(size)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("flatfs get %s: %w", key, err)
 	}
-	return &object{f: f, r: io.NewSectionReader(f, off, n), size: size, ctx: ctx}, nil
+	return &object{f: f, r: io.NewSectionReader(f, off, n), size: size, mod: fi.ModTime(), ctx: ctx}, nil
 }
 
 // Files is the store itself: every object is a file.
@@ -226,6 +232,7 @@ type object struct {
 	f    *os.File
 	r    *io.SectionReader
 	size int64
+	mod  time.Time
 	ctx  context.Context
 }
 
@@ -236,8 +243,9 @@ func (o *object) Read(p []byte) (int, error) {
 	return o.r.Read(p)
 }
 
-func (o *object) Size() int64  { return o.size }
-func (o *object) Close() error { return o.f.Close() }
+func (o *object) Size() int64        { return o.size }
+func (o *object) ModTime() time.Time { return o.mod }
+func (o *object) Close() error       { return o.f.Close() }
 
 func (s *Store) Stat(ctx context.Context, key string) (objectstore.Info, error) {
 	path, err := s.Path(key)
@@ -248,7 +256,7 @@ func (s *Store) Stat(ctx context.Context, key string) (objectstore.Info, error) 
 	if err != nil {
 		return objectstore.Info{}, fmt.Errorf("flatfs stat %s: %w", key, mapErr(err))
 	}
-	return objectstore.Info{Key: key, Size: fi.Size()}, nil
+	return objectstore.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
 func (s *Store) Delete(ctx context.Context, key string) error {
@@ -379,7 +387,7 @@ func (s *Store) readShard(ctx context.Context, shard, prefix string, sizes bool)
 				if !fi.Mode().IsRegular() {
 					continue
 				}
-				info.Size = fi.Size()
+				info.Size, info.ModTime = fi.Size(), fi.ModTime()
 			}
 			infos = append(infos, info)
 		}

@@ -29,6 +29,7 @@ func TestConformance(t *testing.T) {
 		},
 		Streams: true,
 		Files:   true,
+		Times:   true,
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -19,12 +20,17 @@ import (
 // share them without copying.
 type Store struct {
 	mu      sync.RWMutex
-	objects map[string][]byte
+	objects map[string]stored
+}
+
+type stored struct {
+	data []byte
+	mod  time.Time
 }
 
 var _ objectstore.Store = (*Store)(nil)
 
-func New() *Store { return &Store{objects: map[string][]byte{}} }
+func New() *Store { return &Store{objects: map[string]stored{}} }
 
 func (s *Store) Put(ctx context.Context, key string, size int64, r io.Reader) error {
 	if err := ctx.Err(); err != nil {
@@ -38,7 +44,7 @@ func (s *Store) Put(ctx context.Context, key string, size int64, r io.Reader) er
 		return fmt.Errorf("memory put %q: %w", key, err)
 	}
 	s.mu.Lock()
-	s.objects[key] = buf.Bytes()
+	s.objects[key] = stored{buf.Bytes(), time.Now()}
 	s.mu.Unlock()
 	return nil
 }
@@ -47,37 +53,38 @@ func (s *Store) Get(ctx context.Context, key string, opts ...objectstore.GetOpti
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, err := s.lookup(key)
+	obj, err := s.lookup(key)
 	if err != nil {
 		return nil, err
 	}
+	data := obj.data
 	off, n, err := objectstore.NewGetConfig(opts...).Window(int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("memory get %q: %w", key, err)
 	}
 	body := io.NopCloser(objectstore.ContextReader(ctx, bytes.NewReader(data[off:off+n])))
-	return objectstore.ReadCloserObject{ReadCloser: body, Total: int64(len(data))}, nil
+	return objectstore.ReadCloserObject{ReadCloser: body, Total: int64(len(data)), Mod: obj.mod}, nil
 }
 
 func (s *Store) Stat(ctx context.Context, key string) (objectstore.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return objectstore.Info{}, err
 	}
-	data, err := s.lookup(key)
+	obj, err := s.lookup(key)
 	if err != nil {
 		return objectstore.Info{}, err
 	}
-	return objectstore.Info{Key: key, Size: int64(len(data))}, nil
+	return objectstore.Info{Key: key, Size: int64(len(obj.data)), ModTime: obj.mod}, nil
 }
 
-func (s *Store) lookup(key string) ([]byte, error) {
+func (s *Store) lookup(key string) (stored, error) {
 	s.mu.RLock()
-	data, ok := s.objects[key]
+	obj, ok := s.objects[key]
 	s.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("memory %q: %w", key, objectstore.ErrNotExist)
+		return stored{}, fmt.Errorf("memory %q: %w", key, objectstore.ErrNotExist)
 	}
-	return data, nil
+	return obj, nil
 }
 
 // Files is nil: objects are not local files.
@@ -98,7 +105,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.I
 		infos := make([]objectstore.Info, 0, len(s.objects))
 		for k, v := range s.objects {
 			if strings.HasPrefix(k, prefix) {
-				infos = append(infos, objectstore.Info{Key: k, Size: int64(len(v))})
+				infos = append(infos, objectstore.Info{Key: k, Size: int64(len(v.data)), ModTime: v.mod})
 			}
 		}
 		s.mu.RUnlock()

@@ -10,7 +10,8 @@ import (
 
 func TestConformance(t *testing.T) {
 	objectstoretest.Run(t, objectstoretest.Backend{
-		New: func(t *testing.T) objectstore.Store { return memory.New() },
+		New:   func(t *testing.T) objectstore.Store { return memory.New() },
+		Times: true,
 	})
 }
 

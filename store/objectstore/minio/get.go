@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -59,6 +60,7 @@ type object struct {
 	ctx      context.Context
 	off, end int64 // next byte to read; last byte wanted (-1: to the end)
 	size     int64
+	mod      time.Time
 	etag     string
 	body     io.ReadCloser
 	wd       *watchdog
@@ -97,6 +99,9 @@ func (o *object) open(ranged bool) error {
 		}
 	}
 	o.size, o.etag, o.body = size, info.ETag, body
+	if o.mod.IsZero() { // a resumed read keeps the first answer's
+		o.mod = info.LastModified
+	}
 	return nil
 }
 
@@ -159,7 +164,8 @@ func (o *object) closeBody() {
 	o.wd.stop()
 }
 
-func (o *object) Size() int64 { return o.size }
+func (o *object) Size() int64        { return o.size }
+func (o *object) ModTime() time.Time { return o.mod }
 
 func (o *object) Close() error {
 	o.closeBody()
@@ -180,5 +186,5 @@ func (s *Store) Stat(ctx context.Context, key string) (objectstore.Info, error) 
 	if err != nil {
 		return objectstore.Info{}, s.err(err, "stat", key)
 	}
-	return objectstore.Info{Key: key, Size: info.Size}, nil
+	return objectstore.Info{Key: key, Size: info.Size, ModTime: info.LastModified}, nil
 }

@@ -23,7 +23,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.I
 				yield(objectstore.Info{}, s.c.wrap(info.Err, "s3 list %s/%s", s.bucket, prefix))
 				return
 			}
-			if !yield(objectstore.Info{Key: info.Key, Size: info.Size}, nil) {
+			if !yield(objectstore.Info{Key: info.Key, Size: info.Size, ModTime: info.LastModified}, nil) {
 				return
 			}
 		}

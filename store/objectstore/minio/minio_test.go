@@ -49,6 +49,7 @@ func TestConformance(t *testing.T) {
 			return open(t, config(srv), fmt.Sprintf("conformance%d", n.Add(1)), true)
 		},
 		Streams: true,
+		Times:   true,
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -30,6 +31,8 @@ type Backend struct {
 	// Files is true when the backend's objects are local files: its
 	// Files() must then serve them, and otherwise be nil.
 	Files bool
+	// Times is true when the backend keeps when each object was stored.
+	Times bool
 }
 
 // Run runs the whole suite.
@@ -49,6 +52,50 @@ func Run(t *testing.T, b Backend) {
 	t.Run("FailingReader", func(t *testing.T) { testFailingReader(t, b) })
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, b) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, b) })
+	t.Run("Times", func(t *testing.T) { testTimes(t, b) })
+}
+
+// testTimes checks that Stat, Get and List tell one time for an object:
+// when it was stored (to the second: HTTP dates have no more), or none.
+func testTimes(t *testing.T, b Backend) {
+	s := b.New(t)
+	ctx := context.Background()
+	key := b.Key("timed")
+	before := time.Now().Add(-2 * time.Second)
+	Put(t, s, key, []byte("when"))
+	after := time.Now().Add(2 * time.Second)
+	info, err := s.Stat(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.Get(ctx, key, objectstore.WithRange(objectstore.Bytes(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := obj.ModTime()
+	obj.Close()
+	var listed time.Time
+	for i, err := range s.List(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i.Key == key {
+			listed = i.ModTime
+		}
+	}
+	if !b.Times {
+		if !info.ModTime.IsZero() || !got.IsZero() || !listed.IsZero() {
+			t.Fatalf("a backend without times told %v, %v, %v", info.ModTime, got, listed)
+		}
+		return
+	}
+	if info.ModTime.Before(before) || info.ModTime.After(after) {
+		t.Fatalf("Stat: stored at %v, want between %v and %v", info.ModTime, before, after)
+	}
+	sec := info.ModTime.Truncate(time.Second)
+	if !got.Truncate(time.Second).Equal(sec) || !listed.Truncate(time.Second).Equal(sec) {
+		t.Fatalf("times differ: Stat %v, Get %v, List %v", info.ModTime, got, listed)
+	}
 }
 
 // testFiles checks the local-file side against Get and List: the same
