@@ -25,7 +25,8 @@ type blobFile struct {
 	size   int64
 	mtime  time.Time // when the backend stored it; zero: unknown
 	keyMu  sync.Mutex
-	key    string // backend key, learnt lazily
+	key    string // backend key and its layout, learnt lazily
+	layout string
 	// verifier checks the blob under --verify, for every open file.
 	verifier atomic.Pointer[blobVerifier] // set by the first open
 
@@ -102,9 +103,10 @@ const (
 	xattrCID       = "user.storefs.cid"
 	xattrMultihash = "user.storefs.multihash"
 	xattrKey       = "user.storefs.key"
+	xattrLayout    = "user.storefs.layout"
 )
 
-var blobXattrs = []byte(xattrCID + "\x00" + xattrMultihash + "\x00" + xattrKey + "\x00")
+var blobXattrs = []byte(xattrCID + "\x00" + xattrMultihash + "\x00" + xattrKey + "\x00" + xattrLayout + "\x00")
 
 func (f *blobFile) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	if len(dest) < len(blobXattrs) {
@@ -120,12 +122,15 @@ func (f *blobFile) Getxattr(ctx context.Context, attr string, dest []byte) (n ui
 		val = cid.NewCidV1(cid.Raw, f.digest).String()
 	case xattrMultihash:
 		val = "z" + blobstore.Base58(f.digest)
-	case xattrKey:
-		key, err := f.backendKey(ctx)
+	case xattrKey, xattrLayout:
+		key, layout, err := f.backendKey(ctx)
 		if err != nil {
 			return 0, f.root.toErrno("getxattr", blobstore.Name(f.digest), err)
 		}
 		val = key
+		if attr == xattrLayout {
+			val = layout
+		}
 	default:
 		return 0, syscall.ENODATA
 	}
@@ -135,15 +140,17 @@ func (f *blobFile) Getxattr(ctx context.Context, attr string, dest []byte) (n ui
 	return uint32(copy(dest, val)), 0
 }
 
-func (f *blobFile) backendKey(ctx context.Context) (string, error) {
+// backendKey is the key that holds the blob and its Piri layout, asked
+// of the store once.
+func (f *blobFile) backendKey(ctx context.Context) (key, layout string, err error) {
 	f.keyMu.Lock()
 	defer f.keyMu.Unlock()
-	if f.key == "" {
+	if f.layout == "" {
 		info, err := f.root.stores.Blobs.Stat(ctx, f.digest)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		f.key = info.Key
+		f.key, f.layout = info.Key, info.Layout
 	}
-	return f.key, nil
+	return f.key, f.layout, nil
 }

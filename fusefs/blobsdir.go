@@ -104,9 +104,10 @@ const headSize = 16 << 10
 
 // blobMeta is what a lookup learns of a blob.
 type blobMeta struct {
-	size  int64
-	mtime time.Time // zero: the backend keeps none
-	key   string    // the backend key, when the answer told it
+	size   int64
+	mtime  time.Time // zero: the backend keeps none
+	key    string    // the backend key and its layout, when the answer told them
+	layout string
 }
 
 // stat learns a blob's size and time. From a remote store it GETs the blob's head
@@ -131,7 +132,7 @@ func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (blobMeta, err
 		// an empty blob has no head: ask for its metadata
 	}
 	info, err := d.root.stores.Blobs.Stat(ctx, digest)
-	return blobMeta{size: info.Size, mtime: info.ModTime, key: info.Key}, err
+	return blobMeta{size: info.Size, mtime: info.ModTime, key: info.Key, layout: info.Layout}, err
 }
 
 // child is the inode of the blob under name (reused while the kernel
@@ -144,7 +145,7 @@ func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, 
 			return ch
 		}
 	}
-	bf := &blobFile{root: d.root, digest: digest, size: meta.size, mtime: meta.mtime, key: meta.key}
+	bf := &blobFile{root: d.root, digest: digest, size: meta.size, mtime: meta.mtime, key: meta.key, layout: meta.layout}
 	bf.attr(&out.Attr)
 	d.root.liveBlobs.Add(1)
 	return d.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG})

@@ -295,9 +295,15 @@ func checkBlobs(t *testing.T, dir string, blobs *counting, set *sample.Set, file
 				t.Errorf("getxattr %s: %q, %v", attr, buf[:max(n, 0)], err)
 			}
 		}
-		buf := make([]byte, 256)
-		if n, err := unix.Getxattr(path, "user.storefs.key", buf); err != nil || !strings.Contains(string(buf[:n]), blobstore.Name(d)) {
-			t.Errorf("getxattr key: %q, %v", buf[:max(n, 0)], err)
+		stored, err := blobs.Store.Stat(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for attr, want := range map[string]string{"user.storefs.key": stored.Key, "user.storefs.layout": stored.Layout} {
+			buf := make([]byte, 256)
+			if n, err := unix.Getxattr(path, attr, buf); err != nil || string(buf[:n]) != want || want == "" {
+				t.Errorf("getxattr %s: %q, %v; want %q", attr, buf[:max(n, 0)], err, want)
+			}
 		}
 	}
 

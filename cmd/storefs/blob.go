@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -44,10 +45,11 @@ func blobCommand() *cli.Command {
 			},
 			{
 				Name:      "ls",
-				Usage:     "list blobs, one b32 name a line (-l: \"<b32>\\t<size>\")",
-				UsageText: "storefs blob ls [backend] [-l]\n\nExample:\n   storefs blob ls -l --data-dir ~/.storacha/piri",
+				Usage:     "list blobs, one b32 name a line (-l: \"<b32>\\t<size>\"; --layout adds \"\\t<layout>\")",
+				UsageText: "storefs blob ls [backend] [-l [--layout]]\n\nExample:\n   storefs blob ls -l --data-dir ~/.storacha/piri",
 				Flags: append(settingFlags(mountopts.Backend),
-					&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "also print sizes"}),
+					&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "also print sizes"},
+					&cli.BoolFlag{Name: "layout", Usage: "with -l, a third column: the Piri layout of the blob's key (v0.2.4, v0.2.3, datastore)"}),
 				Action: blobList,
 			},
 			{
@@ -206,14 +208,20 @@ func blobList(c *cli.Context) error {
 	defer stores.Close()
 	w := bufio.NewWriterSize(c.App.Writer, 64<<10)
 	defer w.Flush()
-	long := c.Bool("long")
+	long, layout := c.Bool("long"), c.Bool("layout")
+	if layout && !long {
+		return usagef("--layout adds a column to -l: give both")
+	}
 	for info, err := range stores.Blobs.List(c.Context) {
 		if err != nil {
 			return err
 		}
-		if long {
+		switch {
+		case layout:
+			fmt.Fprintf(w, "%s\t%d\t%s\n", blobstore.Name(info.Digest), info.Size, info.Layout)
+		case long:
 			fmt.Fprintf(w, "%s\t%d\n", blobstore.Name(info.Digest), info.Size)
-		} else {
+		default:
 			fmt.Fprintln(w, blobstore.Name(info.Digest))
 		}
 	}
@@ -238,9 +246,12 @@ func blobStat(c *cli.Context) error {
 		return err
 	}
 	dec, _ := mh.Decode(digest)
-	fmt.Fprintf(c.App.Writer, "name\t%s\nsize\t%d\nmultihash\tz%s\ncid\t%s\nhash\t%s\nkey\t%s\n",
+	fmt.Fprintf(c.App.Writer, "name\t%s\nsize\t%d\nmultihash\tz%s\ncid\t%s\nhash\t%s\nkey\t%s\nlayout\t%s\n",
 		blobstore.Name(digest), info.Size, blobstore.Base58(digest),
-		cid.NewCidV1(cid.Raw, digest), dec.Name, info.Key)
+		cid.NewCidV1(cid.Raw, digest), dec.Name, info.Key, info.Layout)
+	if !info.ModTime.IsZero() {
+		fmt.Fprintf(c.App.Writer, "stored\t%s\n", info.ModTime.UTC().Format(time.RFC3339))
+	}
 	return nil
 }
 

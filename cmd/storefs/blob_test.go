@@ -179,6 +179,7 @@ func TestS3PiriBuckets(t *testing.T) {
 	put("32/"+helloB32+".data", "hello world")
 	legacy := "ciqnod4pubtcjl3n3hakt7oc6smcnje4r3u376byugnyuv2p2ltvbtq" // sha2-256 of "legacy blob"
 	put(legacy, "legacy blob")
+	put(helloB32, "hello world") // under both keys: listed once
 	before, err := treehash.Sum(srv.DataDir)
 	must(t, err)
 
@@ -192,6 +193,14 @@ func TestS3PiriBuckets(t *testing.T) {
 	out, _, _ = storefs(t, append([]string{"blob", "ls", "-l"}, backend...)...)
 	if out != helloB32+"\t11\n"+legacy+"\t11\n" {
 		t.Fatalf("ls -l: %q", out)
+	}
+	out, _, _ = storefs(t, append([]string{"blob", "ls", "-l", "--layout"}, backend...)...)
+	if out != helloB32+"\t11\tv0.2.4\n"+legacy+"\t11\tv0.2.3\n" {
+		t.Fatalf("ls -l --layout: %q", out)
+	}
+	out, _, _ = storefs(t, append(append([]string{"blob", "stat"}, backend...), legacy)...)
+	if !strings.Contains(out, "layout\tv0.2.3\n") || !strings.Contains(out, "key\t"+legacy+"\n") || !strings.Contains(out, "stored\t") {
+		t.Fatalf("stat of a v0.2.3 blob: %q", out)
 	}
 	out, _, code = storefs(t, append([]string{"blob", "verify"}, backend...)...)
 	if code != 0 || !strings.Contains(out, "2 ok") {

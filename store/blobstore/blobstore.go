@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"io"
 	"iter"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +46,8 @@ type Info struct {
 	Key    string // the backend key that holds it
 	// ModTime is when the backend stored it; zero where it keeps none.
 	ModTime time.Time
+	// Layout is the Piri layout of Key (LayoutV024 …).
+	Layout string
 }
 
 // ErrDigestMismatch is matched when bytes do not hash to their multihash.
@@ -93,7 +98,7 @@ func (s *store) Stat(ctx context.Context, digest mh.Multihash) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("stat blob %s: %w", Name(digest), err)
 	}
-	return Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime}, nil
+	return Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime, Layout: s.enc.Layout(info.Key)}, nil
 }
 
 // resolve runs op on the blob's key, then on each fallback key while the
@@ -114,8 +119,18 @@ func (s *store) resolve(digest mh.Multihash, op func(key string) error) error {
 	return err
 }
 
+// List streams every blob once. A blob stored under both its key and a
+// fallback key (S3: v0.2.4 and v0.2.3) is listed under its key: keys are
+// yielded as they come; fallback keys wait until the listing shows no
+// twin under the key, and come last. What is remembered is 8 bytes per
+// key listed, plus the fallback keys still waiting.
 func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
+		var (
+			seed    = maphash.MakeSeed()
+			primary = map[uint64]struct{}{} // hashes of names listed under their key
+			waiting = map[string]Info{}     // fallback-keyed blobs, by name
+		)
 		for info, err := range s.objects.List(ctx, "") {
 			if err != nil {
 				yield(Info{}, fmt.Errorf("list blobs: %w", err))
@@ -125,11 +140,36 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 			if !ok {
 				continue
 			}
-			if !yield(Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime}, nil) {
+			b := Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime, Layout: s.enc.Layout(info.Key)}
+			if info.Key != s.enc.Key(digest) { // a fallback key
+				waiting[string(digest)] = b
+				continue
+			}
+			if len(s.enc.Fallbacks(digest)) > 0 {
+				primary[maphash.Bytes(seed, digest)] = struct{}{}
+				delete(waiting, string(digest))
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(waiting)) {
+			b := waiting[name]
+			if _, twin := primary[maphash.Bytes(seed, b.Digest)]; twin && s.hasPrimary(ctx, b.Digest) {
+				continue
+			}
+			if !yield(b, nil) {
 				return
 			}
 		}
 	}
+}
+
+// hasPrimary checks that a blob is stored under its key: a hash match in
+// List is confirmed before a blob is left out.
+func (s *store) hasPrimary(ctx context.Context, digest mh.Multihash) bool {
+	_, err := s.objects.Stat(ctx, s.enc.Key(digest))
+	return err == nil
 }
 
 // Verifier hashes bytes with a multihash's function and compares.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"io"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -271,5 +272,51 @@ func TestS3PiriLayout(t *testing.T) {
 	}
 	if strings.Join(keys, " ") != "32/"+helloB32+".data "+legacyName {
 		t.Errorf("listed keys %v", keys)
+	}
+}
+
+// TestListOnceUnderBothKeys: an S3 node that moved from v0.2.3 to v0.2.4
+// holds some blobs under both keys; each is listed once, under its
+// v0.2.4 key, and a blob only under the bare key is listed with its
+// layout.
+func TestListOnceUnderBothKeys(t *testing.T) {
+	objects := memory.New()
+	s := blobstore.New(objects, blobstore.S3{})
+	ctx := context.Background()
+	want := map[string]string{} // name -> layout
+	for i := range 300 {
+		data := objectstoretest.Data(uint64(i), 100+i)
+		d := sum(t, data, mh.SHA2_256)
+		switch i % 3 {
+		case 0: // v0.2.4 only
+			must(t, s.Put(ctx, d, int64(len(data)), bytes.NewReader(data)))
+			want[blobstore.Name(d)] = blobstore.LayoutV024
+		case 1: // both
+			must(t, s.Put(ctx, d, int64(len(data)), bytes.NewReader(data)))
+			must(t, objectstore.Put(ctx, objects, blobstore.Name(d), data))
+			want[blobstore.Name(d)] = blobstore.LayoutV024
+		case 2: // v0.2.3 only
+			must(t, objectstore.Put(ctx, objects, blobstore.Name(d), data))
+			want[blobstore.Name(d)] = blobstore.LayoutV023
+		}
+	}
+	got := map[string]string{}
+	for info, err := range s.List(ctx) {
+		must(t, err)
+		name := blobstore.Name(info.Digest)
+		if _, twice := got[name]; twice {
+			t.Fatalf("%s listed twice", name)
+		}
+		got[name] = info.Layout
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("listed %d blobs, want %d (or layouts differ)", len(got), len(want))
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

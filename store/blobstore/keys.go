@@ -14,7 +14,18 @@ type KeyEncoder interface {
 	Fallbacks(digest mh.Multihash) []string
 	// Parse recognises a listed key as a blob; other keys are skipped.
 	Parse(key string) (mh.Multihash, bool)
+	// Layout names the Piri layout a key of this encoder is in (the
+	// xattr user.storefs.layout): the Piri version that writes it, or
+	// "datastore".
+	Layout(key string) string
 }
+
+// Layouts, as user.storefs.layout and `blob stat` show them.
+const (
+	LayoutV024      = "v0.2.4"    // <shard>/<b32>.data in S3, and flatfs
+	LayoutV023      = "v0.2.3"    // a bare <b32> in <prefix>pdp, which v0.2.4 no longer finds
+	LayoutDatastore = "datastore" // memory and LevelDB: /z<base58btc>
+)
 
 // FlatFS names blobs by their b32 name (the flatfs backend adds the shard
 // directory and ".data").
@@ -23,6 +34,7 @@ type FlatFS struct{}
 func (FlatFS) Key(d mh.Multihash) string             { return Name(d) }
 func (FlatFS) Fallbacks(mh.Multihash) []string       { return nil }
 func (FlatFS) Parse(key string) (mh.Multihash, bool) { return parseB32(key) }
+func (FlatFS) Layout(string) string                  { return LayoutV024 }
 
 // S3 is Piri v0.2.4's bucket layout, "<shard>/<b32>.data" with the
 // next-to-last/2 shard of flatfs; reads fall back to v0.2.3's bare "<b32>".
@@ -34,6 +46,13 @@ func (S3) Key(d mh.Multihash) string {
 }
 
 func (S3) Fallbacks(d mh.Multihash) []string { return []string{Name(d)} }
+
+func (S3) Layout(key string) string {
+	if strings.Contains(key, "/") {
+		return LayoutV024
+	}
+	return LayoutV023
+}
 
 func (S3) Parse(key string) (mh.Multihash, bool) {
 	if dir, file, ok := strings.Cut(key, "/"); ok {
@@ -61,6 +80,7 @@ type Datastore struct{}
 
 func (Datastore) Key(d mh.Multihash) string       { return "z" + Base58(d) }
 func (Datastore) Fallbacks(mh.Multihash) []string { return nil }
+func (Datastore) Layout(string) string            { return LayoutDatastore }
 
 func (Datastore) Parse(key string) (mh.Multihash, bool) {
 	b58, ok := strings.CutPrefix(key, "z")

@@ -158,7 +158,8 @@ func Open(ctx context.Context, c Config) (*Stores, error) {
 		return openDataDir(c)
 	}
 	s := &Stores{wrap: c.wrap}
-	s.Blobs = blobstore.New(c.wrap("blobs", memory.New()), blobstore.FlatFS{})
+	// Piri's memory mode keeps blobs in a datastore: its keys and layout.
+	s.Blobs = blobstore.New(c.wrap("blobs", memory.New()), blobstore.Datastore{})
 	s.recordStores(func(string, string) (objectstore.Store, error) { return dsadapter.NewMemory(), nil }, false)
 	return s, nil
 }

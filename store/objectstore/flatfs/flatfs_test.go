@@ -75,7 +75,7 @@ func TestPiriLayout(t *testing.T) {
 		must(t, err)
 		listed = append(listed, info)
 	}
-	if len(listed) != 1 || listed[0] != (objectstore.Info{Key: helloKey, Size: 11}) {
+	if len(listed) != 1 || listed[0].Key != helloKey || listed[0].Size != 11 {
 		t.Fatalf("list: %+v", listed)
 	}
 
