@@ -367,7 +367,7 @@ func checkRecords(t *testing.T, dir string, set *sample.Set) {
 	if err != nil || len(ran) != len(set.Receipts) {
 		t.Errorf("ls by-ran: %d, %v", len(ran), err)
 	}
-	for _, missing := range []string{"blobs/nope", "blobs/../../etc/passwd", "blobs/" + strings.Repeat("a", 255), "receipts/bafyreia63ftenj6q7jocoojl7nfbtuzqzru6sf7jvspencuwt6an7pus6u.json", "allocations/x", "keystore"} {
+	for _, missing := range []string{"blobs/nope", "blobs/../../etc/passwd", "blobs/" + strings.Repeat("a", 255), "receipts/bafyreia63ftenj6q7jocoojl7nfbtuzqzru6sf7jvspencuwt6an7pus6u.json", "allocations/x", "keystore", "wallet"} {
 		if _, err := os.Stat(filepath.Join(dir, missing)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("stat %s: %v, want ENOENT", missing, err)
 		}

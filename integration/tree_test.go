@@ -214,8 +214,8 @@ func testMount(t *testing.T, n *testNode) {
 			t.Errorf("stat blobs/%s: %q", name, msg)
 		}
 	}
-	if msg := fails(t, "ls", filepath.Join(mnt, "keystore")); !strings.Contains(msg, "No such file") {
-		t.Errorf("keystore visible: %q", msg)
+	if msg := fails(t, "ls", filepath.Join(mnt, "wallet")); !strings.Contains(msg, "No such file") {
+		t.Errorf("the keystore (wallet) is visible: %q", msg)
 	}
 	run(t, "ls", filepath.Join(mnt, "blobs"))
 

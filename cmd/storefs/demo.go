@@ -55,7 +55,7 @@ func demo(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("build the sample data dir: %w", err)
 	}
-	fmt.Fprintf(out, "sample Piri data dir: %s (flatfs blobs in pdp/datastore, LevelDB records, a keystore storefs never shows)\n", dataDir)
+	fmt.Fprintf(out, "sample Piri data dir: %s (flatfs blobs in pdp/datastore, LevelDB records, a keystore in wallet/ that storefs never shows)\n", dataDir)
 
 	st, err := mountopts.Resolve(mountopts.Input{Scope: mountopts.Mount,
 		Flags: map[string]string{"data-dir": dataDir, "verify": "true", "debug": fmt.Sprint(c.Bool("debug"))}})

@@ -13,8 +13,9 @@ import (
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 )
 
-// Dir is the keystore's directory name inside a data_dir.
-const Dir = "keystore"
+// Dir is the keystore's directory inside a data_dir, as Piri names it
+// (its KeyStore config: <data_dir>/wallet, namespace /keystore/).
+const Dir = "wallet"
 
 // Secret holds key material. Every way of printing it prints a mask.
 type Secret struct{ b []byte }
