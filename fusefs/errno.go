@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"syscall"
 
 	"github.com/storacha/storefs/store/blobstore"
@@ -11,8 +12,10 @@ import (
 )
 
 // toErrno is the one place store errors become errnos: missing → ENOENT,
-// a cancelled request → EINTR, everything else (backend down, timeouts,
-// undecodable records, digest mismatches) → EIO, logged with what failed.
+// refused by the backend (credentials, policy) → EACCES, a cancelled
+// request → EINTR, everything else (backend down, timeouts, undecodable
+// records, digest mismatches) → EIO, logged with what failed. A fault is
+// never ENOENT.
 func (r *Root) toErrno(op, what string, err error) syscall.Errno {
 	switch {
 	case err == nil:
@@ -21,6 +24,9 @@ func (r *Root) toErrno(op, what string, err error) syscall.Errno {
 		return syscall.ENOENT
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case errors.Is(err, fs.ErrPermission):
+		r.log.Error("the backend refused the request", "op", op, "key", what, "err", err)
+		return syscall.EACCES
 	case errors.Is(err, genericstore.ErrCorrupt):
 		r.log.Error("undecodable record", "op", op, "key", what, "err", err)
 	case errors.Is(err, objectstore.ErrRangeNotSatisfiable):

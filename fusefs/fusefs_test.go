@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
 	"os"
@@ -401,10 +402,11 @@ func checkReadOnly(t *testing.T, dir string) {
 	}
 }
 
-// failing fails every blob request with a backend error, or panics.
+// failing fails every blob request with err, or panics.
 type failing struct {
 	blobstore.Store
 	panics bool
+	err    error
 }
 
 var errBackend = errors.New("backend unreachable (injected)")
@@ -413,11 +415,11 @@ func (f failing) Stat(ctx context.Context, d mh.Multihash) (blobstore.Info, erro
 	if f.panics {
 		panic("injected panic")
 	}
-	return blobstore.Info{}, errBackend
+	return blobstore.Info{}, f.err
 }
 
 func (f failing) Get(ctx context.Context, d mh.Multihash, opts ...objectstore.GetOption) (objectstore.Object, error) {
-	return nil, errBackend
+	return nil, f.err
 }
 
 func TestErrors(t *testing.T) {
@@ -431,16 +433,25 @@ func TestErrors(t *testing.T) {
 	bad := set.Receipts[0].CID.String()
 	st.Receipts.PutRaw(context.Background(), bad, []byte("corrupt"))
 
-	for _, panics := range []bool{false, true} {
-		root := newRoot(t, fusefs.Stores{Blobs: failing{st.Blobs, panics}, Stores: records.Stores{Receipts: st.Receipts}}, fusefs.Config{Log: testLog(t)})
+	for _, c := range []struct {
+		panics bool
+		err    error
+		want   syscall.Errno
+	}{
+		{false, errBackend, syscall.EIO},
+		{true, errBackend, syscall.EIO},
+		{false, fmt.Errorf("s3 get: %w", objectstore.ErrAccessDenied), syscall.EACCES},
+	} {
+		panics := c.panics
+		root := newRoot(t, fusefs.Stores{Blobs: failing{st.Blobs, panics, c.err}, Stores: records.Stores{Receipts: st.Receipts}}, fusefs.Config{Log: testLog(t)})
 		dir := t.TempDir()
 		server, err := fusefs.Mount(dir, root)
 		if err != nil {
 			t.Fatal(err)
 		}
 		name := filepath.Join(dir, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i")
-		if _, err := os.Stat(name); !errors.Is(err, syscall.EIO) {
-			t.Errorf("stat with a failing backend (panic %v): %v, want EIO", panics, err)
+		if _, err := os.Stat(name); !errors.Is(err, c.want) {
+			t.Errorf("stat with a failing backend (%v, panic %v): %v, want %v", c.err, panics, err, c.want)
 		}
 		if _, err := os.ReadFile(filepath.Join(dir, "receipts", bad+".json")); !errors.Is(err, syscall.EIO) {
 			t.Errorf("corrupt receipt: %v, want EIO", err)

@@ -170,6 +170,21 @@ func TestMountErrors(t *testing.T) {
 		t.Errorf("unreachable S3: %q", msg)
 	}
 
+	// Wrong S3 credentials: refused at start, said as access denied,
+	// exit 1 (not a usage error), the secret nowhere.
+	srv := s3test.Start(t)
+	s3Node(t, srv)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-for-the-test")
+	cmd := exec.Command(bin, "mount", "--s3-endpoint", srv.Endpoint, "--s3-insecure", "--s3-bucket-prefix", "node1-", other)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := finish(cmd)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "access denied") || mounted(other) ||
+		strings.Contains(stderr.String(), "wrong-secret-for-the-test") {
+		t.Errorf("wrong S3 credentials: %v, %q; want exit 1 saying access denied", err, stderr.String())
+	}
+
 	// A corrupt SHARDING file.
 	bad := t.TempDir()
 	os.MkdirAll(filepath.Join(bad, "pdp", "datastore"), 0o755)

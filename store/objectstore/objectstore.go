@@ -19,6 +19,11 @@ import (
 // it without knowing about this package.
 var ErrNotExist = fmt.Errorf("object does not exist: %w", fs.ErrNotExist)
 
+// ErrAccessDenied is returned (possibly wrapped) when the backend refuses
+// the credentials or the request. It matches fs.ErrPermission, which the
+// filesystem edge maps to EACCES.
+var ErrAccessDenied = fmt.Errorf("access denied: %w", fs.ErrPermission)
+
 // ErrRangeNotSatisfiable is matched by a *RangeError.
 var ErrRangeNotSatisfiable = errors.New("range not satisfiable")
 

@@ -131,9 +131,21 @@ func (c *Client) wrap(err error, format string, args ...any) error {
 		return &redacted{msg: msg + ": " + objectstore.ErrNotExist.Error(), err: objectstore.ErrNotExist}
 	case resp.Code == "NoSuchBucket":
 		return &redacted{msg: msg + ": " + ErrNoBucket.Error(), err: ErrNoBucket}
+	case accessDenied[resp.Code] || resp.StatusCode == http.StatusForbidden:
+		detail := resp.Code
+		if detail == "" {
+			detail = http.StatusText(resp.StatusCode)
+		}
+		return &redacted{msg: c.redact.Replace(fmt.Sprintf("%s: %s (%s: check the credentials and the bucket policy)", msg, objectstore.ErrAccessDenied, detail)), err: objectstore.ErrAccessDenied}
 	}
 	return &redacted{msg: c.redact.Replace(msg + ": " + err.Error()), err: err}
 }
+
+// accessDenied are the S3 error codes of refused credentials or requests.
+// versitygw answers an unknown access key with XAdminUserNotFound (and a
+// 404, which must not read as a missing object).
+var accessDenied = map[string]bool{"AccessDenied": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
+	"InvalidToken": true, "ExpiredToken": true, "AllAccessDisabled": true, "XAdminUserNotFound": true}
 
 // redacted is an error whose text was scrubbed of credentials; it still
 // matches what it wraps with errors.Is.

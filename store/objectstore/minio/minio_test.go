@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -178,6 +179,11 @@ func TestCredentialsNeverInErrors(t *testing.T) {
 	_, err = c.Bucket(context.Background(), "any", false)
 	if err == nil {
 		t.Fatal("wrong credentials accepted")
+	}
+	// Said as what it is, and matched as a permission error (EACCES in
+	// the mount, never ENOENT).
+	if !errors.Is(err, objectstore.ErrAccessDenied) || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "access denied") {
+		t.Errorf("wrong credentials: %v; want access denied", err)
 	}
 	for _, secret := range []string{cfg.AccessKeyID, cfg.SecretAccessKey} {
 		if strings.Contains(err.Error(), secret) || strings.Contains(fmt.Sprintf("%+v", err), secret) {
