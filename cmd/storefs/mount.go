@@ -124,6 +124,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 		return err
 	}
 	st := job.settings
+	slog.SetDefault(job.log) // stores log what they notice (shadowed records) here too
 	var m *metrics.Metrics
 	if st.MetricsAddr != "" {
 		m = metrics.New()

@@ -4,9 +4,12 @@
 // dag-cbor {trackInvocation: bytes (a delegation archive),
 // consolidateInvocationCID: link}, keyed by the batch CID.
 //
-// Older Piri versions kept the two halves apart in LevelDB ("/track/<cid>"
-// holding the archive, "/consolidate/<cid>" holding the binary CID). Both
-// forms are read; nothing is migrated or deleted.
+// Piri v0.0.15–v0.2.2 kept the two halves apart ("/track/<cid>" holding
+// the archive, "/consolidate/<cid>" holding the binary CID) in another
+// LevelDB, <data_dir>/egress_tracker/journal/consolidation. v0.2.3 and
+// later open <data_dir>/consolidation and never migrate the old one, so
+// the egress claims pending there are stranded: both are shown, the new
+// form winning a batch that is in both. Nothing is migrated or deleted.
 package consolidationstore
 
 import (
@@ -15,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"strings"
 
 	"github.com/ipfs/go-cid"
@@ -41,8 +45,10 @@ type Consolidation struct {
 // Store is the consolidation store.
 type Store struct {
 	*genericstore.Store[Consolidation]
-	objects objectstore.Store
-	legacy  bool
+	// split are the stores that may hold the old split form, in order:
+	// the old journal directory, then the current one.
+	split []objectstore.Store
+	log   *slog.Logger
 }
 
 const (
@@ -51,37 +57,52 @@ const (
 )
 
 // NewDatastore is the store over Piri's LevelDB (consolidation/): keys
-// "/<batch CID>", and the legacy split form.
-func NewDatastore(objects objectstore.Store) *Store {
-	return &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{}), objects: objects, legacy: true}
+// "/<batch CID>". journal, when not nil, is the old
+// egress_tracker/journal/consolidation LevelDB, read in the split form
+// (as is any split form left in the current one).
+func NewDatastore(objects, journal objectstore.Store) *Store {
+	s := &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{}), log: slog.Default()}
+	if journal != nil {
+		s.split = append(s.split, journal)
+	}
+	s.split = append(s.split, objects)
+	return s
 }
 
 // NewS3 is the store over Piri's <prefix>consolidation bucket: keys
 // "<batch CID>.cbor".
 func NewS3(objects objectstore.Store) *Store {
-	return &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{Suffix: ".cbor"}), objects: objects}
+	return &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{Suffix: ".cbor"}), log: slog.Default()}
 }
 
 // Get reads a record in either form.
 func (s *Store) Get(ctx context.Context, id string) (Consolidation, error) {
 	c, err := s.Store.Get(ctx, id)
-	if err == nil || !s.legacy || !errors.Is(err, objectstore.ErrNotExist) {
+	if err == nil || len(s.split) == 0 || !errors.Is(err, objectstore.ErrNotExist) {
 		return c, err
 	}
 	return s.getLegacy(ctx, id)
 }
 
+// getLegacy reads the split form from the first store that has it.
 func (s *Store) getLegacy(ctx context.Context, id string) (Consolidation, error) {
 	batch, err := genericstore.ParseCID(id)
 	if err != nil {
 		return Consolidation{}, fmt.Errorf("consolidations: %w: %v", objectstore.ErrNotExist, err)
 	}
-	track, err := s.read(ctx, legacyTrack+id)
-	if err != nil {
-		return Consolidation{}, err
+	var track, ref []byte
+	for _, objects := range s.split {
+		if track, err = read(ctx, objects, legacyTrack+id); errors.Is(err, objectstore.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return Consolidation{}, err
+		}
+		if ref, err = read(ctx, objects, legacyConsolidate+id); err != nil {
+			return Consolidation{}, err
+		}
+		break
 	}
-	ref, err := s.read(ctx, legacyConsolidate+id)
-	if err != nil {
+	if track == nil {
 		return Consolidation{}, err
 	}
 	c := Consolidation{Batch: batch, TrackInvocation: track, Legacy: true}
@@ -94,8 +115,8 @@ func (s *Store) getLegacy(ctx context.Context, id string) (Consolidation, error)
 	return c, nil
 }
 
-func (s *Store) read(ctx context.Context, key string) ([]byte, error) {
-	obj, err := s.objects.Get(ctx, key)
+func read(ctx context.Context, objects objectstore.Store, key string) ([]byte, error) {
+	obj, err := objects.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("consolidations %s: %w", key, err)
 	}
@@ -112,7 +133,7 @@ func (s *Store) read(ctx context.Context, key string) ([]byte, error) {
 // the current form (there is no single stored value to show).
 func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 	data, err := s.Store.Raw(ctx, id)
-	if err == nil || !s.legacy || !errors.Is(err, objectstore.ErrNotExist) {
+	if err == nil || len(s.split) == 0 || !errors.Is(err, objectstore.ErrNotExist) {
 		return data, err
 	}
 	c, err := s.getLegacy(ctx, id)
@@ -122,7 +143,7 @@ func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 	return Codec{}.Encode(c)
 }
 
-// List streams batch CIDs of both forms, each once.
+// List streams batch CIDs of both forms and both directories, each once.
 func (s *Store) List(ctx context.Context) iter.Seq2[genericstore.Entry, error] {
 	return func(yield func(genericstore.Entry, error) bool) {
 		for e, err := range s.Store.List(ctx, "") {
@@ -130,40 +151,49 @@ func (s *Store) List(ctx context.Context) iter.Seq2[genericstore.Entry, error] {
 				return
 			}
 		}
-		if !s.legacy {
-			return
-		}
-		for info, err := range s.objects.List(ctx, legacyTrack) {
-			if err != nil {
-				yield(genericstore.Entry{}, fmt.Errorf("list consolidations: %w", err))
-				return
-			}
-			id := strings.TrimPrefix(info.Key, legacyTrack)
-			if _, err := genericstore.ParseCID(id); err != nil {
-				continue
-			}
-			if both, err := s.Exists(ctx, id); err != nil || both {
-				if err != nil && !yield(genericstore.Entry{}, err) {
+		seen := map[string]bool{} // split-form ids yielded: a few stranded batches
+		for i, objects := range s.split {
+			for info, err := range objects.List(ctx, legacyTrack) {
+				if err != nil {
+					yield(genericstore.Entry{}, fmt.Errorf("list consolidations: %w", err))
 					return
 				}
-				continue // the new form wins
-			}
-			if !yield(genericstore.Entry{ID: id, Size: info.Size}, nil) {
-				return
+				id := strings.TrimPrefix(info.Key, legacyTrack)
+				if _, err := genericstore.ParseCID(id); err != nil || seen[id] {
+					continue
+				}
+				if both, err := s.Exists(ctx, id); err != nil || both {
+					if err != nil && !yield(genericstore.Entry{}, err) {
+						return
+					}
+					if i < len(s.split)-1 { // the old journal directory
+						s.log.Info("consolidation batch in both the old journal and the current store; the current one is shown", "batch", id)
+					}
+					continue // the new form wins
+				}
+				seen[id] = true
+				if !yield(genericstore.Entry{ID: id, Size: info.Size}, nil) {
+					return
+				}
 			}
 		}
 	}
 }
 
-// PutLegacy writes the old split form (tests and the demo use it to build
-// data dirs like those older Piri versions left).
+// PutLegacy writes the old split form where Piri v0.2.2 did, the journal
+// directory (tests and the demo use it to build data dirs like those
+// older Piri versions left).
 func (s *Store) PutLegacy(ctx context.Context, c Consolidation) error {
+	if len(s.split) == 0 {
+		return fmt.Errorf("consolidations: this backend has no split form")
+	}
+	objects := s.split[0]
 	id := c.Batch.String()
 	ref := c.ConsolidateInvocation.Bytes()
-	if err := s.objects.Put(ctx, legacyTrack+id, int64(len(c.TrackInvocation)), strings.NewReader(string(c.TrackInvocation))); err != nil {
+	if err := objects.Put(ctx, legacyTrack+id, int64(len(c.TrackInvocation)), strings.NewReader(string(c.TrackInvocation))); err != nil {
 		return fmt.Errorf("consolidations %s: %w", id, err)
 	}
-	if err := s.objects.Put(ctx, legacyConsolidate+id, int64(len(ref)), strings.NewReader(string(ref))); err != nil {
+	if err := objects.Put(ctx, legacyConsolidate+id, int64(len(ref)), strings.NewReader(string(ref))); err != nil {
 		return fmt.Errorf("consolidations %s: %w", id, err)
 	}
 	return nil
@@ -230,4 +260,4 @@ func (c Consolidation) JSON() ([]byte, error) {
 }
 
 // HasLegacyForm says whether this backend may hold the old split form.
-func (s *Store) HasLegacyForm() bool { return s.legacy }
+func (s *Store) HasLegacyForm() bool { return len(s.split) > 0 }

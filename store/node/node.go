@@ -111,8 +111,13 @@ const (
 // Buckets are the S3 bucket suffixes of a node, blobs first.
 var Buckets = []string{"pdp", "allocations", "acceptances", "claims", "receipts", "consolidation"}
 
-// recordStores fills the typed stores from one objectstore per kind.
-func (s *Stores) recordStores(open func(dir, bucket string) (objectstore.Store, error), s3 bool) error {
+// ConsolidationJournal is where Piri v0.0.15–v0.2.2 kept consolidations,
+// in the split form, inside a data_dir.
+var ConsolidationJournal = filepath.Join("egress_tracker", "journal", "consolidation")
+
+// recordStores fills the typed stores from one objectstore per kind;
+// journal is the old consolidation directory, nil where there is none.
+func (s *Stores) recordStores(open func(dir, bucket string) (objectstore.Store, error), s3 bool, journal objectstore.Store) error {
 	objs := map[string]objectstore.Store{}
 	for dir, bucket := range map[string]string{allocations: "allocations", acceptances: "acceptances",
 		consolidations: "consolidation", claims: "claims", receipts: "receipts"} {
@@ -131,7 +136,7 @@ func (s *Stores) recordStores(open func(dir, bucket string) (objectstore.Store, 
 	} else {
 		s.Allocations = allocationstore.NewDatastore(objs[allocations])
 		s.Acceptances = acceptancestore.NewDatastore(objs[acceptances])
-		s.Consolidations = consolidationstore.NewDatastore(objs[consolidations])
+		s.Consolidations = consolidationstore.NewDatastore(objs[consolidations], journal)
 		s.Delegations = delegationstore.NewDatastore(objs[claims])
 		s.Receipts = receiptstore.NewDatastore(objs[receipts])
 	}
@@ -160,7 +165,7 @@ func Open(ctx context.Context, c Config) (*Stores, error) {
 	s := &Stores{wrap: c.wrap}
 	// Piri's memory mode keeps blobs in a datastore: its keys and layout.
 	s.Blobs = blobstore.New(c.wrap("blobs", memory.New()), blobstore.Datastore{})
-	s.recordStores(func(string, string) (objectstore.Store, error) { return dsadapter.NewMemory(), nil }, false)
+	s.recordStores(func(string, string) (objectstore.Store, error) { return dsadapter.NewMemory(), nil }, false, dsadapter.NewMemory())
 	return s, nil
 }
 
@@ -194,7 +199,7 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 			return nil, fmt.Errorf("open record store: %w", err)
 		}
 		return b, nil
-	}, true)
+	}, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +235,11 @@ func openDataDir(c Config) (*Stores, error) {
 	}
 	s := &Stores{wrap: c.wrap}
 	s.Blobs = blobstore.New(c.wrap("blobs", blobs), blobstore.FlatFS{})
+	journal, err := s.openJournal(c)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	err = s.recordStores(func(dir, _ string) (objectstore.Store, error) {
 		path := filepath.Join(c.DataDir, dir)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !c.Writable {
@@ -242,12 +252,32 @@ func openDataDir(c Config) (*Stores, error) {
 		}
 		s.closers = append(s.closers, db.Close)
 		return db, nil
-	}, false)
+	}, false, journal)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openJournal opens the old consolidation directory of a data dir, or
+// returns nil when it has none (nodes that started on v0.2.3 or later).
+func (s *Stores) openJournal(c Config) (objectstore.Store, error) {
+	path := filepath.Join(c.DataDir, ConsolidationJournal)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !c.Writable {
+		return nil, nil
+	}
+	if c.Writable {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("open record store: %w", err)
+		}
+	}
+	db, err := dsadapter.OpenLevelDB(path, !c.Writable)
+	if err != nil {
+		return nil, fmt.Errorf("open record store: %w", err)
+	}
+	s.closers = append(s.closers, db.Close)
+	return s.wrap("consolidation_journal", db), nil
 }
 
 // piriConfig is the part of a Piri config TOML storefs reads; other

@@ -3,8 +3,12 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	mh "github.com/multiformats/go-multihash"
@@ -234,5 +238,70 @@ func TestS3Records(t *testing.T) {
 	buckets, _ := srv.Client().ListBuckets(ctx)
 	if len(buckets) != len(node.Buckets) {
 		t.Errorf("buckets %v, want one per Piri store", buckets)
+	}
+}
+
+// TestConsolidationJournal: a data dir of a node that ran Piri v0.2.2
+// keeps consolidations in egress_tracker/journal/consolidation (split
+// form); v0.2.3+ write consolidation/. Both are shown, each batch once;
+// a batch in both is the current one's, with a log line.
+func TestConsolidationJournal(t *testing.T) {
+	ctx := context.Background()
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Consolidations) < 2 {
+		t.Fatal("the sample has too few consolidations")
+	}
+	dir := t.TempDir()
+	w, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, stranded := set.Consolidations[0], set.Consolidations[1]
+	both := current
+	must(t, w.Consolidations.Put(ctx, current.Batch.String(), current))
+	must(t, w.Consolidations.PutLegacy(ctx, stranded))
+	must(t, w.Consolidations.PutLegacy(ctx, both)) // the same batch, also in the journal
+	w.Close()
+	if _, err := os.Stat(filepath.Join(dir, "egress_tracker", "journal", "consolidation", "CURRENT")); err != nil {
+		t.Fatalf("the split form was not written where Piri v0.2.2 keeps it: %v", err)
+	}
+
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	st, err := node.Open(ctx, node.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var got []string
+	for e, err := range st.Consolidations.List(ctx) {
+		must(t, err)
+		got = append(got, e.ID)
+	}
+	slices.Sort(got)
+	want := []string{current.Batch.String(), stranded.Batch.String()}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	if c, err := st.Consolidations.Get(ctx, current.Batch.String()); err != nil || c.Legacy {
+		t.Errorf("a batch in both: legacy %v, %v; want the current form", c.Legacy, err)
+	}
+	if c, err := st.Consolidations.Get(ctx, stranded.Batch.String()); err != nil || !c.Legacy {
+		t.Errorf("a stranded batch: legacy %v, %v", c.Legacy, err)
+	}
+	if !strings.Contains(logged.String(), current.Batch.String()) {
+		t.Errorf("no log line for the batch in both: %q", logged.String())
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
