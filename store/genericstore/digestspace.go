@@ -10,13 +10,27 @@ import (
 // DigestSpace keys records by blob and space, as Piri's allocation and
 // acceptance stores do: backend key "<base58btc digest>/<space DID><Suffix>"
 // (base58btc with its 'z'), id "<b32 name>/<space DID>" so ids match
-// /blobs names.
+// /blobs names. Allocations written before Piri v0.0.14 are keyed by
+// their cause instead, "<digest>/<cause CID>" (v0.2.4 still finds them by
+// the digest prefix): ids "<b32 name>/<cause CID>".
 type DigestSpace struct{ Suffix string }
+
+// second is a key's part after the digest: a space DID, or a cause CID.
+func second(s string) bool {
+	if strings.ContainsAny(s, "/\x00") {
+		return false
+	}
+	if strings.HasPrefix(s, "did:") {
+		return true
+	}
+	_, err := ParseCID(s)
+	return err == nil
+}
 
 func (k DigestSpace) Key(id string) (string, error) {
 	name, space, ok := strings.Cut(id, "/")
-	if !ok || !strings.HasPrefix(space, "did:") || strings.ContainsAny(space, "/\x00") {
-		return "", fmt.Errorf("invalid id %q: want <blob>/<space DID>", id)
+	if !ok || !second(space) {
+		return "", fmt.Errorf("invalid id %q: want <blob>/<space DID> (or <blob>/<cause CID>)", id)
 	}
 	digest, err := blobstore.ParseName(name)
 	if err != nil {
@@ -31,7 +45,7 @@ func (k DigestSpace) ID(key string) (string, bool) {
 		return "", false
 	}
 	space, ok := strings.CutSuffix(rest, k.Suffix)
-	if !ok || !strings.HasPrefix(space, "did:") || strings.Contains(space, "/") {
+	if !ok || !second(space) {
 		return "", false
 	}
 	digest, err := blobstore.ParseName(b58)

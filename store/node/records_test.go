@@ -16,6 +16,7 @@ import (
 	"github.com/storacha/storefs/internal/s3test"
 	"github.com/storacha/storefs/internal/sample"
 	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/node"
@@ -303,5 +304,53 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAllocationsKeyedByCause: Piri before v0.0.14 keyed allocations
+// "/<digest>/<cause CID>", not "/<digest>/<space DID>"; they are shown
+// under "<b32>/<cause CID>", next to those of the current form.
+func TestAllocationsKeyedByCause(t *testing.T) {
+	ctx := context.Background()
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	w, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := set.Allocations[0]
+	raw, err := allocationstore.Codec{}.Encode(a)
+	must(t, err)
+	old := blobstore.Name(a.Digest) + "/" + a.Cause.String()
+	must(t, w.Allocations.PutRaw(ctx, old, raw))
+	must(t, w.Allocations.Put(ctx, a.ID(), a))
+	w.Close()
+
+	st, err := node.Open(ctx, node.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got := ids(t, st.Allocations)
+	want := []string{old, a.ID()}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	rec, err := st.Allocations.Get(ctx, old)
+	if err != nil || rec.Space != a.Space || rec.Cause != a.Cause {
+		t.Fatalf("the old-keyed allocation: %+v, %v", rec, err)
+	}
+	// Listed under its blob, as the mount's /allocations/<b32>/ does.
+	var under []string
+	for e, err := range st.Allocations.List(ctx, blobstore.Name(a.Digest)+"/") {
+		must(t, err)
+		under = append(under, e.ID)
+	}
+	if len(under) != 2 {
+		t.Errorf("listed under the blob: %v, want both forms", under)
 	}
 }
