@@ -169,7 +169,10 @@ func Resolve(in Input) (Settings, error) {
 	if selector == "config" {
 		path, _ := first(layers, "config")
 		var err error
-		if piri, err = node.LoadPiri(path); err != nil {
+		if piri, err = node.LoadPiri(path, env); err != nil {
+			if errors.Is(err, node.ErrBadConfig) {
+				return Settings{}, usage("%v", err)
+			}
 			return Settings{}, err
 		}
 		p := layers[FromPiri]
@@ -233,6 +236,13 @@ func Resolve(in Input) (Settings, error) {
 		out.Store.DataDir = get("data-dir")
 		if out.Store.DataDir == "" {
 			return Settings{}, usage("--data-dir: empty directory name")
+		}
+		if b := piri.BlobBucket; b != nil && selector == "config" {
+			bucket := *b
+			if bucket.AccessKeyID == "" {
+				bucket.AccessKeyID, bucket.SecretAccessKey = env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")
+			}
+			out.Store.BlobBucket = &bucket
 		}
 	}
 	if in.Scope != Mount {

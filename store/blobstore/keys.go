@@ -24,6 +24,7 @@ type KeyEncoder interface {
 const (
 	LayoutV024      = "v0.2.4"    // <shard>/<b32>.data in S3, and flatfs
 	LayoutV023      = "v0.2.3"    // a bare <b32> in <prefix>pdp, which v0.2.4 no longer finds
+	LayoutV022      = "v0.2.2"    // a bare <b32> in a [repo.blob_storage.minio] bucket
 	LayoutDatastore = "datastore" // memory and LevelDB: /z<base58btc>
 )
 
@@ -73,6 +74,15 @@ func shard(name string) string {
 	}
 	return padded[len(padded)-3 : len(padded)-1]
 }
+
+// BareS3 is Piri ≤ v0.2.2's [repo.blob_storage.minio] bucket: one bucket,
+// blobs under their bare b32 name.
+type BareS3 struct{}
+
+func (BareS3) Key(d mh.Multihash) string             { return Name(d) }
+func (BareS3) Fallbacks(mh.Multihash) []string       { return nil }
+func (BareS3) Parse(key string) (mh.Multihash, bool) { return parseB32(key) }
+func (BareS3) Layout(string) string                  { return LayoutV022 }
 
 // Datastore keys blobs as "z" + base58btc multihash (go-datastore key
 // "/zQm…").

@@ -34,6 +34,10 @@ import (
 type Config struct {
 	DataDir string // a Piri data_dir
 	S3      *S3    // Piri's [repo.s3]
+	// BlobBucket is Piri ≤ v0.2.2's [repo.blob_storage.minio]: the data
+	// dir's blobs are in this one bucket (bare <b32> keys) instead of
+	// pdp/datastore; its records stay in the data dir.
+	BlobBucket *Bucket
 	// Writable allows writes: creating a missing flatfs store or bucket.
 	// Without it nothing is created and LevelDBs open read-only.
 	Writable bool
@@ -60,6 +64,15 @@ type S3 struct {
 	SecretAccessKey string
 }
 
+// Bucket is one bucket of an S3 server: [repo.blob_storage.minio].
+type Bucket struct {
+	Endpoint        string
+	Bucket          string
+	Insecure        bool
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
 // Backend names the selected backend: "s3", "datadir" or "memory".
 func (c Config) Backend() string {
 	switch {
@@ -77,6 +90,9 @@ func (c Config) String() string {
 	case "s3":
 		return fmt.Sprintf("s3 %s (bucket prefix %q)", c.S3.Endpoint, c.S3.BucketPrefix)
 	case "datadir":
+		if b := c.BlobBucket; b != nil {
+			return fmt.Sprintf("data dir %s, blobs in bucket %s at %s", c.DataDir, b.Bucket, b.Endpoint)
+		}
 		return "data dir " + c.DataDir
 	}
 	return "memory"
@@ -160,7 +176,7 @@ func Open(ctx context.Context, c Config) (*Stores, error) {
 	case "s3":
 		return openS3(ctx, c)
 	case "datadir":
-		return openDataDir(c)
+		return openDataDir(ctx, c)
 	}
 	s := &Stores{wrap: c.wrap}
 	// Piri's memory mode keeps blobs in a datastore: its keys and layout.
@@ -206,6 +222,21 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 	return s, nil
 }
 
+// openBucket opens the one blob bucket of a Piri ≤ v0.2.2 data dir.
+func openBucket(ctx context.Context, c Config, b *Bucket) (objectstore.Store, error) {
+	endpoint, insecure := splitScheme(b.Endpoint, b.Insecure)
+	client, err := minio.NewClient(minio.Config{Endpoint: endpoint, AccessKeyID: b.AccessKeyID, SecretAccessKey: b.SecretAccessKey,
+		Insecure: insecure, Timeout: c.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	bucket, err := client.Bucket(ctx, b.Bucket, c.Writable)
+	if err != nil {
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
+	return bucket, nil
+}
+
 // splitScheme accepts an endpoint written as a URL: the scheme decides
 // between http and https.
 func splitScheme(endpoint string, insecure bool) (string, bool) {
@@ -218,7 +249,7 @@ func splitScheme(endpoint string, insecure bool) (string, bool) {
 	return endpoint, insecure
 }
 
-func openDataDir(c Config) (*Stores, error) {
+func openDataDir(ctx context.Context, c Config) (*Stores, error) {
 	if c.Writable {
 		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
@@ -229,12 +260,20 @@ func openDataDir(c Config) (*Stores, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("data dir %s: not a directory", c.DataDir)
 	}
-	blobs, err := flatfs.Open(BlobDir(c.DataDir), flatfs.Options{Create: c.Writable, Sync: true})
-	if err != nil {
-		return nil, fmt.Errorf("open blob store: %w", err)
-	}
 	s := &Stores{wrap: c.wrap}
-	s.Blobs = blobstore.New(c.wrap("blobs", blobs), blobstore.FlatFS{})
+	if b := c.BlobBucket; b != nil {
+		blobs, err := openBucket(ctx, c, b)
+		if err != nil {
+			return nil, err
+		}
+		s.Blobs = blobstore.New(c.wrap("blobs", blobs), blobstore.BareS3{})
+	} else {
+		blobs, err := flatfs.Open(BlobDir(c.DataDir), flatfs.Options{Create: c.Writable, Sync: true})
+		if err != nil {
+			return nil, fmt.Errorf("open blob store: %w", err)
+		}
+		s.Blobs = blobstore.New(c.wrap("blobs", blobs), blobstore.FlatFS{})
+	}
 	journal, err := s.openJournal(c)
 	if err != nil {
 		s.Close()
@@ -286,42 +325,96 @@ type piriConfig struct {
 	Repo struct {
 		DataDir string `toml:"data_dir"`
 		S3      *struct {
-			Endpoint     string `toml:"endpoint"`
-			BucketPrefix string `toml:"bucket_prefix"`
-			Insecure     bool   `toml:"insecure"`
-			Credentials  struct {
-				AccessKeyID     string `toml:"access_key_id"`
-				SecretAccessKey string `toml:"secret_access_key"`
-			} `toml:"credentials"`
+			Endpoint     string          `toml:"endpoint"`
+			BucketPrefix string          `toml:"bucket_prefix"`
+			Insecure     bool            `toml:"insecure"`
+			Credentials  piriCredentials `toml:"credentials"`
 		} `toml:"s3"`
+		// Piri ≤ v0.2.2: blobs in one bucket, records in the data dir.
+		BlobStorage struct {
+			Minio *struct {
+				Endpoint    string          `toml:"endpoint"`
+				Bucket      string          `toml:"bucket"`
+				Insecure    bool            `toml:"insecure"`
+				Credentials piriCredentials `toml:"credentials"`
+			} `toml:"minio"`
+		} `toml:"blob_storage"`
 	} `toml:"repo"`
 }
 
-// LoadPiri reads the [repo] section of a Piri config file. Relative paths
-// are taken from the file's directory.
-func LoadPiri(path string) (Config, error) {
+type piriCredentials struct {
+	AccessKeyID     string `toml:"access_key_id"`
+	SecretAccessKey string `toml:"secret_access_key"`
+}
+
+// ErrBadConfig is matched by a Piri config Piri itself would refuse.
+var ErrBadConfig = errors.New("bad piri config")
+
+// LoadPiri reads the [repo] section of a Piri config file as Piri does
+// (pkg/config, v0.2.4): the environment variables Piri reads override
+// the file (PIRI_DATA_DIR, and viper's PIRI_REPO_S3_*), data_dir defaults
+// to ~/.storacha, relative paths resolve from the working directory, and
+// a [repo.s3] needs both endpoint and bucket_prefix. env is os.Getenv.
+func LoadPiri(path string, env func(string) string) (Config, error) {
 	var pc piriConfig
 	if _, err := toml.DecodeFile(path, &pc); err != nil {
 		return Config{}, fmt.Errorf("read piri config %s: %w", path, err)
 	}
+	r := &pc.Repo
+	over := func(dst *string, name string) {
+		if v := env(name); v != "" {
+			*dst = v
+		}
+	}
+	over(&r.DataDir, "PIRI_DATA_DIR")
+	if r.S3 == nil && (env("PIRI_REPO_S3_ENDPOINT") != "" || env("PIRI_REPO_S3_BUCKET_PREFIX") != "") {
+		r.S3 = &struct {
+			Endpoint     string          `toml:"endpoint"`
+			BucketPrefix string          `toml:"bucket_prefix"`
+			Insecure     bool            `toml:"insecure"`
+			Credentials  piriCredentials `toml:"credentials"`
+		}{}
+	}
+	if s := r.S3; s != nil {
+		over(&s.Endpoint, "PIRI_REPO_S3_ENDPOINT")
+		over(&s.BucketPrefix, "PIRI_REPO_S3_BUCKET_PREFIX")
+		over(&s.Credentials.AccessKeyID, "PIRI_REPO_S3_CREDENTIALS_ACCESS_KEY_ID")
+		over(&s.Credentials.SecretAccessKey, "PIRI_REPO_S3_CREDENTIALS_SECRET_ACCESS_KEY")
+		if v := env("PIRI_REPO_S3_INSECURE"); v != "" {
+			s.Insecure = v == "true" || v == "1"
+		}
+	}
+
 	var c Config
-	if d := pc.Repo.DataDir; d != "" {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(filepath.Dir(path), d)
+	c.DataDir = r.DataDir
+	if c.DataDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return Config{}, fmt.Errorf("piri config %s: no data_dir, and no home directory for the default ~/.storacha: %w", path, err)
 		}
-		c.DataDir = d
+		c.DataDir = filepath.Join(home, ".storacha")
 	}
-	if s := pc.Repo.S3; s != nil && s.Endpoint != "" {
-		c.S3 = &S3{
-			Endpoint:        s.Endpoint,
-			BucketPrefix:    s.BucketPrefix,
-			Insecure:        s.Insecure,
-			AccessKeyID:     s.Credentials.AccessKeyID,
-			SecretAccessKey: s.Credentials.SecretAccessKey,
+	if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs
+	}
+	if s := r.S3; s != nil {
+		switch {
+		case s.Endpoint == "" && s.BucketPrefix == "":
+		case s.Endpoint == "":
+			return Config{}, fmt.Errorf("%w %s: [repo.s3] has bucket_prefix but no endpoint", ErrBadConfig, path)
+		case s.BucketPrefix == "":
+			return Config{}, fmt.Errorf("%w %s: [repo.s3] has endpoint but no bucket_prefix", ErrBadConfig, path)
+		default:
+			c.S3 = &S3{Endpoint: s.Endpoint, BucketPrefix: s.BucketPrefix, Insecure: s.Insecure,
+				AccessKeyID: s.Credentials.AccessKeyID, SecretAccessKey: s.Credentials.SecretAccessKey}
 		}
 	}
-	if c.S3 == nil && c.DataDir == "" {
-		return Config{}, fmt.Errorf("piri config %s: [repo] names neither data_dir nor s3.endpoint", path)
+	if m := r.BlobStorage.Minio; m != nil && m.Endpoint != "" && c.S3 == nil {
+		if m.Bucket == "" {
+			return Config{}, fmt.Errorf("%w %s: [repo.blob_storage.minio] has endpoint but no bucket", ErrBadConfig, path)
+		}
+		c.BlobBucket = &Bucket{Endpoint: m.Endpoint, Bucket: m.Bucket, Insecure: m.Insecure,
+			AccessKeyID: m.Credentials.AccessKeyID, SecretAccessKey: m.Credentials.SecretAccessKey}
 	}
 	return c, nil
 }

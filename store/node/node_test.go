@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,7 @@ func write(t *testing.T, dataDir, endpoint string) string {
 }
 
 func TestLoadPiri(t *testing.T) {
-	c, err := node.LoadPiri(write(t, "/var/lib/piri", "http://127.0.0.1:9000"))
+	c, err := node.LoadPiri(write(t, "/var/lib/piri", "http://127.0.0.1:9000"), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,23 +60,77 @@ func TestLoadPiri(t *testing.T) {
 		t.Fatalf("String shows credentials: %s", c)
 	}
 
-	c, err = node.LoadPiri(write(t, "relative/dir", ""))
+	// Relative paths are the working directory's, as in Piri.
+	c, err = node.LoadPiri(write(t, "relative/dir", ""), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Backend() != "datadir" || !filepath.IsAbs(c.DataDir) || !strings.HasSuffix(c.DataDir, "relative/dir") {
+	wd, _ := os.Getwd()
+	if c.Backend() != "datadir" || c.DataDir != filepath.Join(wd, "relative/dir") {
 		t.Fatalf("data dir config: %+v", c)
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(bad, []byte("[repo\ndata_dir = 1"), 0o600)
-	if _, err := node.LoadPiri(bad); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := node.LoadPiri(bad, noEnv); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("bad toml: %v", err)
 	}
 	empty := filepath.Join(t.TempDir(), "empty.toml")
 	os.WriteFile(empty, []byte("[server]\nport = 1\n"), 0o600)
-	if _, err := node.LoadPiri(empty); err == nil {
-		t.Fatal("a config with no [repo] loaded")
+	home, _ := os.UserHomeDir()
+	if c, err := node.LoadPiri(empty, noEnv); err != nil || c.DataDir != filepath.Join(home, ".storacha") {
+		t.Fatalf("no data_dir: %+v, %v; want Piri's default ~/.storacha", c, err)
+	}
+}
+
+func noEnv(string) string { return "" }
+
+func writeTOML(t *testing.T, text string) string {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A [repo.s3] needs both keys, as Piri's S3Config.Validate says.
+func TestLoadPiriHalfAnS3(t *testing.T) {
+	for key, text := range map[string]string{
+		"bucket_prefix": "[repo]\ndata_dir = \"/d\"\n[repo.s3]\nendpoint = \"h:1\"\n",
+		"endpoint":      "[repo]\ndata_dir = \"/d\"\n[repo.s3]\nbucket_prefix = \"p-\"\n",
+	} {
+		_, err := node.LoadPiri(writeTOML(t, text), noEnv)
+		if !errors.Is(err, node.ErrBadConfig) || !strings.Contains(err.Error(), "no "+key) {
+			t.Errorf("[repo.s3] without %s: %v", key, err)
+		}
+	}
+}
+
+// The environment variables Piri reads override the file, as in Piri.
+func TestLoadPiriEnvironment(t *testing.T) {
+	env := map[string]string{"PIRI_DATA_DIR": "/from/env", "PIRI_REPO_S3_ENDPOINT": "env:9000", "PIRI_REPO_S3_BUCKET_PREFIX": "env-",
+		"PIRI_REPO_S3_CREDENTIALS_ACCESS_KEY_ID": "ENVAK", "PIRI_REPO_S3_CREDENTIALS_SECRET_ACCESS_KEY": "ENVSK", "PIRI_REPO_S3_INSECURE": "true"}
+	c, err := node.LoadPiri(writeTOML(t, "[repo]\ndata_dir = \"/from/file\"\n"), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/from/env" || c.S3 == nil || c.S3.Endpoint != "env:9000" || c.S3.BucketPrefix != "env-" || !c.S3.Insecure ||
+		c.S3.AccessKeyID != "ENVAK" || c.S3.SecretAccessKey != "ENVSK" {
+		t.Fatalf("loaded %+v %+v", c, c.S3)
+	}
+}
+
+// Piri ≤ v0.2.2: [repo.blob_storage.minio] names the one blob bucket.
+func TestLoadPiriBlobStorage(t *testing.T) {
+	c, err := node.LoadPiri(writeTOML(t, "[repo]\ndata_dir = \"/d\"\n[repo.blob_storage.minio]\nendpoint = \"h:9000\"\nbucket = \"blobs\"\ninsecure = true\n[repo.blob_storage.minio.credentials]\naccess_key_id = \"AK\"\nsecret_access_key = \"SK\"\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := c.BlobBucket; c.Backend() != "datadir" || b == nil || b.Endpoint != "h:9000" || b.Bucket != "blobs" || !b.Insecure || b.AccessKeyID != "AK" {
+		t.Fatalf("loaded %+v %+v", c, c.BlobBucket)
+	}
+	if strings.Contains(c.String(), "SK") {
+		t.Fatalf("String shows the secret: %s", c)
 	}
 }
 

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -352,5 +353,60 @@ func TestAllocationsKeyedByCause(t *testing.T) {
 	}
 	if len(under) != 2 {
 		t.Errorf("listed under the blob: %v, want both forms", under)
+	}
+}
+
+// TestBlobStorageMinio opens a Piri ≤ v0.2.2 node through its config:
+// records in the data dir, blobs under bare keys in the one bucket of
+// [repo.blob_storage.minio].
+func TestBlobStorageMinio(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Start(t)
+	srv.MakeBucket("node-blobs")
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bucket := &node.Bucket{Endpoint: srv.Endpoint, Bucket: "node-blobs", Insecure: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}
+	w, err := node.Open(ctx, node.Config{DataDir: dir, BlobBucket: bucket, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, set.Write(ctx, w))
+	w.Close()
+	if entries, _ := os.ReadDir(node.BlobDir(dir)); len(entries) != 0 {
+		t.Fatalf("blobs went to the data dir: %v", entries)
+	}
+
+	cfg := fmt.Sprintf("[repo]\ndata_dir = %q\n[repo.blob_storage.minio]\nendpoint = %q\nbucket = \"node-blobs\"\ninsecure = true\n[repo.blob_storage.minio.credentials]\naccess_key_id = %q\nsecret_access_key = %q\n",
+		dir, srv.Endpoint, s3test.AccessKey, s3test.SecretKey)
+	path := filepath.Join(t.TempDir(), "config.toml")
+	must(t, os.WriteFile(path, []byte(cfg), 0o600))
+	c, err := node.LoadPiri(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := node.Open(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n := 0
+	for info, err := range st.Blobs.List(ctx) {
+		must(t, err)
+		if info.Layout != blobstore.LayoutV022 || info.Key != blobstore.Name(info.Digest) {
+			t.Errorf("blob %s: key %s, layout %s; want the bare key, v0.2.2", blobstore.Name(info.Digest), info.Key, info.Layout)
+		}
+		if _, ok := set.Blobs[string(info.Digest)]; !ok {
+			t.Errorf("listed a blob the sample does not have: %s", blobstore.Name(info.Digest))
+		}
+		n++
+	}
+	if n != len(set.Blobs) {
+		t.Errorf("listed %d blobs, want %d", n, len(set.Blobs))
+	}
+	if got := ids(t, st.Allocations); len(got) != len(set.Allocations) {
+		t.Errorf("allocations from the data dir: %d, want %d", len(got), len(set.Allocations))
 	}
 }
