@@ -86,8 +86,10 @@ type Root struct {
 	// files is the blob store's local-file side, nil when it has none:
 	// listings then carry sizes, and lookups GET a blob's head.
 	files blobstore.Files
-	// paths are the read paths opens choose from, decided by Mount.
+	// paths are the read paths opens choose from.
 	paths readPaths
+	// kernelFlags are what the kernel granted, once mounted.
+	kernelFlags atomic.Uint64
 	// ctx outlives single requests: directory listings and sequential
 	// streams span many of them. Cancelled at unmount.
 	ctx    context.Context
@@ -142,8 +144,8 @@ func New(stores Stores, cfg Config) (*Root, error) {
 	}
 	r := &Root{stores: stores, cfg: cfg, log: cfg.Log, files: stores.Blobs.Files(), ctx: ctx, cancel: cancel, pool: pool,
 		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second)}
-	r.paths = newReadPaths(r.files, cfg, 0) // refined by Mount once the kernel has answered
-	cfg.Metrics.ReadMode(r.paths.open().String())
+	r.paths = newReadPaths(r.files, cfg)
+	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
 	return r, nil
 }

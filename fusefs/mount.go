@@ -63,8 +63,8 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	root.paths = newReadPaths(root.files, root.cfg, server.KernelSettings().Flags64())
-	mode := root.paths.open().String()
+	root.kernelFlags.Store(server.KernelSettings().Flags64())
+	mode := root.ReadMode()
 	root.cfg.Metrics.ReadMode(mode)
 	root.log.Info("blob read path", "mode", mode)
 	if o.ReadAheadKB > 0 {
@@ -94,7 +94,7 @@ func serve(dir string, root *Root, opts *fs.Options) (*fuse.Server, error) {
 
 // ReadMode names the read path opens of blobs take: passthrough, pread
 // or daemon.
-func (r *Root) ReadMode() string { return r.paths.open().String() }
+func (r *Root) ReadMode() string { return r.paths.mode(r.kernelFlags.Load()) }
 
 // setReadAhead raises the kernel readahead of the mount's bdi: without it
 // buffered reads arrive as 128 KiB requests, whatever max_read allows.

@@ -31,21 +31,34 @@ func (p readPath) String() string {
 	return "daemon"
 }
 
-// readPaths are the read paths a mount has, decided once when it mounts
-// from what the store offers, the config and what the kernel granted.
-// Each open then takes one of them.
+// readPaths are the read paths a mount has, decided once before it serves
+// anything, from what the store offers and the config. Each open then
+// takes one of them. They never change while the mount serves: the
+// kernel refuses a passthrough open of a file that is open in cached
+// mode, so opens that took different paths fail each other (EIO).
 type readPaths struct {
 	// files opens local blob files; nil when the store has none, or when
 	// --verify needs every byte to pass the daemon's hash.
-	files       blobstore.Files
+	files blobstore.Files
+	// passthrough offers the kernel the file itself; go-fuse serves it
+	// with pread where the kernel did not grant passthrough.
 	passthrough bool
 }
 
-func newReadPaths(files blobstore.Files, cfg Config, kernelFlags uint64) readPaths {
+func newReadPaths(files blobstore.Files, cfg Config) readPaths {
 	if files == nil || cfg.Verify {
 		return readPaths{}
 	}
-	return readPaths{files: files, passthrough: !cfg.NoPassthrough && kernelFlags&fuse.CAP_PASSTHROUGH != 0}
+	return readPaths{files: files, passthrough: !cfg.NoPassthrough}
+}
+
+// mode names the path opens take as the kernel serves them: passthrough
+// only where the kernel granted it.
+func (p readPaths) mode(kernelFlags uint64) string {
+	if path := p.open(); path != viaPassthrough || kernelFlags&fuse.CAP_PASSTHROUGH != 0 {
+		return path.String()
+	}
+	return viaPread.String()
 }
 
 // open is the path an open takes.
