@@ -226,3 +226,29 @@ func TestTable(t *testing.T) {
 		t.Errorf("a mount setting on a backend command: %v", err)
 	}
 }
+
+func TestDiscovery(t *testing.T) {
+	dir := t.TempDir()
+	second := filepath.Join(dir, "second.toml")
+	third := filepath.Join(dir, "third.toml")
+	for _, p := range []string{second, third} {
+		os.WriteFile(p, []byte("[repo]\ndata_dir = \""+p+".d\"\n"), 0o600)
+	}
+	paths := []string{filepath.Join(dir, "missing.toml"), second, third}
+	s := resolve(t, mountopts.Input{Discover: true, ConfigPaths: paths})
+	if s.Found != second || s.Store.DataDir != second+".d" || s.Warning != "" {
+		t.Fatalf("found %q (data dir %q), want the first that exists", s.Found, s.Store.DataDir)
+	}
+	s = resolve(t, mountopts.Input{Discover: true, ConfigPaths: paths[:1]})
+	if s.Store.Backend() != "memory" || !strings.Contains(s.Warning, "memory") {
+		t.Fatalf("none found: %s, warning %q", s.Store.Backend(), s.Warning)
+	}
+	// A backend named wins over discovery, and needs no warning.
+	s = resolve(t, mountopts.Input{Discover: true, ConfigPaths: paths, Flags: map[string]string{"memory": "true"}})
+	if s.Found != "" || s.Warning != "" || s.Store.Backend() != "memory" {
+		t.Fatalf("--memory with discovery: %+v", s)
+	}
+	if _, err := mountopts.Resolve(mountopts.Input{Explicit: true}); !errors.Is(err, mountopts.ErrUsage) {
+		t.Errorf("a write with no backend named: %v", err)
+	}
+}

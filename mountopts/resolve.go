@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,24 @@ type Input struct {
 	// Scope is Mount for `storefs mount` (every setting), Backend for
 	// the other commands (backend settings only, no -o).
 	Scope Scope
+	// Discover: with no backend named, look for a Piri config where Piri
+	// looks (read-only commands do); else the empty memory store.
+	Discover bool
+	// Explicit: a backend must be named (writes: blob put).
+	Explicit bool
+	// ConfigPaths are where Discover looks, in order; nil: ConfigPaths().
+	ConfigPaths []string
+}
+
+// ConfigPaths are where Piri keeps its config, in the order it looks:
+// the user's config directory (XDG), the working directory, then where
+// `piri install` writes it.
+func ConfigPaths() []string {
+	var out []string
+	if dir, err := os.UserConfigDir(); err == nil {
+		out = append(out, filepath.Join(dir, "piri", "config.toml"))
+	}
+	return append(out, "piri-config.toml", "/opt/piri/etc/piri-config.toml")
 }
 
 // Settings are resolved values.
@@ -69,6 +88,11 @@ type Settings struct {
 
 	// From says where each setting's value came from, by Name.
 	From map[string]Layer
+	// Found is the Piri config Discover used, "" when none.
+	Found string
+	// Warning says what a user should know of the backend chosen for
+	// them (no backend named, none found), "" when nothing.
+	Warning string
 }
 
 // credentialOpts are what users might write to put credentials in -o;
@@ -161,8 +185,29 @@ func Resolve(in Input) (Settings, error) {
 		return Settings{}, usage("name one backend, not %s", strings.Join(named, " and "))
 	}
 	selector := "memory"
-	if len(named) == 1 {
+	var found, warning string
+	switch {
+	case len(named) == 1:
 		selector = selectorName(named[0])
+	case in.Explicit:
+		return Settings{}, usage("name a backend (--data-dir, --s3-endpoint, --config or --memory): this command writes")
+	case in.Discover:
+		paths := in.ConfigPaths
+		if paths == nil {
+			paths = ConfigPaths()
+		}
+		for _, p := range paths {
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				found = p
+				break
+			}
+		}
+		if found == "" {
+			warning = fmt.Sprintf("no backend named and no Piri config found (looked in %s): showing an empty memory store", strings.Join(paths, ", "))
+			break
+		}
+		selector = "config"
+		layers[FromOption]["config"] = found // as if named: the file it found
 	}
 
 	var piri node.Config
@@ -196,7 +241,7 @@ func Resolve(in Input) (Settings, error) {
 		}
 	}
 
-	out := Settings{From: map[string]Layer{}}
+	out := Settings{From: map[string]Layer{}, Found: found, Warning: warning}
 	get := func(name string) string {
 		v, l := first(layers, name)
 		if l != unset {

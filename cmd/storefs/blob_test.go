@@ -285,3 +285,28 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		t.Errorf("completion: %q", out)
 	}
 }
+
+// With no backend named, read-only commands look where Piri keeps its
+// config (here the user's config directory) and say which file they
+// used; with none found they show the empty memory store and say so;
+// writes need a backend named.
+func TestConfigDiscovery(t *testing.T) {
+	dir := piriDataDir(t)
+	xdg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	t.Setenv("HOME", t.TempDir())
+	out, stderr, code := storefs(t, "blob", "ls")
+	if code != 0 || out != "" || !strings.Contains(stderr, "no Piri config found") || !strings.Contains(stderr, filepath.Join(xdg, "piri", "config.toml")) {
+		t.Fatalf("no config anywhere: %q, %q, exit %d; want an empty listing and a warning", out, stderr, code)
+	}
+	must(t, os.MkdirAll(filepath.Join(xdg, "piri"), 0o755))
+	cfg := filepath.Join(xdg, "piri", "config.toml")
+	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf("[repo]\ndata_dir = %q\n", dir)), 0o600))
+	out, stderr, code = storefs(t, "blob", "ls")
+	if code != 0 || out != helloB32+"\n" || !strings.Contains(stderr, "using the Piri config "+cfg) {
+		t.Fatalf("config in the user's config dir: %q, %q, exit %d", out, stderr, code)
+	}
+	if _, stderr, code := storefs(t, "blob", "put", filepath.Join(dir, "pdp", "datastore", "SHARDING")); code != 2 || !strings.Contains(stderr, "name a backend") {
+		t.Fatalf("blob put with no backend named: exit %d, %q", code, stderr)
+	}
+}

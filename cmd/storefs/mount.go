@@ -76,11 +76,17 @@ func mountAction(c *cli.Context) error {
 	if err := args(c, 1, 1); err != nil {
 		return err
 	}
-	st, err := settings(c, mountopts.Mount)
+	st, err := settings(c, mountopts.Mount, false)
 	if err != nil {
 		return err
 	}
 	log := newLogger(c.App.ErrWriter, st.LogFormat, st.Debug)
+	if st.Found != "" {
+		log.Info("no backend named: using the Piri config found", "config", st.Found)
+	}
+	if st.Warning != "" {
+		log.Warn(st.Warning)
+	}
 	job := mountJob{settings: st, mountpoint: c.Args().First(), fsname: fsName(st.Store), log: log}
 	if c.Bool("background") {
 		return background(c, job)

@@ -43,14 +43,16 @@ func settingFlags(scope mountopts.Scope) []cli.Flag {
 }
 
 // settings resolves the command's settings: its flags, its -o lists and
-// SOURCE (mount only), the environment, a Piri config, the defaults.
-func settings(c *cli.Context, scope mountopts.Scope) (mountopts.Settings, error) {
+// SOURCE (mount only), the environment, a Piri config, the defaults. A
+// command that writes needs a backend named; the others look for a Piri
+// config where Piri keeps it when none is.
+func settings(c *cli.Context, scope mountopts.Scope, writes bool) (mountopts.Settings, error) {
 	for _, name := range []string{"s3-access-key-id", "s3-secret-access-key"} {
 		if c.IsSet(name) {
 			return mountopts.Settings{}, usageError{mountopts.CredentialError("--" + name)}
 		}
 	}
-	in := mountopts.Input{Flags: map[string]string{}, Env: os.Getenv, Scope: scope}
+	in := mountopts.Input{Flags: map[string]string{}, Env: os.Getenv, Scope: scope, Discover: !writes, Explicit: writes}
 	for _, s := range mountopts.Table {
 		if !c.IsSet(s.Name) {
 			continue
@@ -77,9 +79,15 @@ func settings(c *cli.Context, scope mountopts.Scope) (mountopts.Settings, error)
 
 // openStores opens the backend the settings name.
 func openStores(c *cli.Context, writable bool) (*node.Stores, error) {
-	st, err := settings(c, mountopts.Backend)
+	st, err := settings(c, mountopts.Backend, writable)
 	if err != nil {
 		return nil, err
+	}
+	if st.Found != "" {
+		fmt.Fprintf(c.App.ErrWriter, "storefs: using the Piri config %s\n", st.Found)
+	}
+	if st.Warning != "" {
+		fmt.Fprintf(c.App.ErrWriter, "storefs: warning: %s\n", st.Warning)
 	}
 	st.Store.Writable = writable
 	stores, err := node.Open(c.Context, st.Store)
