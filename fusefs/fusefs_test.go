@@ -322,13 +322,25 @@ func checkRecords(t *testing.T, dir string, set *sample.Set) {
 		if info == nil || info.Size() != int64(len(want)) {
 			t.Errorf("%s: stat size is not the content size", path)
 		}
-		// Records are as old as the mount (their own times are not read
-		// yet), which started during this test.
+		// An allocation has no time of its own: when the backend stored
+		// it (S3), else the mount's start; both during this test.
 		if info != nil && (info.ModTime().Before(testStart.Truncate(time.Second)) || info.ModTime().After(time.Now())) {
-			t.Errorf("%s: mtime %v, not the mount's start (after %v)", path, info.ModTime(), testStart)
+			t.Errorf("%s: mtime %v, not from this test (after %v)", path, info.ModTime(), testStart)
 		}
 		if _, err := os.ReadFile(filepath.Join(dir, "allocations", a.ID()+".cbor")); err != nil {
 			t.Errorf("allocation cbor: %v", err)
+		}
+	}
+	// An acceptance's time is its own, executedAt, in both of its files.
+	for _, a := range set.Acceptances {
+		for _, ext := range []string{".json", ".cbor"} {
+			path := filepath.Join(dir, "acceptances", a.ID()+ext)
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Errorf("%s: %v", path, err)
+			} else if !info.ModTime().Equal(time.Unix(a.ExecutedAt, 0)) {
+				t.Errorf("%s: mtime %v, want executedAt %v", path, info.ModTime(), time.Unix(a.ExecutedAt, 0))
+			}
 		}
 	}
 	for _, r := range set.Receipts {

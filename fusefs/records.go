@@ -70,11 +70,12 @@ func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		return ch, 0
 	}
 	var data []byte
+	var mtime time.Time
 	var err error
 	if stem, ok := strings.CutSuffix(name, ".json"); ok {
-		data, err = d.kind.JSON(ctx, d.prefix+stem)
+		data, mtime, err = d.kind.JSON(ctx, d.prefix+stem)
 	} else if stem, ok := strings.CutSuffix(name, "."+d.kind.RawExt); ok {
-		data, err = d.kind.Raw(ctx, d.prefix+stem)
+		data, mtime, err = d.kind.Raw(ctx, d.prefix+stem)
 	} else {
 		return d.lookupDir(ctx, name, out)
 	}
@@ -85,8 +86,8 @@ func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 		return nil, syscall.ENOENT
 	}
-	f := &recordFile{root: d.root, data: data}
-	f.root.fileAttr(&out.Attr, int64(len(data)), time.Time{})
+	f := &recordFile{root: d.root, data: data, mtime: mtime}
+	f.root.fileAttr(&out.Attr, int64(len(data)), mtime)
 	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
 	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
 	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
@@ -116,8 +117,9 @@ func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryO
 type recordFile struct {
 	fs.Inode
 	readOnly
-	root *Root
-	data []byte
+	root  *Root
+	data  []byte
+	mtime time.Time // zero: the mount's start
 }
 
 var (
@@ -127,7 +129,7 @@ var (
 )
 
 func (f *recordFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	f.root.fileAttr(&out.Attr, int64(len(f.data)), time.Time{})
+	f.root.fileAttr(&out.Attr, int64(len(f.data)), f.mtime)
 	return 0
 }
 

@@ -88,7 +88,7 @@ func recordShow(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	js, err := kind.JSON(c.Context, c.Args().Get(1))
+	js, _, err := kind.JSON(c.Context, c.Args().Get(1))
 	if err != nil {
 		return err
 	}

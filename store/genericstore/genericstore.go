@@ -11,6 +11,7 @@ import (
 	"io"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -62,13 +63,27 @@ func (s *Store[T]) Key(id string) (string, error) { return s.keys.Key(id) }
 // Get reads and decodes a record. A missing record matches
 // objectstore.ErrNotExist, an undecodable one ErrCorrupt.
 func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
+	rec, _, err := s.GetTime(ctx, id)
+	return rec, err
+}
+
+// GetTime is Get with when the backend stored the record (zero where it
+// keeps no time: LevelDB).
+func (s *Store[T]) GetTime(ctx context.Context, id string) (T, time.Time, error) {
 	var zero T
-	data, err := s.Raw(ctx, id)
+	data, mod, err := s.RawTime(ctx, id)
 	if err != nil {
-		return zero, err
+		return zero, time.Time{}, err
 	}
+	rec, err := s.Decode(id, data)
+	return rec, mod, err
+}
+
+// Decode decodes a record's stored bytes.
+func (s *Store[T]) Decode(id string, data []byte) (T, error) {
 	rec, err := s.codec.Decode(id, data)
 	if err != nil {
+		var zero T
 		return zero, fmt.Errorf("%s %s: %w: %v", s.name, id, ErrCorrupt, err)
 	}
 	return rec, nil
@@ -76,23 +91,30 @@ func (s *Store[T]) Get(ctx context.Context, id string) (T, error) {
 
 // Raw reads a record's stored bytes.
 func (s *Store[T]) Raw(ctx context.Context, id string) ([]byte, error) {
+	data, _, err := s.RawTime(ctx, id)
+	return data, err
+}
+
+// RawTime is Raw with when the backend stored the record, from the same
+// answer.
+func (s *Store[T]) RawTime(ctx context.Context, id string) ([]byte, time.Time, error) {
 	key, err := s.keys.Key(id)
 	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w: %v", s.name, id, objectstore.ErrNotExist, err)
+		return nil, time.Time{}, fmt.Errorf("%s %q: %w: %v", s.name, id, objectstore.ErrNotExist, err)
 	}
 	obj, err := s.objects.Get(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", s.name, id, err)
+		return nil, time.Time{}, fmt.Errorf("%s %s: %w", s.name, id, err)
 	}
 	defer obj.Close()
 	if obj.Size() > MaxRecord {
-		return nil, fmt.Errorf("%s %s: %w: %d bytes is too large for a record", s.name, id, ErrCorrupt, obj.Size())
+		return nil, time.Time{}, fmt.Errorf("%s %s: %w: %d bytes is too large for a record", s.name, id, ErrCorrupt, obj.Size())
 	}
 	data, err := io.ReadAll(obj)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", s.name, id, err)
+		return nil, time.Time{}, fmt.Errorf("%s %s: %w", s.name, id, err)
 	}
-	return data, nil
+	return data, obj.ModTime(), nil
 }
 
 // Put encodes and stores a record.

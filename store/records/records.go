@@ -7,6 +7,7 @@ import (
 	"context"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/allocationstore"
@@ -31,8 +32,11 @@ type Kind struct {
 	Name   string // as the mount's directory and the CLI's KIND
 	RawExt string // the stored-bytes file: "cbor" or "car"
 	List   func(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error]
-	JSON   func(ctx context.Context, id string) ([]byte, error)
-	Raw    func(ctx context.Context, id string) ([]byte, error)
+	// JSON renders a record, and Raw reads its stored bytes; each with the
+	// record's time: its own where it has one (an acceptance's
+	// executedAt), else when the backend stored it, else zero (LevelDB).
+	JSON func(ctx context.Context, id string) ([]byte, time.Time, error)
+	Raw  func(ctx context.Context, id string) ([]byte, time.Time, error)
 	// Ran is the receipts' index by invocation (ran) CID; nil for every
 	// other kind.
 	Ran *receiptstore.Store
@@ -42,10 +46,10 @@ type Kind struct {
 func (s Stores) Kinds() []Kind {
 	var out []Kind
 	if s.Allocations != nil {
-		out = append(out, generic("allocations", "cbor", s.Allocations))
+		out = append(out, generic("allocations", "cbor", s.Allocations, nil))
 	}
 	if s.Acceptances != nil {
-		out = append(out, generic("acceptances", "cbor", s.Acceptances))
+		out = append(out, generic("acceptances", "cbor", s.Acceptances, acceptedAt))
 	}
 	if c := s.Consolidations; c != nil {
 		out = append(out, Kind{Name: "consolidations", RawExt: "cbor",
@@ -61,15 +65,22 @@ func (s Stores) Kinds() []Kind {
 					}
 				}
 			},
-			JSON: func(ctx context.Context, id string) ([]byte, error) { return render(c.Get(ctx, id)) },
-			Raw:  c.Raw,
+			// The split form has no stored time of its own.
+			JSON: func(ctx context.Context, id string) ([]byte, time.Time, error) {
+				data, err := render(c.Get(ctx, id))
+				return data, time.Time{}, err
+			},
+			Raw: func(ctx context.Context, id string) ([]byte, time.Time, error) {
+				data, err := c.Raw(ctx, id)
+				return data, time.Time{}, err
+			},
 		})
 	}
 	if s.Delegations != nil {
-		out = append(out, generic("delegations", "car", s.Delegations))
+		out = append(out, generic("delegations", "car", s.Delegations, nil))
 	}
 	if s.Receipts != nil {
-		k := generic("receipts", "car", s.Receipts.Store)
+		k := generic("receipts", "car", s.Receipts.Store, nil)
 		k.Ran = s.Receipts
 		out = append(out, k)
 	}
@@ -81,9 +92,53 @@ var Names = []string{"allocations", "acceptances", "consolidations", "delegation
 
 type jsoner interface{ JSON() ([]byte, error) }
 
-func generic[T jsoner](name, ext string, s *genericstore.Store[T]) Kind {
-	return Kind{Name: name, RawExt: ext, List: s.List, Raw: s.Raw,
-		JSON: func(ctx context.Context, id string) ([]byte, error) { return render(s.Get(ctx, id)) }}
+// generic adapts a typed store; timeOf, when set, gives a record's own
+// time (zero: none).
+func generic[T jsoner](name, ext string, s *genericstore.Store[T], timeOf func(T) time.Time) Kind {
+	return Kind{Name: name, RawExt: ext, List: s.List,
+		Raw: func(ctx context.Context, id string) ([]byte, time.Time, error) {
+			data, mod, err := s.RawTime(ctx, id)
+			if err != nil || timeOf == nil {
+				return data, mod, err
+			}
+			// The stored bytes of a record that does not decode still
+			// show, with the backend's time.
+			if rec, err := s.Decode(id, data); err == nil {
+				mod = own(timeOf(rec), mod)
+			}
+			return data, mod, nil
+		},
+		JSON: func(ctx context.Context, id string) ([]byte, time.Time, error) {
+			rec, mod, err := s.GetTime(ctx, id)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			data, err := rec.JSON()
+			if timeOf != nil {
+				mod = own(timeOf(rec), mod)
+			}
+			return data, mod, err
+		}}
+}
+
+// own is a record's own time where it has one, else the backend's.
+func own(t, backend time.Time) time.Time {
+	if t.IsZero() {
+		return backend
+	}
+	return t
+}
+
+// acceptedAt is an acceptance's executedAt: Unix seconds, as Piri writes
+// it (a value too large for seconds is taken as milliseconds).
+func acceptedAt(a acceptancestore.Acceptance) time.Time {
+	switch {
+	case a.ExecutedAt <= 0:
+		return time.Time{}
+	case a.ExecutedAt > 1e11:
+		return time.UnixMilli(a.ExecutedAt)
+	}
+	return time.Unix(a.ExecutedAt, 0)
 }
 
 func render[T jsoner](rec T, err error) ([]byte, error) {
