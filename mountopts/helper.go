@@ -30,7 +30,7 @@ func parseList(list string, vals values, selectors map[string]bool) error {
 		}
 		s, ok := lookup(name)
 		if !ok {
-			return usage("unknown mount option %q (the options are: %s)", opt, strings.Join(OptNames(), ", "))
+			return usage("unknown -o option %q (the options are: %s)", opt, strings.Join(OptNames(), ", "))
 		}
 		switch {
 		case s.Kind == Bool && hasVal:

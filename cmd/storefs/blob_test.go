@@ -133,7 +133,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"blob", "get", "--data-dir", dir, "--range", "11-", helloB32}, 1, "not satisfiable"},
 		{[]string{"blob", "ls", "--data-dir", filepath.Join(dir, "absent")}, 1, "no such file"},
 		{[]string{"blob", "put", "--hash", "md99", "--data-dir", dir, "x"}, 2, "not a multihash function"},
-		{[]string{"mount", "-o", "ro,bogus", "--data-dir", dir, "/tmp"}, 2, "unknown mount option \"bogus\""},
+		{[]string{"mount", "-o", "ro,bogus", "--data-dir", dir, "/tmp"}, 2, "unknown -o option \"bogus\""},
 		{[]string{"mount", "-o", "uid=abc", "--data-dir", dir, "/tmp"}, 2, "want a number"},
 		{[]string{"mount", "--data-dir", dir}, 2, "want 1 argument"},
 		{[]string{"mount", "--data-dir", dir, filepath.Join(dir, "no-such-mountpoint")}, 1, "no such file"},

@@ -61,7 +61,7 @@ const (
 // egress_tracker/journal/consolidation LevelDB, read in the split form
 // (as is any split form left in the current one).
 func NewDatastore(objects, journal objectstore.Store) *Store {
-	s := &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{}), log: slog.Default()}
+	s := &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{Others: []string{legacyTrack, legacyConsolidate}}), log: slog.Default()}
 	if journal != nil {
 		s.split = append(s.split, journal)
 	}

@@ -55,6 +55,9 @@ func (k DigestSpace) ID(key string) (string, bool) {
 	return blobstore.Name(digest) + "/" + space, true
 }
 
+// Other is false: nothing else shares an allocation or acceptance store.
+func (DigestSpace) Other(string) bool { return false }
+
 // ListPrefix narrows a listing to one blob when the prefix names it.
 func (k DigestSpace) ListPrefix(idPrefix string) (string, bool) {
 	name, _, ok := strings.Cut(idPrefix, "/")

@@ -10,7 +10,9 @@ import (
 	"github.com/ipfs/go-cid"
 	"io"
 	"iter"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/storacha/storefs/store/objectstore"
@@ -27,9 +29,12 @@ type Codec[T any] interface {
 type Keys interface {
 	// Key is the backend key of id; an error means no record can have it.
 	Key(id string) (string, error)
-	// ID recognises a listed key; false skips it (other records sharing
-	// the namespace, such as an index).
+	// ID recognises a listed key as a record's.
 	ID(key string) (string, bool)
+	// Other says a key ID does not recognise belongs to something else
+	// sharing the namespace (an index, another form): skipped quietly.
+	// Any other key is a record under a key of an unexpected shape.
+	Other(key string) bool
 	// ListPrefix is the backend prefix covering every id that starts with
 	// idPrefix, or "" with false when only a full listing can tell.
 	ListPrefix(idPrefix string) (string, bool)
@@ -47,7 +52,13 @@ type Store[T any] struct {
 	codec   Codec[T]
 	keys    Keys
 	name    string
+	odd     sync.Map // keys of an unexpected shape already logged
 }
+
+// AtKey starts the id of a record listed under a key of an unexpected
+// shape: "@" + its backend key. Such a record is never dropped: where its
+// value decodes it is shown under its key.
+const AtKey = "@"
 
 // New returns a store named name (for messages).
 func New[T any](name string, objects objectstore.Store, codec Codec[T], keys Keys) *Store[T] {
@@ -58,7 +69,15 @@ func New[T any](name string, objects objectstore.Store, codec Codec[T], keys Key
 func (s *Store[T]) Name() string { return s.name }
 
 // Key is the backend key of id.
-func (s *Store[T]) Key(id string) (string, error) { return s.keys.Key(id) }
+func (s *Store[T]) Key(id string) (string, error) {
+	if key, ok := strings.CutPrefix(id, AtKey); ok {
+		if key == "" || strings.ContainsRune(key, 0) {
+			return "", fmt.Errorf("invalid id %q: no key", id)
+		}
+		return key, nil
+	}
+	return s.keys.Key(id)
+}
 
 // Get reads and decodes a record. A missing record matches
 // objectstore.ErrNotExist, an undecodable one ErrCorrupt.
@@ -81,7 +100,11 @@ func (s *Store[T]) GetTime(ctx context.Context, id string) (T, time.Time, error)
 
 // Decode decodes a record's stored bytes.
 func (s *Store[T]) Decode(id string, data []byte) (T, error) {
-	rec, err := s.codec.Decode(id, data)
+	codecID := id
+	if strings.HasPrefix(id, AtKey) {
+		codecID = "" // the key tells nothing of the record
+	}
+	rec, err := s.codec.Decode(codecID, data)
 	if err != nil {
 		var zero T
 		return zero, fmt.Errorf("%s %s: %w: %v", s.name, id, ErrCorrupt, err)
@@ -98,7 +121,7 @@ func (s *Store[T]) Raw(ctx context.Context, id string) ([]byte, error) {
 // RawTime is Raw with when the backend stored the record, from the same
 // answer.
 func (s *Store[T]) RawTime(ctx context.Context, id string) ([]byte, time.Time, error) {
-	key, err := s.keys.Key(id)
+	key, err := s.Key(id)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("%s %q: %w: %v", s.name, id, objectstore.ErrNotExist, err)
 	}
@@ -128,7 +151,7 @@ func (s *Store[T]) Put(ctx context.Context, id string, rec T) error {
 
 // PutRaw stores bytes as they are (tests use it to plant corrupt records).
 func (s *Store[T]) PutRaw(ctx context.Context, id string, data []byte) error {
-	key, err := s.keys.Key(id)
+	key, err := s.Key(id)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", s.name, id, err)
 	}
@@ -140,7 +163,7 @@ func (s *Store[T]) PutRaw(ctx context.Context, id string, data []byte) error {
 
 // Delete removes a record.
 func (s *Store[T]) Delete(ctx context.Context, id string) error {
-	key, err := s.keys.Key(id)
+	key, err := s.Key(id)
 	if err != nil {
 		return nil
 	}
@@ -149,7 +172,7 @@ func (s *Store[T]) Delete(ctx context.Context, id string) error {
 
 // Exists reports whether id is stored.
 func (s *Store[T]) Exists(ctx context.Context, id string) (bool, error) {
-	key, err := s.keys.Key(id)
+	key, err := s.Key(id)
 	if err != nil {
 		return false, nil
 	}
@@ -179,7 +202,12 @@ func (s *Store[T]) List(ctx context.Context, prefix string) iter.Seq2[Entry, err
 				return
 			}
 			id, ok := s.keys.ID(info.Key)
-			if !ok || !strings.HasPrefix(id, prefix) {
+			if !ok {
+				if id, ok = s.oddKey(ctx, info.Key); !ok {
+					continue
+				}
+			}
+			if !strings.HasPrefix(id, prefix) {
 				continue
 			}
 			if !yield(Entry{ID: id, Size: info.Size}, nil) {
@@ -189,11 +217,42 @@ func (s *Store[T]) List(ctx context.Context, prefix string) iter.Seq2[Entry, err
 	}
 }
 
+// odd decides on a listed key ID does not recognise: something else's
+// (skipped), or a record under a key of an unexpected shape, logged once
+// and listed under AtKey+key where its value decodes.
+func (s *Store[T]) oddKey(ctx context.Context, key string) (string, bool) {
+	if s.keys.Other(key) {
+		return "", false
+	}
+	id := AtKey + key
+	_, err := s.Get(ctx, id)
+	if _, logged := s.odd.LoadOrStore(key, true); !logged {
+		if err != nil {
+			slog.Default().Warn("a record under a key of an unexpected shape does not decode; not shown", "store", s.name, "key", key, "err", err)
+		} else {
+			slog.Default().Warn("a record under a key of an unexpected shape; shown under its key", "store", s.name, "key", key, "id", id)
+		}
+	}
+	return id, err == nil
+}
+
 // CIDKeys store a record under its CID: key "<Prefix><cid><Suffix>", id
 // the canonical CID string.
 type CIDKeys struct {
 	Prefix string // e.g. "receipts/" in Piri's receipt LevelDB
 	Suffix string // e.g. ".cbor" in Piri's consolidation bucket
+	// Others are the key prefixes of what else shares the namespace (an
+	// index, another form of the records).
+	Others []string
+}
+
+func (k CIDKeys) Other(key string) bool {
+	for _, p := range k.Others {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (k CIDKeys) Key(id string) (string, error) {

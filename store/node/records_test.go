@@ -410,3 +410,53 @@ func TestBlobStorageMinio(t *testing.T) {
 		t.Errorf("allocations from the data dir: %d, want %d", len(got), len(set.Allocations))
 	}
 }
+
+// TestRecordsUnderOddKeys: a record is never dropped for the shape of its
+// key. One that decodes is listed under "@" + its key and reads back;
+// one that does not is left out; both are logged once. Keys of what
+// else shares a store (the receipts' ran index) are skipped quietly.
+func TestRecordsUnderOddKeys(t *testing.T) {
+	ctx := context.Background()
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	w, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, set.Write(ctx, w))
+	raw, err := allocationstore.Codec{}.Encode(set.Allocations[0])
+	must(t, err)
+	must(t, w.Allocations.PutRaw(ctx, "@odd/key/shape", raw))
+	must(t, w.Allocations.PutRaw(ctx, "@garbage", []byte("not cbor")))
+	w.Close()
+
+	var logged bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	st, err := node.Open(ctx, node.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got := ids(t, st.Allocations)
+	if !slices.Contains(got, "@odd/key/shape") || slices.Contains(got, "@garbage") || len(got) != len(set.Allocations)+1 {
+		t.Fatalf("listed %v", got)
+	}
+	rec, err := st.Allocations.Get(ctx, "@odd/key/shape")
+	if err != nil || rec.Space != set.Allocations[0].Space {
+		t.Fatalf("the odd-keyed record: %+v, %v", rec, err)
+	}
+	ids(t, st.Allocations) // listed again: logged once
+	if n := strings.Count(logged.String(), "key=odd/key/shape"); n != 1 {
+		t.Errorf("the odd key logged %d times, want once:\n%s", n, logged.String())
+	}
+	if !strings.Contains(logged.String(), "key=garbage") {
+		t.Errorf("the undecodable odd record was not logged:\n%s", logged.String())
+	}
+	if got := ids(t, st.Receipts.Store); len(got) != len(set.Receipts) || strings.Contains(logged.String(), "ranLinkIndex") {
+		t.Errorf("receipts %d (want %d); the ran index was taken for odd keys:\n%s", len(got), len(set.Receipts), logged.String())
+	}
+}

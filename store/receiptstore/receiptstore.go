@@ -37,7 +37,7 @@ type ranIndex struct {
 // receipt CID's binary form.
 func NewDatastore(objects objectstore.Store) *Store {
 	return &Store{
-		Store:   genericstore.New("receipts", objects, Codec{}, genericstore.CIDKeys{Prefix: "receipts/"}),
+		Store:   genericstore.New("receipts", objects, Codec{}, genericstore.CIDKeys{Prefix: "receipts/", Others: []string{"ranLinkIndex/"}}),
 		objects: objects,
 		ran: ranIndex{prefix: "ranLinkIndex/",
 			encode: func(c cid.Cid) []byte { return c.Bytes() },
@@ -50,7 +50,7 @@ func NewDatastore(objects objectstore.Store) *Store {
 // CID as a string.
 func NewS3(objects objectstore.Store) *Store {
 	return &Store{
-		Store:   genericstore.New("receipts", objects, Codec{}, genericstore.CIDKeys{}),
+		Store:   genericstore.New("receipts", objects, Codec{}, genericstore.CIDKeys{Others: []string{"receipts-ran/"}}),
 		objects: objects,
 		ran: ranIndex{prefix: "receipts-ran/", suffix: ".ref",
 			encode: func(c cid.Cid) []byte { return []byte(c.String()) },
