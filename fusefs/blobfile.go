@@ -116,6 +116,8 @@ func (f *blobFile) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 }
 
 func (f *blobFile) Getxattr(ctx context.Context, attr string, dest []byte) (n uint32, errno syscall.Errno) {
+	ctx, cancel := f.root.bound(ctx)
+	defer cancel()
 	var val string
 	switch attr {
 	case xattrCID:

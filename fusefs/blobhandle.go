@@ -74,6 +74,8 @@ func (f *blobFile) fetch(ctx context.Context, off, n int64) (io.ReadCloser, erro
 }
 
 func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	ctx, cancel := h.f.root.bound(ctx)
+	defer cancel()
 	f := h.f
 	if off >= f.size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0

@@ -77,6 +77,8 @@ func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 const plusLimit = 1 << 16
 
 func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	ctx, cancel := d.root.bound(ctx)
+	defer cancel()
 	digest, err := blobstore.ParseName(name)
 	if err != nil {
 		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)

@@ -68,9 +68,14 @@ type Config struct {
 	RecordAttrTimeout time.Duration
 	// NegativeTimeout is how long a missing name is remembered: 1 s.
 	NegativeTimeout time.Duration
-	UID, GID        uint32
-	Log             *slog.Logger
-	Metrics         *metrics.Metrics // nil: none
+	// OpTimeout bounds the backend work of one FUSE operation (a lookup,
+	// a read, a getxattr), retries included; zero: none beyond the
+	// backend's own per-request bound. Listings, which span many
+	// operations, are bounded per backend request.
+	OpTimeout time.Duration
+	UID, GID  uint32
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics // nil: none
 }
 
 // NoCache is a timeout of zero: the kernel keeps nothing. (A zero
@@ -148,6 +153,14 @@ func New(stores Stores, cfg Config) (*Root, error) {
 	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
 	return r, nil
+}
+
+// bound gives one FUSE operation's backend work its deadline.
+func (r *Root) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.cfg.OpTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.cfg.OpTimeout)
 }
 
 // Close cancels listings and streams still open.

@@ -589,3 +589,23 @@ func TestInterrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestOpTimeout: a backend that never answers fails the operation with
+// EIO once its bound has passed (a fault, never ENOENT), instead of
+// holding the caller forever.
+func TestOpTimeout(t *testing.T) {
+	fusetest.Require(t)
+	st, _ := node.Open(context.Background(), node.Config{})
+	b := &blocking{Store: st.Blobs, cancelled: make(chan struct{})}
+	dir := mountRoot(t, newRoot(t, fusefs.Stores{Blobs: b}, fusefs.Config{Log: testLog(t), OpTimeout: 200 * time.Millisecond}))
+	var s unix.Stat_t
+	err := unix.Stat(filepath.Join(dir, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i"), &s)
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("stat with a backend that never answers: %v, want EIO", err)
+	}
+	select {
+	case <-b.cancelled:
+	default:
+		t.Fatal("the backend request was not cancelled")
+	}
+}

@@ -61,6 +61,8 @@ func (d *recordDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHan
 }
 
 func (d *recordDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	ctx, cancel := d.root.bound(ctx)
+	defer cancel()
 	if d.ran != nil && name == byRan {
 		ch := d.GetChild(byRan)
 		if ch == nil {
@@ -175,6 +177,8 @@ func (d *byRanDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 }
 
 func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
+	ctx, cancel := d.root.bound(ctx)
+	defer cancel()
 	receipt, err := d.s.ByRan(ctx, name)
 	if err != nil {
 		if errno := d.root.toErrno("lookup", byRan+"/"+name, err); errno != syscall.ENOENT {

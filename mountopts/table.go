@@ -86,7 +86,7 @@ var Table = []Setting{
 	{Name: "memory", Kind: Bool, Scope: Backend, Selects: true,
 		Usage: "an empty in-memory store (also when no backend is named)"},
 	{Name: "timeout", Kind: Duration, Scope: Backend, Default: "30s", Min: 1, ValueName: "DUR",
-		Usage: "bound on each backend request"},
+		Usage: "bound on the backend work of one operation (a lookup, a read), retries included"},
 
 	{Name: "allow-other", Kind: Bool, Scope: Mount,
 		Usage: "let other users read the mount"},

@@ -154,7 +154,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 		ReadAheadKB: st.ReadAheadKB, Verify: st.Verify, NoPassthrough: st.NoPassthrough,
 		Prefetch:      prefetch.Config{Budget: st.PrefetchBudget},
 		RecordTimeout: noCache(st.EntryTimeout), RecordAttrTimeout: noCache(st.AttrTimeout), NegativeTimeout: noCache(st.NegativeTimeout),
-		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m,
+		OpTimeout: st.Store.Timeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m,
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Read-ahead buffers churn: let the GC work harder rather than
