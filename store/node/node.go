@@ -21,6 +21,7 @@ import (
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/consolidationstore"
 	"github.com/storacha/storefs/store/delegationstore"
+	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/objectstore/flatfs"
@@ -110,7 +111,11 @@ type Stores struct {
 	records.Stores
 	// Absent names record stores the backend does not have (a LevelDB
 	// directory or bucket never created): they are shown empty.
-	Absent  []string
+	Absent []string
+	// Journal is the retrieval journal, a local-only store: in the data
+	// dir, also for a node whose records and blobs are in S3. Nil when
+	// there is no data dir or no journal in it.
+	Journal *retrievaljournal.Journal
 	closers []func() error
 	wrap    func(store string, o objectstore.Store) objectstore.Store
 }
@@ -185,6 +190,17 @@ func Open(ctx context.Context, c Config) (*Stores, error) {
 	return s, nil
 }
 
+// openLocal opens the local-only stores of a data dir that a node keeps
+// whatever its backend (the keystore, wallet/, is never opened for show).
+func (s *Stores) openLocal(dataDir string) {
+	if dataDir == "" {
+		return
+	}
+	if j, err := retrievaljournal.Open(filepath.Join(dataDir, retrievaljournal.Dir)); err == nil {
+		s.Journal = j
+	}
+}
+
 func openS3(ctx context.Context, c Config) (*Stores, error) {
 	endpoint, insecure := splitScheme(c.S3.Endpoint, c.S3.Insecure)
 	client, err := minio.NewClient(minio.Config{
@@ -219,6 +235,7 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.openLocal(c.DataDir) // a node on S3 keeps its local stores in its data dir
 	return s, nil
 }
 
@@ -296,6 +313,7 @@ func openDataDir(ctx context.Context, c Config) (*Stores, error) {
 		s.Close()
 		return nil, err
 	}
+	s.openLocal(c.DataDir)
 	return s, nil
 }
 

@@ -460,3 +460,34 @@ func TestRecordsUnderOddKeys(t *testing.T) {
 		t.Errorf("receipts %d (want %d); the ran index was taken for odd keys:\n%s", len(got), len(set.Receipts), logged.String())
 	}
 }
+
+// TestS3NodeKeepsLocalStores: a node whose records and blobs are in S3
+// still keeps its local-only stores (wallet, retrieval journal) in its
+// data dir; its config opens both.
+func TestS3NodeKeepsLocalStores(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Start(t)
+	set, err := sample.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	must(t, set.WriteDataDir(ctx, dir))
+	cfg := fmt.Sprintf("[repo]\ndata_dir = %q\n[repo.s3]\nendpoint = %q\nbucket_prefix = \"local-\"\ninsecure = true\n[repo.s3.credentials]\naccess_key_id = %q\nsecret_access_key = %q\n",
+		dir, srv.Endpoint, s3test.AccessKey, s3test.SecretKey)
+	path := filepath.Join(t.TempDir(), "config.toml")
+	must(t, os.WriteFile(path, []byte(cfg), 0o600))
+	c, err := node.LoadPiri(path, func(string) string { return "" })
+	must(t, err)
+	c.Writable = true // create the buckets
+	st, err := node.Open(ctx, c)
+	must(t, err)
+	defer st.Close()
+	if st.Journal == nil {
+		t.Fatal("the retrieval journal in the data dir of an S3 node was not opened")
+	}
+	batches, err := st.Journal.Batches()
+	if err != nil || len(batches) != 2 {
+		t.Fatalf("journal batches: %v, %v; want the sample's finished batch and its WIP", batches, err)
+	}
+}
