@@ -126,19 +126,31 @@ func newRoot(t *testing.T, stores fusefs.Stores, cfg fusefs.Config) *fusefs.Root
 // mountRoot mounts root on a temporary directory until the test ends.
 func mountRoot(t *testing.T, root *fusefs.Root) string {
 	t.Helper()
+	dir, _ := mountFresh(t, root)
+	return dir
+}
+
+// mountFresh mounts root on a temporary directory; unmount ends it, as
+// the test's end does should the test stop first.
+func mountFresh(t *testing.T, root *fusefs.Root) (string, func()) {
+	t.Helper()
 	dir := t.TempDir()
 	server, err := fusefs.Mount(dir, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := server.Unmount(); err != nil {
-			t.Errorf("unmount: %v", err)
-			syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-		root.Close()
-	})
-	return dir
+	var once sync.Once
+	unmount := func() {
+		once.Do(func() {
+			if err := server.Unmount(); err != nil {
+				t.Errorf("unmount: %v", err)
+				syscall.Unmount(dir, syscall.MNT_DETACH)
+			}
+			root.Close()
+		})
+	}
+	t.Cleanup(unmount)
+	return dir, unmount
 }
 
 func backends(t *testing.T) map[string]func(t *testing.T) *node.Stores {

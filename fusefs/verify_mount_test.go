@@ -109,28 +109,6 @@ func TestVerifyCountsUnverifiedReads(t *testing.T) {
 	}
 }
 
-// mountFresh mounts root for one repetition; unmount ends it (the test's
-// cleanup does, should the repetition fail first).
-func mountFresh(t *testing.T, root *fusefs.Root) (string, func()) {
-	t.Helper()
-	dir := t.TempDir()
-	server, err := fusefs.Mount(dir, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	unmount := func() {
-		once.Do(func() {
-			if err := server.Unmount(); err != nil {
-				syscall.Unmount(dir, syscall.MNT_DETACH)
-			}
-			root.Close()
-		})
-	}
-	t.Cleanup(unmount)
-	return dir, unmount
-}
-
 type verifyBlob struct {
 	data           []byte // intact bytes
 	digest, intact mh.Multihash

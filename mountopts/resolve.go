@@ -114,20 +114,19 @@ func Resolve(in Input) (Settings, error) {
 		env = func(string) string { return "" }
 	}
 	layers := [unset]values{FromFlag: {}, FromOption: {}, FromEnv: {}, FromPiri: {}, FromDefault: {}}
-	var named []string // backend selectors, as the user named them
+	// named are the backend selectors the user named: the setting, and
+	// how it was written (for the message when there are two).
+	type mention struct{ name, as string }
+	var named []mention
 
 	for name, val := range in.Flags {
 		s, ok := lookup(name)
 		if !ok || s.Name != name || !in.takes(s) {
 			return Settings{}, usage("--%s is not a setting of this command", name)
 		}
-		if s.Kind == Bool && val == "false" {
-			layers[FromFlag][s.Name] = val
-			continue
-		}
 		layers[FromFlag][s.Name] = val
-		if s.Selects {
-			named = append(named, "--"+s.Name)
+		if s.Selects && !(s.Kind == Bool && val == "false") {
+			named = append(named, mention{s.Name, "--" + s.Name})
 		}
 	}
 	optSelectors := map[string]bool{}
@@ -141,19 +140,23 @@ func Resolve(in Input) (Settings, error) {
 	}
 	for name := range optSelectors {
 		s, _ := lookup(name)
-		named = append(named, "-o "+s.Opt())
+		named = append(named, mention{s.Name, "-o " + s.Opt()})
 	}
 	if in.Source != "" {
 		src, err := Source(in.Source)
 		if err != nil {
 			return Settings{}, err
 		}
+		selects := ""
 		for name, val := range src { // -o options beside it win
 			if _, set := layers[FromOption][name]; !set {
 				layers[FromOption][name] = val
 			}
+			if s, _ := lookup(name); s.Selects {
+				selects = name
+			}
 		}
-		named = append(named, "SOURCE "+in.Source)
+		named = append(named, mention{selects, "SOURCE " + in.Source})
 	}
 	for _, s := range Table {
 		if in.takes(s) {
@@ -176,19 +179,23 @@ func Resolve(in Input) (Settings, error) {
 						continue
 					}
 				}
-				named = append(named, "$"+s.Env())
+				named = append(named, mention{s.Name, "$" + s.Env()})
 			}
 		}
 	}
-	slices.Sort(named)
 	if len(named) > 1 {
-		return Settings{}, usage("name one backend, not %s", strings.Join(named, " and "))
+		var as []string
+		for _, m := range named {
+			as = append(as, m.as)
+		}
+		slices.Sort(as)
+		return Settings{}, usage("name one backend, not %s", strings.Join(as, " and "))
 	}
 	selector := "memory"
 	var found, warning string
 	switch {
 	case len(named) == 1:
-		selector = selectorName(named[0])
+		selector = named[0].name
 	case in.Explicit:
 		return Settings{}, usage("name a backend (--data-dir, --s3-endpoint, --config or --memory): this command writes")
 	case in.Discover:
@@ -207,12 +214,14 @@ func Resolve(in Input) (Settings, error) {
 			break
 		}
 		selector = "config"
-		layers[FromOption]["config"] = found // as if named: the file it found
 	}
 
 	var piri node.Config
 	if selector == "config" {
-		path, _ := first(layers, "config")
+		path := found
+		if path == "" {
+			path, _ = first(layers, "config")
+		}
 		var err error
 		if piri, err = node.LoadPiri(path, env); err != nil {
 			if errors.Is(err, node.ErrBadConfig) {
@@ -349,31 +358,6 @@ func orFalse(v string) string {
 		return "false"
 	}
 	return v
-}
-
-// selectorName turns how a selector was named back into its Name.
-func selectorName(named string) string {
-	switch {
-	case strings.HasPrefix(named, "--"):
-		return named[2:]
-	case strings.HasPrefix(named, "-o "):
-		s, _ := lookup(named[3:])
-		return s.Name
-	case strings.HasPrefix(named, "$"):
-		for _, s := range Table {
-			if "$"+s.Env() == named {
-				return s.Name
-			}
-		}
-	case strings.HasPrefix(named, "SOURCE "):
-		src, _ := Source(strings.TrimPrefix(named, "SOURCE "))
-		for _, name := range []string{"config", "s3-endpoint", "data-dir"} {
-			if _, ok := src[name]; ok {
-				return name
-			}
-		}
-	}
-	return "memory"
 }
 
 // credentialsFor fills the S3 credentials: a credentials file named by a

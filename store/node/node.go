@@ -341,13 +341,8 @@ func (s *Stores) openJournal(c Config) (objectstore.Store, error) {
 // sections ([identity], [server], [ucan] …) are ignored.
 type piriConfig struct {
 	Repo struct {
-		DataDir string `toml:"data_dir"`
-		S3      *struct {
-			Endpoint     string          `toml:"endpoint"`
-			BucketPrefix string          `toml:"bucket_prefix"`
-			Insecure     bool            `toml:"insecure"`
-			Credentials  piriCredentials `toml:"credentials"`
-		} `toml:"s3"`
+		DataDir string  `toml:"data_dir"`
+		S3      *piriS3 `toml:"s3"`
 		// Piri ≤ v0.2.2: blobs in one bucket, records in the data dir.
 		BlobStorage struct {
 			Minio *struct {
@@ -358,6 +353,13 @@ type piriConfig struct {
 			} `toml:"minio"`
 		} `toml:"blob_storage"`
 	} `toml:"repo"`
+}
+
+type piriS3 struct {
+	Endpoint     string          `toml:"endpoint"`
+	BucketPrefix string          `toml:"bucket_prefix"`
+	Insecure     bool            `toml:"insecure"`
+	Credentials  piriCredentials `toml:"credentials"`
 }
 
 type piriCredentials struct {
@@ -386,12 +388,7 @@ func LoadPiri(path string, env func(string) string) (Config, error) {
 	}
 	over(&r.DataDir, "PIRI_DATA_DIR")
 	if r.S3 == nil && (env("PIRI_REPO_S3_ENDPOINT") != "" || env("PIRI_REPO_S3_BUCKET_PREFIX") != "") {
-		r.S3 = &struct {
-			Endpoint     string          `toml:"endpoint"`
-			BucketPrefix string          `toml:"bucket_prefix"`
-			Insecure     bool            `toml:"insecure"`
-			Credentials  piriCredentials `toml:"credentials"`
-		}{}
+		r.S3 = &piriS3{}
 	}
 	if s := r.S3; s != nil {
 		over(&s.Endpoint, "PIRI_REPO_S3_ENDPOINT")

@@ -19,6 +19,7 @@ import (
 	"github.com/storacha/storefs/internal/treehash"
 	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/consolidationstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/ucan"
@@ -247,38 +248,58 @@ func TestS3Records(t *testing.T) {
 // keeps consolidations in egress_tracker/journal/consolidation (split
 // form); v0.2.3+ write consolidation/. Both are shown, each batch once;
 // a batch in both is the current one's, with a log line.
-func TestConsolidationJournal(t *testing.T) {
-	ctx := context.Background()
+// writeDataDir builds the sample and lets write put what a test needs
+// into a new data dir, opened writable, then closed.
+func writeDataDir(t *testing.T, write func(ctx context.Context, w *node.Stores, set *sample.Set)) (string, *sample.Set) {
+	t.Helper()
 	set, err := sample.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Consolidations) < 2 {
-		t.Fatal("the sample has too few consolidations")
-	}
 	dir := t.TempDir()
-	w, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
+	w, err := node.Open(context.Background(), node.Config{DataDir: dir, Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	current, stranded := set.Consolidations[0], set.Consolidations[1]
-	both := current
-	must(t, w.Consolidations.Put(ctx, current.Batch.String(), current))
-	must(t, w.Consolidations.PutLegacy(ctx, stranded))
-	must(t, w.Consolidations.PutLegacy(ctx, both)) // the same batch, also in the journal
+	write(context.Background(), w, set)
 	w.Close()
+	return dir, set
+}
+
+// openLogged opens a data dir read-only, as a mount does, with what the
+// stores log kept for the test.
+func openLogged(t *testing.T, dir string) (*node.Stores, *bytes.Buffer) {
+	t.Helper()
+	var logged bytes.Buffer
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	st, err := node.Open(context.Background(), node.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, &logged
+}
+
+func TestConsolidationJournal(t *testing.T) {
+	ctx := context.Background()
+	var current, stranded consolidationstore.Consolidation
+	dir, _ := writeDataDir(t, func(ctx context.Context, w *node.Stores, set *sample.Set) {
+		if len(set.Consolidations) < 2 {
+			t.Fatal("the sample has too few consolidations")
+		}
+		current, stranded = set.Consolidations[0], set.Consolidations[1]
+		both := current
+		must(t, w.Consolidations.Put(ctx, current.Batch.String(), current))
+		must(t, w.Consolidations.PutLegacy(ctx, stranded))
+		must(t, w.Consolidations.PutLegacy(ctx, both)) // the same batch, also in the journal
+	})
 	if _, err := os.Stat(filepath.Join(dir, "egress_tracker", "journal", "consolidation", "CURRENT")); err != nil {
 		t.Fatalf("the split form was not written where Piri v0.2.2 keeps it: %v", err)
 	}
 
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
-	st, err := node.Open(ctx, node.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, logged := openLogged(t, dir)
 	var got []string
 	for e, err := range st.Consolidations.List(ctx) {
 		must(t, err)
@@ -313,28 +334,18 @@ func must(t *testing.T, err error) {
 // under "<b32>/<cause CID>", next to those of the current form.
 func TestAllocationsKeyedByCause(t *testing.T) {
 	ctx := context.Background()
-	set, err := sample.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	w, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := set.Allocations[0]
-	raw, err := allocationstore.Codec{}.Encode(a)
-	must(t, err)
-	old := blobstore.Name(a.Digest) + "/" + a.Cause.String()
-	must(t, w.Allocations.PutRaw(ctx, old, raw))
-	must(t, w.Allocations.Put(ctx, a.ID(), a))
-	w.Close()
+	var a allocationstore.Allocation
+	var old string
+	dir, _ := writeDataDir(t, func(ctx context.Context, w *node.Stores, set *sample.Set) {
+		a = set.Allocations[0]
+		raw, err := allocationstore.Codec{}.Encode(a)
+		must(t, err)
+		old = blobstore.Name(a.Digest) + "/" + a.Cause.String()
+		must(t, w.Allocations.PutRaw(ctx, old, raw))
+		must(t, w.Allocations.Put(ctx, a.ID(), a))
+	})
 
-	st, err := node.Open(ctx, node.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, _ := openLogged(t, dir)
 	got := ids(t, st.Allocations)
 	want := []string{old, a.ID()}
 	slices.Sort(want)
@@ -417,30 +428,15 @@ func TestBlobStorageMinio(t *testing.T) {
 // else shares a store (the receipts' ran index) are skipped quietly.
 func TestRecordsUnderOddKeys(t *testing.T) {
 	ctx := context.Background()
-	set, err := sample.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	w, err := node.Open(ctx, node.Config{DataDir: dir, Writable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, set.Write(ctx, w))
-	raw, err := allocationstore.Codec{}.Encode(set.Allocations[0])
-	must(t, err)
-	must(t, w.Allocations.PutRaw(ctx, "@odd/key/shape", raw))
-	must(t, w.Allocations.PutRaw(ctx, "@garbage", []byte("not cbor")))
-	w.Close()
+	dir, set := writeDataDir(t, func(ctx context.Context, w *node.Stores, set *sample.Set) {
+		must(t, set.Write(ctx, w))
+		raw, err := allocationstore.Codec{}.Encode(set.Allocations[0])
+		must(t, err)
+		must(t, w.Allocations.PutRaw(ctx, "@odd/key/shape", raw))
+		must(t, w.Allocations.PutRaw(ctx, "@garbage", []byte("not cbor")))
+	})
 
-	var logged bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
-	st, err := node.Open(ctx, node.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, logged := openLogged(t, dir)
 	got := ids(t, st.Allocations)
 	if !slices.Contains(got, "@odd/key/shape") || slices.Contains(got, "@garbage") || len(got) != len(set.Allocations)+1 {
 		t.Fatalf("listed %v", got)
