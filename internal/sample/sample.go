@@ -38,6 +38,9 @@ type Set struct {
 	Delegations    []*ucan.Delegation
 	Receipts       []*ucan.Receipt
 	Consolidations []consolidationstore.Consolidation // the last one is legacy
+	// Retrievals are space/content/retrieve receipts: the retrieval
+	// journal's. The last one is in the batch in progress.
+	Retrievals []*ucan.Receipt
 	NodeKey        ed25519.PrivateKey
 }
 
@@ -84,7 +87,50 @@ func New() (*Set, error) {
 	if err := s.addConsolidations(now); err != nil {
 		return nil, err
 	}
+	for i, data := range contents {
+		digest, _ := mh.Sum(data, mh.SHA2_256, -1)
+		if err := s.addRetrieval(digest, 0, uint64(len(data)-1), fmt.Sprint("retrieve-", i)); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// addRetrieval is a space/content/retrieve of bytes first..last of a
+// blob, by the sample's space, and the node's receipt for it: nb {blob:
+// {digest}, range: [first, last]}, as go-libstoracha's capability has it.
+func (s *Set) addRetrieval(digest mh.Multihash, first, last uint64, nonce string) error {
+	nb := must(qp.BuildMap(basicnode.Prototype.Any, 2, func(ma datamodel.MapAssembler) {
+		qp.MapEntry(ma, "blob", qp.Map(1, func(ma datamodel.MapAssembler) {
+			qp.MapEntry(ma, "digest", qp.Bytes(digest))
+		}))
+		qp.MapEntry(ma, "range", qp.List(2, func(la datamodel.ListAssembler) {
+			qp.ListEntry(la, qp.Int(int64(first)))
+			qp.ListEntry(la, qp.Int(int64(last)))
+		}))
+	}))
+	inv := &ucan.Delegation{
+		Version: ucan.Version, Issuer: Space(), Audience: Node(),
+		Capabilities: []ucan.Capability{{With: Space(), Can: "space/content/retrieve", Nb: nb}},
+		Nonce:        &nonce, Proofs: []cid.Cid{},
+	}
+	if err := inv.Sign(key(2)); err != nil {
+		return err
+	}
+	if _, err := inv.Encode(); err != nil {
+		return err
+	}
+	iss := Node()
+	ok := must(qp.BuildMap(basicnode.Prototype.Any, 0, func(datamodel.MapAssembler) {}))
+	r := &ucan.Receipt{Ran: inv.CID, Invocation: inv, Issuer: &iss, Ok: ok, Fork: []cid.Cid{}, Proofs: []cid.Cid{}}
+	if err := r.Sign(s.NodeKey); err != nil {
+		return err
+	}
+	if _, err := r.Encode(); err != nil {
+		return err
+	}
+	s.Retrievals = append(s.Retrievals, r)
+	return nil
 }
 
 func (s *Set) invocation(can string, nb datamodel.Node, nonce string) (*ucan.Delegation, error) {
@@ -268,18 +314,25 @@ func (s *Set) WriteDataDir(ctx context.Context, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(dataDir, retrievaljournal.Dir)
+	return s.WriteJournal(filepath.Join(dataDir, retrievaljournal.Dir))
+}
+
+// WriteJournal writes the retrievals as Piri's journal does in dir: a
+// finished batch of all but the last, and the last in the batch in
+// progress. It returns the finished batch's file name.
+func (s *Set) WriteJournal(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	batch, c, err := retrievaljournal.EncodeBatch(s.Receipts[:2])
+	last := len(s.Retrievals) - 1
+	batch, _, err := retrievaljournal.EncodeBatch(s.Retrievals[:last])
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "egress."+c.String()+".car"), batch, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, retrievaljournal.BatchName(batch)), batch, 0o644); err != nil {
 		return err
 	}
-	wip, _, err := retrievaljournal.EncodeBatch(nil)
+	wip, _, err := retrievaljournal.EncodeBatch(s.Retrievals[last:])
 	if err != nil {
 		return err
 	}

@@ -32,8 +32,13 @@ type Store interface {
 	Put(ctx context.Context, digest mh.Multihash, size int64, r io.Reader) error
 	Get(ctx context.Context, digest mh.Multihash, opts ...objectstore.GetOption) (objectstore.Object, error)
 	Stat(ctx context.Context, digest mh.Multihash) (Info, error)
-	// List streams every blob with its size.
+	// List streams every blob with its size, once.
 	List(ctx context.Context) iter.Seq2[Info, error]
+	// ListKeys streams every key that holds a blob, in backend order: a
+	// blob stored under both its key and a fallback key (S3: v0.2.4 and
+	// v0.2.3) comes twice. An audit needs to see both; a listing of
+	// names wants List.
+	ListKeys(ctx context.Context) iter.Seq2[Info, error]
 	// Files is the store's local-file side, or nil (see Files). A wrapper
 	// that embeds a Store passes it on by construction.
 	Files() Files
@@ -131,17 +136,13 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 			primary = map[uint64]struct{}{} // hashes of names listed under their key
 			waiting = map[string]Info{}     // fallback-keyed blobs, by name
 		)
-		for info, err := range s.objects.List(ctx, "") {
+		for b, err := range s.ListKeys(ctx) {
 			if err != nil {
-				yield(Info{}, fmt.Errorf("list blobs: %w", err))
+				yield(Info{}, err)
 				return
 			}
-			digest, ok := s.enc.Parse(info.Key)
-			if !ok {
-				continue
-			}
-			b := Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime, Layout: s.enc.Layout(info.Key)}
-			if info.Key != s.enc.Key(digest) { // a fallback key
+			digest := b.Digest
+			if b.Key != s.enc.Key(digest) { // a fallback key
 				waiting[string(digest)] = b
 				continue
 			}
@@ -159,6 +160,24 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 				continue
 			}
 			if !yield(b, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s *store) ListKeys(ctx context.Context) iter.Seq2[Info, error] {
+	return func(yield func(Info, error) bool) {
+		for info, err := range s.objects.List(ctx, "") {
+			if err != nil {
+				yield(Info{}, fmt.Errorf("list blobs: %w", err))
+				return
+			}
+			digest, ok := s.enc.Parse(info.Key)
+			if !ok {
+				continue
+			}
+			if !yield(Info{Digest: digest, Size: info.Size, Key: info.Key, ModTime: info.ModTime, Layout: s.enc.Layout(info.Key)}, nil) {
 				return
 			}
 		}

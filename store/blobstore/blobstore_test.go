@@ -312,6 +312,20 @@ func TestListOnceUnderBothKeys(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Fatalf("listed %d blobs, want %d (or layouts differ)", len(got), len(want))
 	}
+	// ListKeys shows every key: the 100 blobs under both keys twice.
+	keys := map[string]int{}
+	for info, err := range s.ListKeys(ctx) {
+		must(t, err)
+		keys[blobstore.Name(info.Digest)+" "+info.Layout]++
+	}
+	if len(keys) != 400 {
+		t.Fatalf("ListKeys: %d distinct keys, want 400", len(keys))
+	}
+	for k, n := range keys {
+		if n != 1 {
+			t.Fatalf("ListKeys: %s %d times", k, n)
+		}
+	}
 }
 
 func must(t *testing.T, err error) {

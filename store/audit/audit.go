@@ -1,0 +1,567 @@
+// Package audit checks a node's store the way a PDP challenge or an egress
+// payment would find it: records joined against blobs, streamed, in
+// memory bounded by a compact table of the stored blobs' digests (no
+// decoded record is kept). It reads and never writes.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	mh "github.com/multiformats/go-multihash"
+	"golang.org/x/time/rate"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/local/retrievaljournal"
+	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/records"
+)
+
+// Problems: what will fail.
+const (
+	MissingBlob       = "missing-blob"       // accepted, not stored: PDP challenges on it fail
+	SizeMismatch      = "size-mismatch"      // stored size differs from the record's
+	HashMismatch      = "hash-mismatch"      // (verify) bytes do not hash to the name
+	OrphanBlob        = "orphan-blob"        // stored, neither allocated nor accepted
+	LegacyKey         = "legacy-key"         // only under v0.2.3's bare S3 key: v0.2.4 cannot find it
+	DanglingIndex     = "dangling-index"     // a ran-index entry whose receipt is missing
+	UndecodableRecord = "undecodable-record" // a record (or journal batch) that does not decode
+)
+
+// ProblemNames lists every problem, in the order reports show them.
+var ProblemNames = []string{MissingBlob, SizeMismatch, HashMismatch, OrphanBlob, LegacyKey, DanglingIndex, UndecodableRecord}
+
+// Information: worth knowing, not a fault.
+const (
+	PendingAllocation   = "pending-allocation"   // allocated, not accepted, not expired
+	ExpiredAllocation   = "expired-allocation"   // allocated, never accepted, expired
+	BothKeys            = "both-keys"            // an S3 blob under its v0.2.4 and v0.2.3 keys
+	UnconsolidatedBatch = "unconsolidated-batch" // retrieval-journal egress not yet paid for
+)
+
+// InfoNames lists every kind of information.
+var InfoNames = []string{PendingAllocation, ExpiredAllocation, BothKeys, UnconsolidatedBatch}
+
+// Finding is one line of the report: a Problem or an Info.
+type Finding struct {
+	Problem string `json:"problem,omitempty"`
+	Info    string `json:"info,omitempty"`
+	Blob    string `json:"blob,omitempty"` // b32 name
+	Kind    string `json:"kind,omitempty"` // record kind (allocations …, egress)
+	Key     string `json:"key,omitempty"`  // record id, as the mount names it
+	Space   string `json:"space,omitempty"`
+	// Bytes is a size the finding is about: the stored blob's, or the
+	// egress a batch records.
+	Bytes  int64  `json:"bytes,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Name is the problem or info name.
+func (f Finding) Name() string {
+	if f.Problem != "" {
+		return f.Problem
+	}
+	return f.Info
+}
+
+// Summary counts the findings and what was checked.
+type Summary struct {
+	Problems map[string]int `json:"problems"`
+	Info     map[string]int `json:"info"`
+	Blobs    int64          `json:"blobs"` // distinct stored blobs
+	Bytes    int64          `json:"bytes"` // their bytes
+	// Records counts the records read, by kind.
+	Records map[string]int64 `json:"records"`
+	// Verified counts the blobs re-hashed (--verify).
+	Verified int64 `json:"verified,omitempty"`
+}
+
+// Failed says whether any problem was found.
+func (s Summary) Failed() bool {
+	for _, n := range s.Problems {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Stores are what a check reads.
+type Stores struct {
+	Blobs blobstore.Store
+	records.Stores
+	Journal *retrievaljournal.Journal // nil: none
+}
+
+// Config shapes a check.
+type Config struct {
+	// Verify re-hashes every blob.
+	Verify bool
+	// Jobs is how many reads run at once (records, index entries, blobs
+	// under Verify): 4 when zero.
+	Jobs int
+	// BWLimit caps the bytes per second Verify reads (0: no cap), so a
+	// live node keeps serving.
+	BWLimit int64
+	// Now is the time allocations expire against: time.Now when zero.
+	Now time.Time
+	// Progress, when set, is told of Verify's progress: bytes hashed
+	// of total.
+	Progress func(done, total int64)
+	Log      *slog.Logger
+}
+
+// ErrIncomplete is matched when the check could not read all it had to:
+// its findings are partial.
+var ErrIncomplete = errors.New("the check could not complete")
+
+// Run checks the stores, handing each finding to emit as it is found.
+// An error (matching ErrIncomplete) means the check did not complete.
+func Run(ctx context.Context, st Stores, cfg Config, emit func(Finding)) (Summary, error) {
+	if cfg.Jobs <= 0 {
+		cfg.Jobs = 4
+	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	a := &auditor{st: st, cfg: cfg, emit: emit, accepted: newPairSet(),
+		sum: Summary{Problems: map[string]int{}, Info: map[string]int{}, Records: map[string]int64{}}}
+	for _, n := range ProblemNames {
+		a.sum.Problems[n] = 0
+	}
+	for _, n := range InfoNames {
+		a.sum.Info[n] = 0
+	}
+	steps := []func(context.Context) error{a.blobs, a.acceptances, a.allocations, a.orphans, a.receipts,
+		a.delegations, a.consolidations, a.journal}
+	if cfg.Verify {
+		steps = append(steps, a.verify)
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%w: %w", err, ctx.Err())
+			}
+			return a.sum, fmt.Errorf("%w: %w", ErrIncomplete, err)
+		}
+	}
+	return a.sum, nil
+}
+
+type auditor struct {
+	st       Stores
+	cfg      Config
+	emit     func(Finding)
+	sum      Summary
+	table    blobTable
+	accepted *pairSet
+}
+
+func (a *auditor) report(f Finding) {
+	if f.Problem != "" {
+		a.sum.Problems[f.Problem]++
+	} else {
+		a.sum.Info[f.Info]++
+	}
+	a.emit(f)
+}
+
+// blobs lists every key that holds a blob into the table, and reports
+// the blobs only Piri v0.2.3 can find.
+func (a *auditor) blobs(ctx context.Context) error {
+	for info, err := range a.st.Blobs.ListKeys(ctx) {
+		if err != nil {
+			return err
+		}
+		key := keyCurrent
+		if info.Layout == blobstore.LayoutV023 {
+			key = keyLegacy
+		}
+		a.table.add(info.Digest, info.Size, key)
+	}
+	a.table.seal()
+	for _, r := range a.table.rows {
+		a.sum.Blobs++
+		a.sum.Bytes += r.size
+		name := blobstore.Name(a.table.digest(r))
+		switch r.keys {
+		case keyLegacy:
+			a.report(Finding{Problem: LegacyKey, Blob: name, Bytes: r.size,
+				Detail: fmt.Sprintf("stored only under the bare key %s (Piri v0.2.3); Piri v0.2.4 reads %s", name, blobstore.S3{}.Key(a.table.digest(r)))})
+		case keyCurrent | keyLegacy:
+			a.report(Finding{Info: BothKeys, Blob: name, Bytes: r.size,
+				Detail: fmt.Sprintf("stored under %s and the bare key %s", blobstore.S3{}.Key(a.table.digest(r)), name)})
+		}
+	}
+	return nil
+}
+
+// recordBlob is what an allocation and an acceptance say of their blob.
+type recordBlob struct {
+	space  string
+	digest mh.Multihash
+	size   int64
+	// for allocations
+	expires int64
+}
+
+func (a *auditor) acceptances(ctx context.Context) error {
+	s := a.st.Acceptances
+	if s == nil {
+		return nil
+	}
+	get := func(ctx context.Context, e genericstore.Entry) (recordBlob, error) {
+		r, err := s.Get(ctx, e.ID)
+		return recordBlob{space: r.Space, digest: r.Digest, size: r.Size}, err
+	}
+	err := each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
+		id := e.ID
+		if skip, err := a.recordErr("acceptances", id, err); skip || err != nil {
+			return err
+		}
+		if a.undecodable("acceptances", id, r) {
+			return nil
+		}
+		a.accepted.add(r.digest, r.space)
+		i := a.table.find(r.digest)
+		if i < 0 {
+			a.report(Finding{Problem: MissingBlob, Blob: blobstore.Name(r.digest), Kind: "acceptances", Key: id, Space: r.space,
+				Detail: fmt.Sprintf("accepted (%d bytes) but not in the blob store: PDP challenges on it will fail", r.size)})
+			return nil
+		}
+		row := &a.table.rows[i]
+		row.marks |= accepted
+		if row.size != r.size {
+			a.report(Finding{Problem: SizeMismatch, Blob: blobstore.Name(r.digest), Kind: "acceptances", Key: id, Space: r.space, Bytes: row.size,
+				Detail: fmt.Sprintf("stored %d bytes, the acceptance says %d", row.size, r.size)})
+		}
+		return nil
+	})
+	a.accepted.seal()
+	return err
+}
+
+func (a *auditor) allocations(ctx context.Context) error {
+	s := a.st.Allocations
+	if s == nil {
+		return nil
+	}
+	get := func(ctx context.Context, e genericstore.Entry) (recordBlob, error) {
+		r, err := s.Get(ctx, e.ID)
+		return recordBlob{space: r.Space, digest: r.Digest, size: r.Size, expires: r.Expires}, err
+	}
+	return each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
+		id := e.ID
+		if skip, err := a.recordErr("allocations", id, err); skip || err != nil {
+			return err
+		}
+		if a.undecodable("allocations", id, r) {
+			return nil
+		}
+		name := blobstore.Name(r.digest)
+		if i := a.table.find(r.digest); i >= 0 {
+			row := &a.table.rows[i]
+			row.marks |= allocated
+			if row.size != r.size {
+				a.report(Finding{Problem: SizeMismatch, Blob: name, Kind: "allocations", Key: id, Space: r.space, Bytes: row.size,
+					Detail: fmt.Sprintf("stored %d bytes, the allocation says %d", row.size, r.size)})
+			}
+		}
+		if a.accepted.has(r.digest, r.space) {
+			return nil
+		}
+		expires := time.Unix(r.expires, 0).UTC()
+		f := Finding{Info: PendingAllocation, Blob: name, Kind: "allocations", Key: id, Space: r.space, Bytes: r.size,
+			Detail: fmt.Sprintf("allocated, not yet accepted; expires %s", expires.Format(time.RFC3339))}
+		if !expires.After(a.cfg.Now) {
+			f.Info = ExpiredAllocation
+			f.Detail = fmt.Sprintf("allocated, never accepted; expired %s", expires.Format(time.RFC3339))
+		}
+		a.report(f)
+		return nil
+	})
+}
+
+// byRan starts the key of a ran-index entry, as the mount names it.
+const byRan = "by-ran/"
+
+// recordErr sorts the error of reading one record: one that does not
+// decode is reported; one gone since it was listed is skipped; any other
+// stops the check (it cannot tell what the record holds).
+func (a *auditor) recordErr(kind, id string, err error) (skip bool, stop error) {
+	counter := kind
+	if strings.HasPrefix(id, byRan) {
+		counter = "receipts " + strings.TrimSuffix(byRan, "/")
+	}
+	switch {
+	case err == nil:
+		a.sum.Records[counter]++
+		return false, nil
+	case errors.Is(err, genericstore.ErrCorrupt):
+		a.sum.Records[counter]++
+		a.report(Finding{Problem: UndecodableRecord, Kind: kind, Key: id, Detail: err.Error()})
+		return true, nil
+	case errors.Is(err, objectstore.ErrNotExist):
+		a.cfg.Log.Warn("a record went away while the check ran", "kind", kind, "key", id)
+		return true, nil
+	}
+	return true, fmt.Errorf("read %s %s: %w", kind, id, err)
+}
+
+// undecodable reports a record whose key names another blob than its
+// value: Piri looks records up by key.
+func (a *auditor) undecodable(kind, id string, r recordBlob) bool {
+	if name, _, ok := strings.Cut(id, "/"); ok && !strings.HasPrefix(id, genericstore.AtKey) {
+		if d, err := blobstore.ParseName(name); err == nil && string(d) != string(r.digest) {
+			a.report(Finding{Problem: UndecodableRecord, Kind: kind, Key: id, Space: r.space,
+				Detail: fmt.Sprintf("stored under blob %s but is for blob %s", name, blobstore.Name(r.digest))})
+			return true
+		}
+	}
+	return false
+}
+
+// orphans are stored blobs no record names: bytes nobody pays for.
+func (a *auditor) orphans(ctx context.Context) error {
+	for _, r := range a.table.rows {
+		if r.marks == 0 {
+			a.report(Finding{Problem: OrphanBlob, Blob: blobstore.Name(a.table.digest(r)), Bytes: r.size,
+				Detail: fmt.Sprintf("%d bytes stored with neither an allocation nor an acceptance", r.size)})
+		}
+	}
+	return ctx.Err()
+}
+
+// receipts decodes every receipt, then checks that each ran-index entry
+// leads to a stored receipt.
+func (a *auditor) receipts(ctx context.Context) error {
+	s := a.st.Receipts
+	if s == nil {
+		return nil
+	}
+	stored := newPairSet()
+	get := func(ctx context.Context, e genericstore.Entry) (struct{}, error) {
+		_, err := s.Get(ctx, e.ID)
+		return struct{}{}, err
+	}
+	err := each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, _ struct{}, err error) error {
+		stored.add(nil, e.ID) // stored, even when it does not decode
+		_, stop := a.recordErr("receipts", e.ID, err)
+		return stop
+	})
+	if err != nil {
+		return err
+	}
+	stored.seal()
+	return each(ctx, a.cfg.Jobs, s.ListRan(ctx), s.ByRan, func(ran, receipt string, err error) error {
+		key := byRan + ran
+		if skip, stop := a.recordErr("receipts", key, err); skip || stop != nil {
+			return stop
+		}
+		if !stored.has(nil, receipt) {
+			a.report(Finding{Problem: DanglingIndex, Kind: "receipts", Key: key,
+				Detail: fmt.Sprintf("the ran index points to receipt %s, which is not stored", receipt)})
+		}
+		return nil
+	})
+}
+
+func (a *auditor) delegations(ctx context.Context) error {
+	s := a.st.Delegations
+	if s == nil {
+		return nil
+	}
+	return a.decodeAll(ctx, "delegations", s.List(ctx, ""), func(ctx context.Context, e genericstore.Entry) (struct{}, error) {
+		_, err := s.Get(ctx, e.ID)
+		return struct{}{}, err
+	})
+}
+
+func (a *auditor) consolidations(ctx context.Context) error {
+	s := a.st.Consolidations
+	if s == nil {
+		return nil
+	}
+	return a.decodeAll(ctx, "consolidations", s.List(ctx), func(ctx context.Context, e genericstore.Entry) (struct{}, error) {
+		_, err := s.Get(ctx, e.ID)
+		return struct{}{}, err
+	})
+}
+
+func (a *auditor) decodeAll(ctx context.Context, kind string, list iter.Seq2[genericstore.Entry, error], get func(context.Context, genericstore.Entry) (struct{}, error)) error {
+	return each(ctx, a.cfg.Jobs, list, get, func(e genericstore.Entry, _ struct{}, err error) error {
+		_, stop := a.recordErr(kind, e.ID, err)
+		return stop
+	})
+}
+
+// journal decodes every retrieval-journal batch and reports the egress
+// not yet consolidated: every batch still in the journal (Piri removes a
+// batch once its consolidation is confirmed), and the one in progress.
+func (a *auditor) journal(ctx context.Context) error {
+	j := a.st.Journal
+	if j == nil {
+		return nil
+	}
+	batches, err := j.Batches()
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a.sum.Records["egress"]++
+		key := b.CID.String()
+		if b.IsWIP() {
+			key = "wip"
+		}
+		data, err := j.Read(b)
+		if err != nil && !errors.Is(err, retrievaljournal.ErrCorrupt) {
+			return err
+		}
+		var receipts int
+		var egress uint64
+		for e, derr := range retrievaljournal.Entries(data) {
+			if derr != nil {
+				err = derr
+				break
+			}
+			receipts++
+			egress += e.Bytes()
+		}
+		if err != nil {
+			a.report(Finding{Problem: UndecodableRecord, Kind: "egress", Key: key, Detail: fmt.Sprintf("%s: %v", b.Name, err)})
+			continue
+		}
+		if receipts == 0 {
+			continue
+		}
+		f := Finding{Info: UnconsolidatedBatch, Kind: "egress", Key: key, Bytes: int64(egress)}
+		switch {
+		case b.IsWIP():
+			f.Detail = fmt.Sprintf("batch in progress: %d retrievals, %d bytes served, not yet sent", receipts, egress)
+		case a.tracked(ctx, b.CID.String()):
+			f.Detail = fmt.Sprintf("%d retrievals, %d bytes served; sent for tracking, consolidation not yet confirmed", receipts, egress)
+		default:
+			f.Detail = fmt.Sprintf("%d retrievals, %d bytes served; not yet sent for tracking", receipts, egress)
+		}
+		a.report(f)
+	}
+	return nil
+}
+
+// tracked says whether Piri sent the batch to the egress tracker: it
+// keeps a consolidation record for it until the batch is paid for.
+func (a *auditor) tracked(ctx context.Context, batch string) bool {
+	if a.st.Consolidations == nil {
+		return false
+	}
+	_, err := a.st.Consolidations.Get(ctx, batch)
+	return err == nil || errors.Is(err, genericstore.ErrCorrupt)
+}
+
+// verify re-hashes every stored blob, Jobs at a time, within BWLimit. A
+// blob that cannot be read is logged, the others are still hashed, and
+// the check is incomplete.
+func (a *auditor) verify(ctx context.Context) error {
+	var limiter *rate.Limiter
+	if a.cfg.BWLimit > 0 {
+		limiter = rate.NewLimiter(rate.Limit(a.cfg.BWLimit), int(min(a.cfg.BWLimit, 1<<20)))
+	}
+	var done atomic.Int64
+	progress := func(n int) {
+		d := done.Add(int64(n))
+		if a.cfg.Progress != nil {
+			a.cfg.Progress(d, a.sum.Bytes)
+		}
+	}
+	rows := func(yield func(row, error) bool) {
+		for _, r := range a.table.rows {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+	hash := func(ctx context.Context, r row) (struct{}, error) {
+		return struct{}{}, a.hashBlob(ctx, a.table.digest(r), limiter, progress)
+	}
+	var unreadable []string
+	err := each(ctx, a.cfg.Jobs, rows, hash, func(r row, _ struct{}, err error) error {
+		name := blobstore.Name(a.table.digest(r))
+		switch {
+		case err == nil:
+			a.sum.Verified++
+		case errors.Is(err, blobstore.ErrDigestMismatch):
+			a.sum.Verified++
+			a.report(Finding{Problem: HashMismatch, Blob: name, Bytes: r.size, Detail: "the stored bytes do not hash to the blob's multihash"})
+		case errors.Is(err, objectstore.ErrNotExist):
+			a.cfg.Log.Warn("a blob went away while the check ran", "blob", name)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			unreadable = append(unreadable, name)
+			a.cfg.Log.Error("a blob could not be read", "blob", name, "err", err)
+		}
+		return nil
+	})
+	if err == nil && len(unreadable) > 0 {
+		err = fmt.Errorf("%d blobs could not be read (the first: %s)", len(unreadable), unreadable[0])
+	}
+	return err
+}
+
+func (a *auditor) hashBlob(ctx context.Context, digest mh.Multihash, limiter *rate.Limiter, progress func(int)) error {
+	v, err := blobstore.NewVerifier(digest)
+	if err != nil {
+		return err
+	}
+	obj, err := a.st.Blobs.Get(ctx, digest)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := obj.Read(buf)
+		if n > 0 {
+			if limiter != nil {
+				if err := waitN(ctx, limiter, n); err != nil {
+					return err
+				}
+			}
+			v.Write(buf[:n])
+			progress(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read blob %s: %w", blobstore.Name(digest), err)
+		}
+	}
+	return v.Check()
+}
+
+// waitN takes n tokens, in bursts the limiter allows.
+func waitN(ctx context.Context, l *rate.Limiter, n int) error {
+	for n > 0 {
+		k := min(n, l.Burst())
+		if err := l.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
