@@ -23,6 +23,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitIncomplete: check could not complete (unreachable backend, a
+	// LevelDB locked by a running node).
+	exitIncomplete = 3
 )
 
 func main() {
@@ -46,6 +49,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(stderr, "storefs: %v\n", err)
 		return exitUsage
+	case errors.As(err, new(incompleteError)):
+		fmt.Fprintf(stderr, "storefs: %v\n", err)
+		return exitIncomplete
 	case errors.As(err, new(silentError)):
 		return exitFailure
 	default:
@@ -75,7 +81,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 }
 
 func commands() []*cli.Command {
-	return []*cli.Command{mountCommand(), unmountCommand(), blobCommand(), recordCommand(), demoCommand(), versionCommand(), completionCommand()}
+	return []*cli.Command{mountCommand(), unmountCommand(), blobCommand(), recordCommand(), checkCommand(), demoCommand(), versionCommand(), completionCommand()}
 }
 
 // usageError is a mistake in the command line: exit code 2.

@@ -54,7 +54,9 @@ func settings(c *cli.Context, scope mountopts.Scope, writes bool) (mountopts.Set
 	}
 	in := mountopts.Input{Flags: map[string]string{}, Env: os.Getenv, Scope: scope, Discover: !writes, Explicit: writes}
 	for _, s := range mountopts.Table {
-		if !c.IsSet(s.Name) {
+		// A command's own flag may share a mount setting's name (check
+		// --verify): only the command's scope is read from the table.
+		if !c.IsSet(s.Name) || (s.Scope == mountopts.Mount && scope != mountopts.Mount) {
 			continue
 		}
 		if s.Kind == mountopts.Bool {

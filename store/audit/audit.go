@@ -451,11 +451,11 @@ func (a *auditor) journal(ctx context.Context) error {
 		f := Finding{Info: UnconsolidatedBatch, Kind: "egress", Key: key, Bytes: int64(egress)}
 		switch {
 		case b.IsWIP():
-			f.Detail = fmt.Sprintf("batch in progress: %d retrievals, %d bytes served, not yet sent", receipts, egress)
+			f.Detail = fmt.Sprintf("batch in progress: %d receipts, %d bytes served, not yet sent", receipts, egress)
 		case a.tracked(ctx, b.CID.String()):
-			f.Detail = fmt.Sprintf("%d retrievals, %d bytes served; sent for tracking, consolidation not yet confirmed", receipts, egress)
+			f.Detail = fmt.Sprintf("%d receipts, %d bytes served; sent for tracking, consolidation not yet confirmed", receipts, egress)
 		default:
-			f.Detail = fmt.Sprintf("%d retrievals, %d bytes served; not yet sent for tracking", receipts, egress)
+			f.Detail = fmt.Sprintf("%d receipts, %d bytes served; not yet sent for tracking", receipts, egress)
 		}
 		a.report(f)
 	}
