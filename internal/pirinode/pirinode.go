@@ -55,11 +55,11 @@ const (
 // Writer writes one node's store.
 type Writer struct {
 	t       testing.TB
-	dataDir string                         // a data dir, or
-	dbs     map[string]*leveldb.Datastore  // its open LevelDBs
-	s3      *minio.Client                  // S3
-	prefix  string                         // its bucket prefix
-	made    map[string]bool                // buckets made
+	dataDir string                        // a data dir, or
+	dbs     map[string]*leveldb.Datastore // its open LevelDBs
+	s3      *minio.Client                 // S3
+	prefix  string                        // its bucket prefix
+	made    map[string]bool               // buckets made
 	ctx     context.Context
 }
 

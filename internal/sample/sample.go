@@ -41,7 +41,7 @@ type Set struct {
 	// Retrievals are space/content/retrieve receipts: the retrieval
 	// journal's. The last one is in the batch in progress.
 	Retrievals []*ucan.Receipt
-	NodeKey        ed25519.PrivateKey
+	NodeKey    ed25519.PrivateKey
 }
 
 // Node, Upload and Space are the principals of the sample.
