@@ -45,9 +45,17 @@ var (
 	_ fs.NodeOnForgetter = (*blobFile)(nil)
 )
 
-func (f *blobFile) OnForget() { f.root.liveBlobs.Add(-1) }
+func (f *blobFile) OnForget() { f.root.forgetBlob(f) }
 
-func (f *blobFile) attr(a *fuse.Attr) { f.root.fileAttr(a, f.size, f.mtime) }
+// attr is the blob's attributes. Its link count is 1 + the spaces that
+// accepted it, once /spaces has been read (a /blobs listing does not
+// read every acceptance to count them).
+func (f *blobFile) attr(a *fuse.Attr) {
+	f.root.fileAttr(a, f.size, f.mtime)
+	if t := f.root.spaces.loaded(); t != nil {
+		a.Nlink += t.links[string(f.digest)]
+	}
+}
 
 func (f *blobFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	f.attr(&out.Attr)

@@ -61,7 +61,7 @@ func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 					if d.root.liveBlobs.Load() >= d.root.plusLimit {
 						return nil, syscall.ENOENT
 					}
-					return d.child(ctx, name, info.Digest, meta, out), 0
+					return d.child(ctx, &d.Inode, info.Digest, meta, out), 0
 				}
 				if !yield(e, nil) {
 					return
@@ -97,7 +97,7 @@ func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		}
 		d.sizes.put(canonical, meta)
 	}
-	return d.child(ctx, name, digest, meta, out), 0
+	return d.child(ctx, &d.Inode, digest, meta, out), 0
 }
 
 // headSize is what a lookup reads of a blob it has not seen listed: the
@@ -137,20 +137,41 @@ func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (blobMeta, err
 	return blobMeta{size: info.Size, mtime: info.ModTime, key: info.Key, layout: info.Layout}, err
 }
 
-// child is the inode of the blob under name (reused while the kernel
-// still knows it), with its attributes in out.
-func (d *blobsDir) child(ctx context.Context, name string, digest mh.Multihash, meta blobMeta, out *fuse.EntryOut) *fs.Inode {
+// child is the blob's inode, with its attributes in out: the one the
+// kernel already knows wherever it was looked up (/blobs under any of
+// its names, /spaces/<space>), else a new one under parent.
+func (d *blobsDir) child(ctx context.Context, parent *fs.Inode, digest mh.Multihash, meta blobMeta, out *fuse.EntryOut) *fs.Inode {
 	d.timeouts(out)
-	if ch := d.GetChild(name); ch != nil {
-		if bf, ok := ch.Operations().(*blobFile); ok {
-			bf.attr(&out.Attr)
-			return ch
-		}
+	r := d.root
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	bf, ok := r.live[string(digest)]
+	if !ok || bf.EmbeddedInode().Forgotten() { // forgotten: its OnForget is on its way
+		bf = &blobFile{root: r, digest: digest, size: meta.size, mtime: meta.mtime, key: meta.key, layout: meta.layout}
+		parent.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG})
+		r.live[string(digest)] = bf
+		r.liveBlobs.Add(1)
 	}
-	bf := &blobFile{root: d.root, digest: digest, size: meta.size, mtime: meta.mtime, key: meta.key, layout: meta.layout}
 	bf.attr(&out.Attr)
-	d.root.liveBlobs.Add(1)
-	return d.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG})
+	return bf.EmbeddedInode()
+}
+
+// hasBlobInode says whether the kernel holds the blob's inode.
+func (r *Root) hasBlobInode(digest mh.Multihash) bool {
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	_, ok := r.live[string(digest)]
+	return ok
+}
+
+// forgetBlob drops a blob inode the kernel forgot.
+func (r *Root) forgetBlob(f *blobFile) {
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	if r.live[string(f.digest)] == f {
+		delete(r.live, string(f.digest))
+	}
+	r.liveBlobs.Add(-1)
 }
 
 func (d *blobsDir) timeouts(out *fuse.EntryOut) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/objectstore"
 )
 
@@ -20,14 +21,14 @@ func (r *Root) toErrno(op, what string, err error) syscall.Errno {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, objectstore.ErrNotExist), errors.Is(err, blobstore.ErrBadName):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, blobstore.ErrBadName): // objectstore.ErrNotExist too
 		return syscall.ENOENT
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
 	case errors.Is(err, fs.ErrPermission):
 		r.log.Error("the backend refused the request", "op", op, "key", what, "err", err)
 		return syscall.EACCES
-	case errors.Is(err, genericstore.ErrCorrupt):
+	case errors.Is(err, genericstore.ErrCorrupt), errors.Is(err, retrievaljournal.ErrCorrupt):
 		r.log.Error("undecodable record", "op", op, "key", what, "err", err)
 	case errors.Is(err, objectstore.ErrRangeNotSatisfiable):
 		return syscall.EINVAL

@@ -9,6 +9,8 @@
 //	/delegations/<CID>.json               and .car
 //	/receipts/<CID>.json                  and .car
 //	/receipts/by-ran/<ran CID>            symlink to ../<CID>.json
+//	/spaces/<space DID>/<b32>             each blob the space accepted: the /blobs inode
+//	/egress/<batch CID>.car               retrieval-journal batches, and .json; wip.car, wip.json
 package fusefs
 
 import (
@@ -25,6 +27,7 @@ import (
 	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/records"
 )
 
@@ -32,6 +35,8 @@ import (
 type Stores struct {
 	Blobs blobstore.Store
 	records.Stores
+	// Journal is the retrieval journal (/egress); nil: none.
+	Journal *retrievaljournal.Journal
 }
 
 // Config is everything a mount is made of: what the kernel is told and
@@ -101,9 +106,14 @@ type Root struct {
 	cancel context.CancelFunc
 	pool   *prefetch.Pool
 	heads  *headCache
-	// liveBlobs counts blob inodes the kernel still holds; listings stop
-	// creating them ahead of lookups at plusLimit.
+	// live are the blob inodes the kernel holds, by string(digest): a
+	// blob is one inode wherever it is looked up. liveBlobs counts them;
+	// listings stop creating them ahead of lookups at plusLimit.
+	liveMu    sync.Mutex
+	live      map[string]*blobFile
 	liveBlobs atomic.Int64
+	blobs     *blobsDir
+	spaces    *spaceIndex
 	plusLimit int64
 	// corrupt holds the blobs --verify found corrupt: string(digest).
 	corrupt sync.Map
@@ -116,6 +126,7 @@ var (
 	_ fs.NodeOnAdder   = (*Root)(nil)
 	_ fs.NodeStatfser  = (*Root)(nil)
 	_ fs.NodeGetattrer = (*Root)(nil)
+	_ fs.NodeLookuper  = (*Root)(nil)
 )
 
 // New builds the root of the tree. A prefetch config that could not work
@@ -148,7 +159,8 @@ func New(stores Stores, cfg Config) (*Root, error) {
 		return nil, err
 	}
 	r := &Root{stores: stores, cfg: cfg, log: cfg.Log, files: stores.Blobs.Files(), ctx: ctx, cancel: cancel, pool: pool,
-		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second)}
+		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second), live: map[string]*blobFile{}}
+	r.spaces = &spaceIndex{root: r, store: stores.Acceptances}
 	r.paths = newReadPaths(r.files, cfg)
 	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
@@ -167,9 +179,16 @@ func (r *Root) bound(ctx context.Context) (context.Context, context.CancelFunc) 
 func (r *Root) Close() { r.cancel() }
 
 func (r *Root) OnAdd(ctx context.Context) {
-	dirs := map[string]fs.InodeEmbedder{"blobs": &blobsDir{dir: dir{r}, sizes: newSizeCache(4 << 20)}}
+	r.blobs = &blobsDir{dir: dir{r}, sizes: newSizeCache(4 << 20)}
+	dirs := map[string]fs.InodeEmbedder{"blobs": r.blobs}
 	for _, k := range r.stores.Kinds() {
 		dirs[k.Name] = &recordDir{dir: dir{r}, kind: k, ran: k.Ran}
+	}
+	if r.stores.Acceptances != nil {
+		dirs["spaces"] = &spacesDir{dir: dir{r}, index: r.spaces}
+	}
+	if r.stores.Journal != nil {
+		dirs["egress"] = &egressDir{dir: dir{r}, j: r.stores.Journal}
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)
@@ -178,7 +197,21 @@ func (r *Root) OnAdd(ctx context.Context) {
 
 func (r *Root) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	r.dirAttr(&out.Attr)
+	out.SetTimeout(r.cfg.RecordAttrTimeout)
 	return 0
+}
+
+// Lookup finds the top-level directories with their timeouts.
+func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ch := r.GetChild(name)
+	if ch == nil {
+		out.SetEntryTimeout(r.cfg.NegativeTimeout)
+		return nil, syscall.ENOENT
+	}
+	r.dirAttr(&out.Attr)
+	out.SetEntryTimeout(r.cfg.RecordTimeout)
+	out.SetAttrTimeout(r.cfg.RecordAttrTimeout)
+	return ch, 0
 }
 
 // Statfs answers df and stale-mount checks without a backend request.
@@ -194,6 +227,7 @@ type dir struct{ root *Root }
 
 func (d dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.root.dirAttr(&out.Attr)
+	out.SetTimeout(d.root.cfg.RecordAttrTimeout)
 	return 0
 }
 

@@ -25,7 +25,10 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 	if o.DefaultPermissions {
 		opts = append(opts, "default_permissions")
 	}
-	entry, attr, negative := root.cfg.RecordTimeout, root.cfg.RecordAttrTimeout, root.cfg.NegativeTimeout
+	// Every node sets its own entry and attribute timeouts: go-fuse puts
+	// a mount-wide default in place of a zero, and the batch in progress
+	// (/egress/wip.*) needs a real zero.
+	negative := root.cfg.NegativeTimeout
 	// READDIRPLUS costs entry size (fewer names per READDIR) and pays off
 	// only where a listing carries attributes: S3 listings carry blob
 	// sizes, so every READDIR is a READDIRPLUS and `ls -l` needs no LOOKUP
@@ -53,8 +56,6 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 			},
 			Logger: log.New(slogWriter{root.log}, "", 0),
 		},
-		EntryTimeout:    &entry,
-		AttrTimeout:     &attr,
 		NegativeTimeout: &negative,
 		UID:             root.cfg.UID,
 		GID:             root.cfg.GID,

@@ -132,6 +132,7 @@ var (
 
 func (f *recordFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	f.root.fileAttr(&out.Attr, int64(len(f.data)), f.mtime)
+	out.SetTimeout(f.root.cfg.RecordAttrTimeout)
 	return 0
 }
 
@@ -214,6 +215,7 @@ func (l *link) attr(a *fuse.Attr) {
 
 func (l *link) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	l.attr(&out.Attr)
+	out.SetTimeout(l.root.cfg.RecordAttrTimeout)
 	return 0
 }
 

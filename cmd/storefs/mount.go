@@ -167,7 +167,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if st.GID != nil {
 		cfg.GID = *st.GID
 	}
-	root, err := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Stores: stores.Stores}, cfg)
+	root, err := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Stores: stores.Stores, Journal: stores.Journal}, cfg)
 	if err != nil {
 		return usageError{err}
 	}

@@ -126,11 +126,14 @@ func (j *Journal) Batch(name string) (Batch, error) {
 	return Batch{Name: name, CID: c, Size: fi.Size()}, nil
 }
 
+// Path is where a batch's file is.
+func (j *Journal) Path(b Batch) string { return filepath.Join(j.dir, b.Name) }
+
 // Read returns a batch's bytes. A finished batch is read whole. The
 // batch being written is cut after its last whole section: Piri appends
 // to it while we read, and a reader must never see a torn section.
 func (j *Journal) Read(b Batch) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(j.dir, b.Name))
+	data, err := os.ReadFile(j.Path(b))
 	if err != nil {
 		return nil, fmt.Errorf("retrieval journal: %w", err)
 	}

@@ -1,0 +1,268 @@
+package fusefs
+
+import (
+	"context"
+	"iter"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/local/retrievaljournal"
+	"github.com/storacha/storefs/store/render"
+)
+
+// egressDir is /egress: the retrieval journal's batches, each as its
+// bytes (.car) and decoded (.json); wip.car and wip.json are the batch
+// Piri is appending to. Anything else in the journal directory (the old
+// consolidation LevelDB) is not shown.
+type egressDir struct {
+	fs.Inode
+	dir
+	j *retrievaljournal.Journal
+}
+
+var (
+	_ fs.NodeOpendirHandler = (*egressDir)(nil)
+	_ fs.NodeLookuper       = (*egressDir)(nil)
+	_ fs.NodeGetattrer      = (*egressDir)(nil)
+)
+
+const wipStem = "wip"
+
+func (d *egressDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		return names(func(yield func(fuse.DirEntry, error) bool) {
+			batches, err := d.j.Batches()
+			if err != nil {
+				yield(fuse.DirEntry{}, err)
+				return
+			}
+			for _, b := range batches {
+				stem := batchStem(b)
+				if !yield(fuse.DirEntry{Name: stem + ".car", Mode: syscall.S_IFREG}, nil) ||
+					!yield(fuse.DirEntry{Name: stem + ".json", Mode: syscall.S_IFREG}, nil) {
+					return
+				}
+			}
+		})
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/egress", err) }), 0, 0
+}
+
+// batchStem is a batch's name in /egress: its CID, or "wip".
+func batchStem(b retrievaljournal.Batch) string {
+	if b.IsWIP() {
+		return wipStem
+	}
+	return b.CID.String()
+}
+
+func (d *egressDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	stem, ext, ok := strings.Cut(name, ".")
+	if !ok || (ext != "car" && ext != "json") {
+		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+		return nil, syscall.ENOENT
+	}
+	file := "egress." + stem + ".car"
+	if stem == wipStem {
+		file = retrievaljournal.WIP
+	}
+	b, err := d.j.Batch(file)
+	if err != nil {
+		if errno := d.root.toErrno("lookup", "/egress/"+name, err); errno != syscall.ENOENT {
+			return nil, errno
+		}
+		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
+		return nil, syscall.ENOENT
+	}
+	f := &batchFile{root: d.root, j: d.j, batch: b, json: ext == "json"}
+	if b.IsWIP() {
+		// Piri appends to it: the kernel keeps nothing of it, and each
+		// open reads a snapshot of its own.
+		out.SetEntryTimeout(0)
+		out.SetAttrTimeout(0)
+	} else {
+		// A finished batch never changes (Piri removes it once paid).
+		if f.json {
+			if f.data, err = d.render(b); err != nil {
+				return nil, d.root.toErrno("lookup", "/egress/"+name, err)
+			}
+		}
+		out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+		out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	}
+	if errno := f.attr(&out.Attr); errno != 0 {
+		return nil, errno
+	}
+	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+}
+
+// render reads a batch and renders it as JSON.
+func (d *egressDir) render(b retrievaljournal.Batch) ([]byte, error) {
+	data, err := d.j.Read(b)
+	if err != nil {
+		return nil, err
+	}
+	return renderBatch(b, data)
+}
+
+// batchJSON is a batch as /egress/<CID>.json shows it.
+type batchJSON struct {
+	Batch    *string       `json:"batch"` // null for the batch in progress
+	Receipts []receiptJSON `json:"receipts"`
+}
+
+type receiptJSON struct {
+	Archive string     `json:"archive"`
+	Receipt string     `json:"receipt"`
+	Ran     string     `json:"ran"`
+	Can     string     `json:"can,omitempty"`
+	Space   string     `json:"space,omitempty"`
+	Blob    string     `json:"blob,omitempty"`
+	Range   *[2]uint64 `json:"range,omitempty"`
+	OK      bool       `json:"ok"`
+	Issuer  string     `json:"issuer,omitempty"`
+	Out     any        `json:"out"`
+}
+
+func renderBatch(b retrievaljournal.Batch, data []byte) ([]byte, error) {
+	out := batchJSON{Receipts: []receiptJSON{}}
+	if !b.IsWIP() {
+		c := b.CID.String()
+		out.Batch = &c
+	}
+	for e, err := range retrievaljournal.Entries(data) {
+		if err != nil {
+			return nil, err
+		}
+		r := e.Receipt
+		rj := receiptJSON{Archive: e.Archive.String(), Receipt: r.CID.String(), Ran: r.Ran.String(),
+			Can: e.Can, Space: e.Space, Range: e.Range, OK: r.Ok != nil, Issuer: r.IssuerDID()}
+		if e.Blob != nil {
+			rj.Blob = blobstore.Name(e.Blob)
+		}
+		key, val := "ok", r.Ok
+		if r.Error != nil {
+			key, val = "error", r.Error
+		}
+		v, err := render.Node(val)
+		if err != nil {
+			return nil, err
+		}
+		rj.Out = map[string]any{key: v}
+		out.Receipts = append(out.Receipts, rj)
+	}
+	return render.JSON(out)
+}
+
+// batchFile is a batch's bytes or its rendering. A finished batch's
+// bytes are read from its file at each READ (batches run to 100 MiB);
+// its rendering is held. The batch in progress is snapshotted at open.
+type batchFile struct {
+	fs.Inode
+	readOnly
+	root  *Root
+	j     *retrievaljournal.Journal
+	batch retrievaljournal.Batch
+	json  bool
+	data  []byte // a finished batch's rendering
+}
+
+var (
+	_ fs.NodeGetattrer = (*batchFile)(nil)
+	_ fs.NodeOpener    = (*batchFile)(nil)
+	_ fs.NodeReader    = (*batchFile)(nil)
+)
+
+func (f *batchFile) attr(a *fuse.Attr) syscall.Errno {
+	size := f.batch.Size
+	mtime := time.Time{}
+	if f.batch.IsWIP() {
+		snap, errno := f.snapshot()
+		if errno != 0 {
+			return errno
+		}
+		size = int64(len(snap))
+	} else if f.json {
+		size = int64(len(f.data))
+	}
+	if fi, err := os.Stat(f.j.Path(f.batch)); err == nil {
+		mtime = fi.ModTime()
+	}
+	f.root.fileAttr(a, size, mtime)
+	return 0
+}
+
+func (f *batchFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if !f.batch.IsWIP() {
+		out.SetTimeout(f.root.cfg.RecordAttrTimeout)
+	}
+	if h, ok := fh.(*snapshotHandle); ok {
+		f.root.fileAttr(&out.Attr, int64(len(h.data)), time.Time{})
+		return 0
+	}
+	return f.attr(&out.Attr)
+}
+
+// snapshot is the batch in progress as an open sees it: whole sections
+// only, rendered when this is the .json.
+func (f *batchFile) snapshot() ([]byte, syscall.Errno) {
+	b, err := f.j.Batch(f.batch.Name)
+	if err != nil {
+		return nil, f.root.toErrno("read", "/egress/"+wipStem, err)
+	}
+	data, err := f.j.Read(b)
+	if err == nil && f.json {
+		data, err = renderBatch(b, data)
+	}
+	if err != nil {
+		return nil, f.root.toErrno("read", "/egress/"+wipStem, err)
+	}
+	return data, 0
+}
+
+func (f *batchFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := openReadOnly(flags); errno != 0 {
+		return nil, 0, errno
+	}
+	switch {
+	case f.batch.IsWIP():
+		data, errno := f.snapshot()
+		if errno != 0 {
+			return nil, 0, errno
+		}
+		// Direct I/O: reads end where this snapshot ends, whatever
+		// size the kernel last saw.
+		return &snapshotHandle{data: data}, fuse.FOPEN_DIRECT_IO, 0
+	case f.json:
+		return nil, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	file, err := os.Open(f.j.Path(f.batch))
+	if err != nil {
+		return nil, 0, f.root.toErrno("open", "/egress/"+f.batch.Name, err)
+	}
+	return &preadFile{f: file}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (f *batchFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	data := f.data
+	switch h := fh.(type) {
+	case *snapshotHandle:
+		data = h.data
+	case *preadFile:
+		return h.Read(ctx, dest, off)
+	}
+	if off >= int64(len(data)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	data = data[off:min(int64(len(data)), off+int64(len(dest)))]
+	f.root.cfg.Metrics.Served(len(data))
+	return readResult{data: data}, 0
+}
+
+// snapshotHandle is one open of the batch in progress.
+type snapshotHandle struct{ data []byte }
