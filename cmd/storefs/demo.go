@@ -104,6 +104,9 @@ func tour(out io.Writer, mnt string, set *sample.Set) {
 		{"ls", filepath.Join(mnt, "allocations")},
 		{"ls", "-l", filepath.Join(mnt, "receipts", "by-ran")},
 		{"sh", "-c", "head -n 24 " + filepath.Join(mnt, "receipts", receipt.CID.String()+".json")},
+		{"sh", "-c", "du -slb " + filepath.Join(mnt, "spaces") + "/*"},
+		{"ls", "-l", filepath.Join(mnt, "egress")},
+		{"sh", "-c", "head -n 20 " + filepath.Join(mnt, "egress", "wip.json")},
 	}
 	for _, step := range steps {
 		shown := strings.Join(step, " ")
