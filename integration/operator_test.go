@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/storacha/storefs/internal/pirinode"
 	"github.com/storacha/storefs/internal/s3test"
 )
 
@@ -255,4 +256,55 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestS3NodeViews: a node whose stores are on S3 and whose retrieval
+// journal is in its data dir, both written as Piri lays them out, named
+// by its Piri config: /egress comes from the data dir, /spaces from the
+// S3 acceptances (du -slb per space), and storefs check of the same
+// config exits 0.
+func TestS3NodeViews(t *testing.T) {
+	srv := s3test.Start(t)
+	w := pirinode.S3(t, srv.Client(), "node-")
+	bySpace := w.Clean()
+	dataDir := t.TempDir()
+	local := pirinode.DataDir(t, dataDir)
+	local.Journal(nil)
+	local.Close()
+	config := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(config, []byte(fmt.Sprintf("[repo]\ndata_dir = %q\n[repo.s3]\nendpoint = %q\nbucket_prefix = \"node-\"\ninsecure = true\n[repo.s3.credentials]\naccess_key_id = %q\nsecret_access_key = %q\n",
+		dataDir, srv.Endpoint, s3test.AccessKey, s3test.SecretKey)), 0o600)
+
+	mnt := t.TempDir()
+	d := startMount(t, mnt, "--config", config)
+	batch := strings.TrimSuffix(strings.TrimPrefix(pirinode.JournalBatch, "egress."), ".car")
+	if out := run(t, "ls", filepath.Join(mnt, "egress")); out != batch+".car\n"+batch+".json\nwip.car\nwip.json\n" {
+		t.Fatalf("ls egress: %q", out)
+	}
+	if out := run(t, "cat", filepath.Join(mnt, "egress", "wip.json")); out != "{\n  \"batch\": null,\n  \"receipts\": []\n}\n" {
+		t.Fatalf("the empty batch in progress: %q", out)
+	}
+	for seed, names := range bySpace {
+		did, _ := pirinode.SpaceDID(byte(seed))
+		var want int64
+		for _, n := range names {
+			fi, err := os.Stat(filepath.Join(mnt, "blobs", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want += fi.Size()
+		}
+		out := run(t, "du", "-slb", filepath.Join(mnt, "spaces", did))
+		if f := strings.Fields(out); len(f) == 0 || f[0] != strconv.FormatInt(want, 10) {
+			t.Errorf("du -slb spaces/%s: %q, want %d", did, out, want)
+		}
+	}
+	if strings.Contains(d.log.String(), s3test.SecretKey) {
+		t.Fatal("the log shows the secret")
+	}
+	cmd := exec.Command(bin, "check", "--verify", "--config", config)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "no problems found") || strings.Contains(string(out), s3test.SecretKey) {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
 }

@@ -287,7 +287,8 @@ func TestKill9ThenRemount(t *testing.T) {
 func TestMemoryMount(t *testing.T) {
 	mnt := t.TempDir()
 	startMount(t, mnt, "--memory")
-	if out := run(t, "ls", mnt); strings.Fields(out)[0] != "acceptances" || len(strings.Fields(out)) != 6 {
+	// No journal in memory: no /egress.
+	if out := run(t, "ls", mnt); strings.Join(strings.Fields(out), " ") != "acceptances allocations blobs consolidations delegations receipts spaces" {
 		t.Fatalf("ls of an empty memory mount: %q", out)
 	}
 	if out := run(t, "ls", "-A", filepath.Join(mnt, "blobs")); out != "" {

@@ -146,6 +146,14 @@ func TestCheckDataDir(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "missing-blob           1") || !strings.Contains(out, orphan) {
 		t.Fatalf("human report, exit %d:\n%s", code, out)
 	}
+
+	// The node's own config names the same store.
+	config := filepath.Join(t.TempDir(), "piri-config.toml")
+	must(t, os.WriteFile(config, []byte("[repo]\ndata_dir = \""+dir+"\"\n"), 0o600))
+	viaConfig, _, code, _ := checkJSON(t, "--verify", "--bwlimit", "1G", "--config", config)
+	if code != 1 || !slices.Equal(viaConfig, want) {
+		t.Fatalf("--config: exit %d, %v", code, viaConfig)
+	}
 }
 
 // fixturePrefix is the journal batch fixture cut after n bytes: a batch
@@ -225,9 +233,14 @@ func TestCheckS3(t *testing.T) {
 	twin := []byte("moved to v0.2.4 keys, old key kept")
 	twinName := w.Stored(twin, 1)
 	w.LegacyBlob(twin)
+	before, err := treehash.Sum(srv.DataDir)
+	must(t, err)
 	found, _, code, _ = checkJSON(t, append([]string{"--verify"}, backend...)...)
 	want := []string{"both-keys " + twinName, "legacy-key " + legacyName}
 	if code != 1 || !slices.Equal(found, want) {
 		t.Fatalf("exit %d, found %v, want %v", code, found, want)
+	}
+	if after, _ := treehash.Sum(srv.DataDir); after != before {
+		t.Fatal("check changed the buckets")
 	}
 }
