@@ -5,6 +5,7 @@ import (
 	"iter"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,17 @@ type egressDir struct {
 	fs.Inode
 	dir
 	j *retrievaljournal.Journal
+	// wip remembers the sizes of the batch in progress as last seen, so
+	// a stat (uncached: attribute timeout 0) renders it only when Piri
+	// has appended to it since.
+	wipMu sync.Mutex
+	wip   wipSizes
+}
+
+type wipSizes struct {
+	size      int64 // of the file
+	mtime     time.Time
+	car, json int64 // of its snapshot, and that rendered
 }
 
 var (
@@ -79,7 +91,7 @@ func (d *egressDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 		return nil, syscall.ENOENT
 	}
-	f := &batchFile{root: d.root, j: d.j, batch: b, json: ext == "json"}
+	f := &batchFile{dir: d, batch: b, json: ext == "json"}
 	if b.IsWIP() {
 		// Piri appends to it: the kernel keeps nothing of it, and each
 		// open reads a snapshot of its own.
@@ -87,11 +99,6 @@ func (d *egressDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		out.SetAttrTimeout(0)
 	} else {
 		// A finished batch never changes (Piri removes it once paid).
-		if f.json {
-			if f.data, err = d.render(b); err != nil {
-				return nil, d.root.toErrno("lookup", "/egress/"+name, err)
-			}
-		}
 		out.SetEntryTimeout(d.root.cfg.RecordTimeout)
 		out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
 	}
@@ -101,13 +108,39 @@ func (d *egressDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
 }
 
-// render reads a batch and renders it as JSON.
-func (d *egressDir) render(b retrievaljournal.Batch) ([]byte, error) {
+// content is what an open of a batch file reads: the batch's bytes (the
+// batch in progress cut after its last whole section), or their
+// rendering.
+func (d *egressDir) content(b retrievaljournal.Batch, asJSON bool) ([]byte, error) {
 	data, err := d.j.Read(b)
-	if err != nil {
-		return nil, err
+	if err != nil || !asJSON {
+		return data, err
 	}
 	return renderBatch(b, data)
+}
+
+// wipSizes are the sizes an open of the batch in progress would read
+// now, from the last look when the file has not changed since.
+func (d *egressDir) wipSizes(b retrievaljournal.Batch) (wipSizes, error) {
+	fi, err := os.Stat(d.j.Path(b))
+	if err != nil {
+		return wipSizes{}, err
+	}
+	d.wipMu.Lock()
+	defer d.wipMu.Unlock()
+	if d.wip.size == fi.Size() && d.wip.mtime.Equal(fi.ModTime()) {
+		return d.wip, nil
+	}
+	data, err := d.j.Read(b)
+	if err != nil {
+		return wipSizes{}, err
+	}
+	rendered, err := renderBatch(b, data)
+	if err != nil {
+		return wipSizes{}, err
+	}
+	d.wip = wipSizes{size: fi.Size(), mtime: fi.ModTime(), car: int64(len(data)), json: int64(len(rendered))}
+	return d.wip, nil
 }
 
 // batchJSON is a batch as /egress/<CID>.json shows it.
@@ -160,16 +193,16 @@ func renderBatch(b retrievaljournal.Batch, data []byte) ([]byte, error) {
 }
 
 // batchFile is a batch's bytes or its rendering. A finished batch's
-// bytes are read from its file at each READ (batches run to 100 MiB);
-// its rendering is held. The batch in progress is snapshotted at open.
+// bytes are read from its file at each READ (batches run to 100 MiB); its
+// rendering is made at lookup for its size, and again at each open, for
+// the open's life only. The batch in progress is snapshotted at open.
 type batchFile struct {
 	fs.Inode
 	readOnly
-	root  *Root
-	j     *retrievaljournal.Journal
+	dir   *egressDir
 	batch retrievaljournal.Batch
 	json  bool
-	data  []byte // a finished batch's rendering
+	size  int64 // a finished batch's rendering's
 }
 
 var (
@@ -178,78 +211,88 @@ var (
 	_ fs.NodeReader    = (*batchFile)(nil)
 )
 
-func (f *batchFile) attr(a *fuse.Attr) syscall.Errno {
-	size := f.batch.Size
-	mtime := time.Time{}
-	if f.batch.IsWIP() {
-		snap, errno := f.snapshot()
-		if errno != 0 {
-			return errno
-		}
-		size = int64(len(snap))
-	} else if f.json {
-		size = int64(len(f.data))
+func (f *batchFile) name() string {
+	ext := ".car"
+	if f.json {
+		ext = ".json"
 	}
-	if fi, err := os.Stat(f.j.Path(f.batch)); err == nil {
+	return "/egress/" + batchStem(f.batch) + ext
+}
+
+func (f *batchFile) attr(a *fuse.Attr) syscall.Errno {
+	root := f.dir.root
+	var mtime time.Time
+	if fi, err := os.Stat(f.dir.j.Path(f.batch)); err == nil {
 		mtime = fi.ModTime()
 	}
-	f.root.fileAttr(a, size, mtime)
+	size := f.batch.Size
+	switch {
+	case f.batch.IsWIP():
+		sizes, err := f.dir.wipSizes(f.batch)
+		if err != nil {
+			return root.toErrno("getattr", f.name(), err)
+		}
+		size = sizes.car
+		if f.json {
+			size = sizes.json
+		}
+	case f.json:
+		if f.size == 0 {
+			data, err := f.dir.content(f.batch, true)
+			if err != nil {
+				return root.toErrno("lookup", f.name(), err)
+			}
+			f.size = int64(len(data))
+		}
+		size = f.size
+	}
+	root.fileAttr(a, size, mtime)
 	return 0
 }
 
 func (f *batchFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if !f.batch.IsWIP() {
-		out.SetTimeout(f.root.cfg.RecordAttrTimeout)
+		out.SetTimeout(f.dir.root.cfg.RecordAttrTimeout)
 	}
-	if h, ok := fh.(*snapshotHandle); ok {
-		f.root.fileAttr(&out.Attr, int64(len(h.data)), time.Time{})
+	if h, ok := fh.(*snapshotHandle); ok && f.batch.IsWIP() {
+		f.dir.root.fileAttr(&out.Attr, int64(len(h.data)), time.Time{})
 		return 0
 	}
 	return f.attr(&out.Attr)
-}
-
-// snapshot is the batch in progress as an open sees it: whole sections
-// only, rendered when this is the .json.
-func (f *batchFile) snapshot() ([]byte, syscall.Errno) {
-	b, err := f.j.Batch(f.batch.Name)
-	if err != nil {
-		return nil, f.root.toErrno("read", "/egress/"+wipStem, err)
-	}
-	data, err := f.j.Read(b)
-	if err == nil && f.json {
-		data, err = renderBatch(b, data)
-	}
-	if err != nil {
-		return nil, f.root.toErrno("read", "/egress/"+wipStem, err)
-	}
-	return data, 0
 }
 
 func (f *batchFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := openReadOnly(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	switch {
-	case f.batch.IsWIP():
-		data, errno := f.snapshot()
-		if errno != 0 {
-			return nil, 0, errno
+	if !f.batch.IsWIP() && !f.json {
+		file, err := os.Open(f.dir.j.Path(f.batch))
+		if err != nil {
+			return nil, 0, f.dir.root.toErrno("open", f.name(), err)
 		}
+		return &preadFile{f: file}, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	b := f.batch
+	if b.IsWIP() { // as it is now
+		var err error
+		if b, err = f.dir.j.Batch(b.Name); err != nil {
+			return nil, 0, f.dir.root.toErrno("open", f.name(), err)
+		}
+	}
+	data, err := f.dir.content(b, f.json)
+	if err != nil {
+		return nil, 0, f.dir.root.toErrno("open", f.name(), err)
+	}
+	if b.IsWIP() {
 		// Direct I/O: reads end where this snapshot ends, whatever
 		// size the kernel last saw.
 		return &snapshotHandle{data: data}, fuse.FOPEN_DIRECT_IO, 0
-	case f.json:
-		return nil, fuse.FOPEN_KEEP_CACHE, 0
 	}
-	file, err := os.Open(f.j.Path(f.batch))
-	if err != nil {
-		return nil, 0, f.root.toErrno("open", "/egress/"+f.batch.Name, err)
-	}
-	return &preadFile{f: file}, fuse.FOPEN_KEEP_CACHE, 0
+	return &snapshotHandle{data: data}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 func (f *batchFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	data := f.data
+	var data []byte
 	switch h := fh.(type) {
 	case *snapshotHandle:
 		data = h.data
@@ -260,9 +303,10 @@ func (f *batchFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off
 		return fuse.ReadResultData(nil), 0
 	}
 	data = data[off:min(int64(len(data)), off+int64(len(dest)))]
-	f.root.cfg.Metrics.Served(len(data))
+	f.dir.root.cfg.Metrics.Served(len(data))
 	return readResult{data: data}, 0
 }
 
-// snapshotHandle is one open of the batch in progress.
+// snapshotHandle holds what one open reads: a rendering, or a snapshot
+// of the batch in progress.
 type snapshotHandle struct{ data []byte }

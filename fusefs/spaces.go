@@ -3,6 +3,7 @@ package fusefs
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -14,9 +15,16 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/storacha/storefs/internal/pool"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/objectstore"
 )
+
+// indexJobs is how many acceptances the index reads at once: on S3 each
+// is a request.
+const indexJobs = 8
 
 // spacesTTL is how long the index of acceptances serves /spaces before
 // the next use rebuilds it.
@@ -95,26 +103,34 @@ func (x *spaceIndex) build(ctx context.Context) (*spaceTable, error) {
 		}
 	}
 	t := &spaceTable{blobs: map[string][]spaceBlob{}, links: map[string]uint32{}}
-	for e, err := range x.store.List(ctx, "") {
-		if err != nil {
-			return nil, err
-		}
-		a, err := x.store.Get(ctx, e.ID)
-		if err != nil {
+	get := func(ctx context.Context, e genericstore.Entry) (acceptancestore.Acceptance, error) {
+		return x.store.Get(ctx, e.ID)
+	}
+	err := pool.Each(ctx, indexJobs, x.store.List(ctx, ""), get, func(e genericstore.Entry, a acceptancestore.Acceptance, err error) error {
+		switch {
+		case errors.Is(err, genericstore.ErrCorrupt):
 			x.root.log.Error("an acceptance does not decode; left out of /spaces", "key", e.ID, "err", err)
-			continue
+			return nil
+		case errors.Is(err, objectstore.ErrNotExist): // deleted since listed
+			return nil
+		case err != nil:
+			return err
 		}
 		name := blobstore.Name(a.Digest)
 		s, ok := have[name]
 		if !ok {
 			x.root.log.Warn("an accepted blob is not stored; left out of /spaces (storefs check: missing-blob)", "blob", name, "space", a.Space)
-			continue
+			return nil
 		}
 		size := a.Size
 		if s.sized {
 			size = s.size
 		}
 		t.blobs[a.Space] = append(t.blobs[a.Space], spaceBlob{name: name, digest: a.Digest, size: size, mtime: s.mtime})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for space, list := range t.blobs {
 		slices.SortFunc(list, func(a, b spaceBlob) int { return cmp.Compare(a.name, b.name) })

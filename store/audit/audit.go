@@ -18,6 +18,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	"golang.org/x/time/rate"
 
+	"github.com/storacha/storefs/internal/pool"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/local/retrievaljournal"
@@ -225,7 +226,7 @@ func (a *auditor) acceptances(ctx context.Context) error {
 		r, err := s.Get(ctx, e.ID)
 		return recordBlob{space: r.Space, digest: r.Digest, size: r.Size}, err
 	}
-	err := each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
+	err := pool.Each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
 		id := e.ID
 		if skip, err := a.recordErr("acceptances", id, err); skip || err != nil {
 			return err
@@ -261,7 +262,7 @@ func (a *auditor) allocations(ctx context.Context) error {
 		r, err := s.Get(ctx, e.ID)
 		return recordBlob{space: r.Space, digest: r.Digest, size: r.Size, expires: r.Expires}, err
 	}
-	return each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
+	return pool.Each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
 		id := e.ID
 		if skip, err := a.recordErr("allocations", id, err); skip || err != nil {
 			return err
@@ -355,7 +356,7 @@ func (a *auditor) receipts(ctx context.Context) error {
 		_, err := s.Get(ctx, e.ID)
 		return struct{}{}, err
 	}
-	err := each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, _ struct{}, err error) error {
+	err := pool.Each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, _ struct{}, err error) error {
 		stored.add(nil, e.ID) // stored, even when it does not decode
 		_, stop := a.recordErr("receipts", e.ID, err)
 		return stop
@@ -364,7 +365,7 @@ func (a *auditor) receipts(ctx context.Context) error {
 		return err
 	}
 	stored.seal()
-	return each(ctx, a.cfg.Jobs, s.ListRan(ctx), s.ByRan, func(ran, receipt string, err error) error {
+	return pool.Each(ctx, a.cfg.Jobs, s.ListRan(ctx), s.ByRan, func(ran, receipt string, err error) error {
 		key := byRan + ran
 		if skip, stop := a.recordErr("receipts", key, err); skip || stop != nil {
 			return stop
@@ -400,7 +401,7 @@ func (a *auditor) consolidations(ctx context.Context) error {
 }
 
 func (a *auditor) decodeAll(ctx context.Context, kind string, list iter.Seq2[genericstore.Entry, error], get func(context.Context, genericstore.Entry) (struct{}, error)) error {
-	return each(ctx, a.cfg.Jobs, list, get, func(e genericstore.Entry, _ struct{}, err error) error {
+	return pool.Each(ctx, a.cfg.Jobs, list, get, func(e genericstore.Entry, _ struct{}, err error) error {
 		_, stop := a.recordErr(kind, e.ID, err)
 		return stop
 	})
@@ -498,7 +499,7 @@ func (a *auditor) verify(ctx context.Context) error {
 		return struct{}{}, a.hashBlob(ctx, a.table.digest(r), limiter, progress)
 	}
 	var unreadable []string
-	err := each(ctx, a.cfg.Jobs, rows, hash, func(r row, _ struct{}, err error) error {
+	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r row, _ struct{}, err error) error {
 		name := blobstore.Name(a.table.digest(r))
 		switch {
 		case err == nil:

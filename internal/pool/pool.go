@@ -1,4 +1,8 @@
-package audit
+// Package pool runs work over a stream of items on a fixed number of
+// goroutines, handing results back to the caller's goroutine: record
+// stores are read one request per record, and on S3 a request is a round
+// trip, so reads of many records overlap.
+package pool
 
 import (
 	"context"
@@ -6,11 +10,11 @@ import (
 	"sync"
 )
 
-// each runs work on every item on jobs goroutines, and hands each result
+// Each runs work on every item on jobs goroutines, and hands each result
 // to handle in the calling goroutine, so handle needs no lock. Results
 // come in the order work finishes. An error from the listing, or one
 // handle returns, stops the run and is returned.
-func each[I, T any](ctx context.Context, jobs int, items iter.Seq2[I, error], work func(context.Context, I) (T, error), handle func(I, T, error) error) error {
+func Each[I, T any](ctx context.Context, jobs int, items iter.Seq2[I, error], work func(context.Context, I) (T, error), handle func(I, T, error) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
