@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 	"os"
 	"strings"
@@ -150,16 +151,16 @@ type batchJSON struct {
 }
 
 type receiptJSON struct {
-	Archive string     `json:"archive"`
-	Receipt string     `json:"receipt"`
-	Ran     string     `json:"ran"`
-	Can     string     `json:"can,omitempty"`
-	Space   string     `json:"space,omitempty"`
-	Blob    string     `json:"blob,omitempty"`
-	Range   *[2]uint64 `json:"range,omitempty"`
-	OK      bool       `json:"ok"`
-	Issuer  string     `json:"issuer,omitempty"`
-	Out     any        `json:"out"`
+	Archive string          `json:"archive"`
+	Receipt string          `json:"receipt"`
+	Ran     string          `json:"ran"`
+	Can     string          `json:"can,omitempty"`
+	Space   string          `json:"space,omitempty"`
+	Blob    string          `json:"blob,omitempty"`
+	Range   *[2]uint64      `json:"range,omitempty"`
+	OK      bool            `json:"ok"`
+	Issuer  string          `json:"issuer,omitempty"`
+	Out     json.RawMessage `json:"out"`
 }
 
 func renderBatch(b retrievaljournal.Batch, data []byte) ([]byte, error) {
@@ -178,15 +179,9 @@ func renderBatch(b retrievaljournal.Batch, data []byte) ([]byte, error) {
 		if e.Blob != nil {
 			rj.Blob = blobstore.Name(e.Blob)
 		}
-		key, val := "ok", r.Ok
-		if r.Error != nil {
-			key, val = "error", r.Error
-		}
-		v, err := render.Node(val)
-		if err != nil {
+		if rj.Out, err = r.OutJSON(); err != nil {
 			return nil, err
 		}
-		rj.Out = map[string]any{key: v}
 		out.Receipts = append(out.Receipts, rj)
 	}
 	return render.JSON(out)

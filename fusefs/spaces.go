@@ -145,6 +145,20 @@ func (x *spaceIndex) build(ctx context.Context) (*spaceTable, error) {
 	return t, nil
 }
 
+// listing is a directory handle over what entries yields of the index.
+func (x *spaceIndex) listing(path string, entries func(*spaceTable, func(fuse.DirEntry, error) bool)) fs.FileHandle {
+	return newDirHandle(x.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		return names(func(yield func(fuse.DirEntry, error) bool) {
+			t, err := x.table(ctx)
+			if err != nil {
+				yield(fuse.DirEntry{}, err)
+				return
+			}
+			entries(t, yield)
+		})
+	}, func(err error) syscall.Errno { return x.root.toErrno("readdir", path, err) })
+}
+
 func (t *spaceTable) find(space, name string) (spaceBlob, bool) {
 	list := t.blobs[space]
 	i, ok := slices.BinarySearchFunc(list, name, func(b spaceBlob, n string) int { return cmp.Compare(b.name, n) })
@@ -169,20 +183,13 @@ var (
 )
 
 func (d *spacesDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
-		return names(func(yield func(fuse.DirEntry, error) bool) {
-			t, err := d.index.table(ctx)
-			if err != nil {
-				yield(fuse.DirEntry{}, err)
+	return d.index.listing("/spaces", func(t *spaceTable, yield func(fuse.DirEntry, error) bool) {
+		for _, s := range t.spaces {
+			if !yield(fuse.DirEntry{Name: s, Mode: syscall.S_IFDIR}, nil) {
 				return
 			}
-			for _, s := range t.spaces {
-				if !yield(fuse.DirEntry{Name: s, Mode: syscall.S_IFDIR}, nil) {
-					return
-				}
-			}
-		})
-	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/spaces", err) }), 0, 0
+		}
+	}), 0, 0
 }
 
 func (d *spacesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -222,20 +229,13 @@ var (
 
 // OpendirHandle lists from the index: no blob request per entry.
 func (d *spaceDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
-		return names(func(yield func(fuse.DirEntry, error) bool) {
-			t, err := d.index.table(ctx)
-			if err != nil {
-				yield(fuse.DirEntry{}, err)
+	return d.index.listing("/spaces/"+d.space, func(t *spaceTable, yield func(fuse.DirEntry, error) bool) {
+		for _, b := range t.blobs[d.space] {
+			if !yield(fuse.DirEntry{Name: b.name, Mode: syscall.S_IFREG}, nil) {
 				return
 			}
-			for _, b := range t.blobs[d.space] {
-				if !yield(fuse.DirEntry{Name: b.name, Mode: syscall.S_IFREG}, nil) {
-					return
-				}
-			}
-		})
-	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/spaces/"+d.space, err) }), 0, 0
+		}
+	}), 0, 0
 }
 
 func (d *spaceDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {

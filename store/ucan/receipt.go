@@ -305,6 +305,19 @@ type fxJSON struct {
 }
 
 // JSON renders the receipt as the mount shows it.
+// OutJSON renders the outcome as dag-json: {"ok": …} or {"error": …}.
+func (r *Receipt) OutJSON() (json.RawMessage, error) {
+	key, val := "ok", r.Ok
+	if r.Error != nil {
+		key, val = "error", r.Error
+	}
+	v, err := render.Node(val)
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(fmt.Sprintf("{%q: %s}", key, v)), nil
+}
+
 func (r *Receipt) JSON() ([]byte, error) {
 	out := receiptJSON{CID: r.CID.String(), Ran: r.Ran.String(), Proofs: render.CIDs(r.Proofs),
 		Fx: fxJSON{Fork: render.CIDs(r.Fork)}}
@@ -322,15 +335,10 @@ func (r *Receipt) JSON() ([]byte, error) {
 		}
 		out.Invocation = inv
 	}
-	key, val := "ok", r.Ok
-	if r.Error != nil {
-		key, val = "error", r.Error
-	}
-	v, err := render.Node(val)
-	if err != nil {
+	var err error
+	if out.Out, err = r.OutJSON(); err != nil {
 		return nil, err
 	}
-	out.Out = json.RawMessage(fmt.Sprintf("{%q: %s}", key, v))
 	if out.Meta, err = render.Node(orEmptyMap(r.Meta)); err != nil {
 		return nil, err
 	}
