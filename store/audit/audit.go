@@ -18,6 +18,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	"golang.org/x/time/rate"
 
+	"github.com/storacha/storefs/internal/digestset"
 	"github.com/storacha/storefs/internal/pool"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
@@ -165,7 +166,7 @@ type auditor struct {
 	cfg      Config
 	emit     func(Finding)
 	sum      Summary
-	table    blobTable
+	table    digestset.Table // the stored blobs
 	accepted *pairSet
 }
 
@@ -189,20 +190,20 @@ func (a *auditor) blobs(ctx context.Context) error {
 		if info.Layout == blobstore.LayoutV023 {
 			key = keyLegacy
 		}
-		a.table.add(info.Digest, info.Size, key)
+		a.table.Add(info.Digest, info.Size, key)
 	}
-	a.table.seal()
-	for _, r := range a.table.rows {
+	a.table.Seal(foldKeys)
+	for _, r := range a.table.Rows() {
 		a.sum.Blobs++
-		a.sum.Bytes += r.size
-		name := blobstore.Name(a.table.digest(r))
-		switch r.keys {
+		a.sum.Bytes += r.Size
+		name := blobstore.Name(a.table.Digest(r))
+		switch r.Flags {
 		case keyLegacy:
-			a.report(Finding{Problem: LegacyKey, Blob: name, Bytes: r.size,
-				Detail: fmt.Sprintf("stored only under the bare key %s (Piri v0.2.3); Piri v0.2.4 reads %s", name, blobstore.S3{}.Key(a.table.digest(r)))})
+			a.report(Finding{Problem: LegacyKey, Blob: name, Bytes: r.Size,
+				Detail: fmt.Sprintf("stored only under the bare key %s (Piri v0.2.3); Piri v0.2.4 reads %s", name, blobstore.S3{}.Key(a.table.Digest(r)))})
 		case keyCurrent | keyLegacy:
-			a.report(Finding{Info: BothKeys, Blob: name, Bytes: r.size,
-				Detail: fmt.Sprintf("stored under %s and the bare key %s", blobstore.S3{}.Key(a.table.digest(r)), name)})
+			a.report(Finding{Info: BothKeys, Blob: name, Bytes: r.Size,
+				Detail: fmt.Sprintf("stored under %s and the bare key %s", blobstore.S3{}.Key(a.table.Digest(r)), name)})
 		}
 	}
 	return nil
@@ -235,17 +236,16 @@ func (a *auditor) acceptances(ctx context.Context) error {
 			return nil
 		}
 		a.accepted.add(r.digest, r.space)
-		i := a.table.find(r.digest)
-		if i < 0 {
+		row := a.table.Find(r.digest)
+		if row == nil {
 			a.report(Finding{Problem: MissingBlob, Blob: blobstore.Name(r.digest), Kind: "acceptances", Key: id, Space: r.space,
 				Detail: fmt.Sprintf("accepted (%d bytes) but not in the blob store: PDP challenges on it will fail", r.size)})
 			return nil
 		}
-		row := &a.table.rows[i]
-		row.marks |= accepted
-		if row.size != r.size {
-			a.report(Finding{Problem: SizeMismatch, Blob: blobstore.Name(r.digest), Kind: "acceptances", Key: id, Space: r.space, Bytes: row.size,
-				Detail: fmt.Sprintf("stored %d bytes, the acceptance says %d", row.size, r.size)})
+		row.Marks |= accepted
+		if row.Size != r.size {
+			a.report(Finding{Problem: SizeMismatch, Blob: blobstore.Name(r.digest), Kind: "acceptances", Key: id, Space: r.space, Bytes: row.Size,
+				Detail: fmt.Sprintf("stored %d bytes, the acceptance says %d", row.Size, r.size)})
 		}
 		return nil
 	})
@@ -271,12 +271,11 @@ func (a *auditor) allocations(ctx context.Context) error {
 			return nil
 		}
 		name := blobstore.Name(r.digest)
-		if i := a.table.find(r.digest); i >= 0 {
-			row := &a.table.rows[i]
-			row.marks |= allocated
-			if row.size != r.size {
-				a.report(Finding{Problem: SizeMismatch, Blob: name, Kind: "allocations", Key: id, Space: r.space, Bytes: row.size,
-					Detail: fmt.Sprintf("stored %d bytes, the allocation says %d", row.size, r.size)})
+		if row := a.table.Find(r.digest); row != nil {
+			row.Marks |= allocated
+			if row.Size != r.size {
+				a.report(Finding{Problem: SizeMismatch, Blob: name, Kind: "allocations", Key: id, Space: r.space, Bytes: row.Size,
+					Detail: fmt.Sprintf("stored %d bytes, the allocation says %d", row.Size, r.size)})
 			}
 		}
 		if a.accepted.has(r.digest, r.space) {
@@ -335,10 +334,10 @@ func (a *auditor) undecodable(kind, id string, r recordBlob) bool {
 
 // orphans are stored blobs no record names: bytes nobody pays for.
 func (a *auditor) orphans(ctx context.Context) error {
-	for _, r := range a.table.rows {
-		if r.marks == 0 {
-			a.report(Finding{Problem: OrphanBlob, Blob: blobstore.Name(a.table.digest(r)), Bytes: r.size,
-				Detail: fmt.Sprintf("%d bytes stored with neither an allocation nor an acceptance", r.size)})
+	for _, r := range a.table.Rows() {
+		if r.Marks == 0 {
+			a.report(Finding{Problem: OrphanBlob, Blob: blobstore.Name(a.table.Digest(r)), Bytes: r.Size,
+				Detail: fmt.Sprintf("%d bytes stored with neither an allocation nor an acceptance", r.Size)})
 		}
 	}
 	return ctx.Err()
@@ -488,25 +487,25 @@ func (a *auditor) verify(ctx context.Context) error {
 			a.cfg.Progress(d, a.sum.Bytes)
 		}
 	}
-	rows := func(yield func(row, error) bool) {
-		for _, r := range a.table.rows {
+	rows := func(yield func(digestset.Row, error) bool) {
+		for _, r := range a.table.Rows() {
 			if !yield(r, nil) {
 				return
 			}
 		}
 	}
-	hash := func(ctx context.Context, r row) (struct{}, error) {
-		return struct{}{}, a.hashBlob(ctx, a.table.digest(r), limiter, progress)
+	hash := func(ctx context.Context, r digestset.Row) (struct{}, error) {
+		return struct{}{}, a.hashBlob(ctx, a.table.Digest(r), limiter, progress)
 	}
 	var unreadable []string
-	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r row, _ struct{}, err error) error {
-		name := blobstore.Name(a.table.digest(r))
+	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r digestset.Row, _ struct{}, err error) error {
+		name := blobstore.Name(a.table.Digest(r))
 		switch {
 		case err == nil:
 			a.sum.Verified++
 		case errors.Is(err, blobstore.ErrDigestMismatch):
 			a.sum.Verified++
-			a.report(Finding{Problem: HashMismatch, Blob: name, Bytes: r.size, Detail: "the stored bytes do not hash to the blob's multihash"})
+			a.report(Finding{Problem: HashMismatch, Blob: name, Bytes: r.Size, Detail: "the stored bytes do not hash to the blob's multihash"})
 		case errors.Is(err, objectstore.ErrNotExist):
 			a.cfg.Log.Warn("a blob went away while the check ran", "blob", name)
 		case ctx.Err() != nil:

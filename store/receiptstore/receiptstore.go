@@ -83,10 +83,22 @@ func (s *Store) Put(ctx context.Context, r *ucan.Receipt) error {
 	if err := s.PutRaw(ctx, r.CID.String(), data); err != nil {
 		return err
 	}
-	ref := s.ran.encode(r.CID)
-	key := s.ran.prefix + r.Ran.String() + s.ran.suffix
-	if err := s.objects.Put(ctx, key, int64(len(ref)), strings.NewReader(string(ref))); err != nil {
-		return fmt.Errorf("receipts: ran index %s: %w", r.Ran, err)
+	return s.PutRan(ctx, r.Ran.String(), r.CID.String())
+}
+
+// PutRan indexes receipt under the invocation ran, in the form this
+// layout keeps: a binary CID in LevelDB, a CID string on S3.
+func (s *Store) PutRan(ctx context.Context, ran, receipt string) error {
+	if _, err := genericstore.ParseCID(ran); err != nil {
+		return fmt.Errorf("receipts: ran index: %w", err)
+	}
+	c, err := genericstore.ParseCID(receipt)
+	if err != nil {
+		return fmt.Errorf("receipts: ran index %s: %w", ran, err)
+	}
+	ref := s.ran.encode(c)
+	if err := s.objects.Put(ctx, s.ran.prefix+ran+s.ran.suffix, int64(len(ref)), strings.NewReader(string(ref))); err != nil {
+		return fmt.Errorf("receipts: ran index %s: %w", ran, err)
 	}
 	return nil
 }
