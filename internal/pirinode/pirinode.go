@@ -22,13 +22,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
 	flatfs "github.com/ipfs/go-ds-flatfs"
 	leveldb "github.com/ipfs/go-ds-leveldb"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
@@ -372,4 +377,108 @@ func (w *Writer) Clean() map[int][]string {
 		w.Journal(nil)
 	}
 	return spaces
+}
+
+// CauseAllocation writes an allocation as Piri before v0.0.14 keyed it:
+// by its cause, "/<b58 digest>/<cause CID>".
+func (w *Writer) CauseAllocation(d mh.Multihash, space int, size int64, cause cid.Cid) {
+	_, raw := SpaceDID(byte(space))
+	key := "/" + B58(d) + "/" + cause.String()
+	if w.s3 != nil {
+		key = B58(d) + "/" + cause.String() + ".cbor"
+	}
+	w.put(Allocations, key, w.cbor(func(ma datamodel.MapAssembler) {
+		qp.MapEntry(ma, "space", qp.Bytes(raw))
+		qp.MapEntry(ma, "blob", blobNode(d, size))
+		qp.MapEntry(ma, "expires", qp.Int(1900000000))
+		qp.MapEntry(ma, "cause", qp.Link(cidlink.Link{Cid: cause}))
+	}))
+}
+
+// SplitConsolidation writes a consolidation as Piri v0.0.15–v0.2.2 did,
+// in the journal's LevelDB: "/track/<batch>" (the track invocation's
+// archive, the delegation fixture here) and "/consolidate/<batch>" (the
+// consolidate invocation's CID, binary).
+func (w *Writer) SplitConsolidation(batch, consolidate cid.Cid) {
+	w.t.Helper()
+	if w.dataDir == "" {
+		w.t.Fatal("pirinode: the split form lives in a data dir")
+	}
+	db, err := leveldb.NewDatastore(filepath.Join(w.dataDir, "egress_tracker", "journal", "consolidation"), nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Put(w.ctx, datastore.NewKey("/track/"+batch.String()), fixtures.Read(w.t, Delegation.File)); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := db.Put(w.ctx, datastore.NewKey("/consolidate/"+batch.String()), consolidate.Bytes()); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// Keys reads a node's store back the way Piri v0.2.4 would find it,
+// sharing no code with storefs: every key (data dir: "<store> <key>",
+// with blobs as "pdp <shard>/<b32>.data"; S3: "<bucket suffix> <key>")
+// and the sha2-256 of its value.
+func Keys(t testing.TB, dataDir string, client *minio.Client, prefix string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	sum := func(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
+	if client != nil {
+		ctx := context.Background()
+		for _, suffix := range []string{"pdp", "allocations", "acceptances", "claims", "receipts", "consolidation"} {
+			for obj := range client.ListObjects(ctx, prefix+suffix, minio.ListObjectsOptions{Recursive: true}) {
+				if obj.Err != nil {
+					t.Fatalf("list %s: %v", prefix+suffix, obj.Err)
+				}
+				o, err := client.GetObject(ctx, prefix+suffix, obj.Key, minio.GetObjectOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := io.ReadAll(o)
+				o.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[suffix+" "+obj.Key] = sum(data)
+			}
+		}
+		return out
+	}
+	blobs := filepath.Join(dataDir, "pdp", "datastore")
+	filepath.WalkDir(blobs, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".data") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(blobs, path)
+		out["pdp "+rel] = sum(data)
+		return nil
+	})
+	for _, store := range []string{Allocations, Acceptances, Claims, Receipts, Consolidation} {
+		if _, err := os.Stat(filepath.Join(dataDir, store)); err != nil {
+			continue
+		}
+		db, err := leveldb.NewDatastore(filepath.Join(dataDir, store), &leveldb.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.Query(context.Background(), query.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for e := range res.Next() {
+			if e.Error != nil {
+				t.Fatal(e.Error)
+			}
+			out[store+" "+e.Key] = sum(e.Value)
+		}
+		res.Close()
+		db.Close()
+	}
+	return out
 }

@@ -345,6 +345,10 @@ func Populate(ctx context.Context, dataDir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The old journal's consolidation LevelDB, for the legacy form.
+	if err := os.MkdirAll(filepath.Join(dataDir, node.ConsolidationJournal), 0o755); err != nil {
+		return nil, err
+	}
 	st, err := node.Open(ctx, node.Config{DataDir: dataDir, Writable: true})
 	if err != nil {
 		return nil, err

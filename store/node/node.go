@@ -42,6 +42,9 @@ type Config struct {
 	// Writable allows writes: creating a missing flatfs store or bucket.
 	// Without it nothing is created and LevelDBs open read-only.
 	Writable bool
+	// BlobsOnly opens the blob store alone: blobs can be read from a
+	// running node, whose LevelDBs it holds locked.
+	BlobsOnly bool
 	// Timeout bounds each backend request (S3). Zero means the default.
 	Timeout time.Duration
 	// Instrument, when set, wraps every objectstore opened (metrics).
@@ -220,6 +223,9 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 	}
 	s := &Stores{wrap: c.wrap}
 	s.Blobs = blobstore.New(c.wrap("blobs", pdp), blobstore.S3{})
+	if c.BlobsOnly {
+		return s, nil
+	}
 	err = s.recordStores(func(_, bucket string) (objectstore.Store, error) {
 		name := c.S3.BucketPrefix + bucket
 		b, err := client.Bucket(ctx, name, c.Writable)
@@ -291,6 +297,9 @@ func openDataDir(ctx context.Context, c Config) (*Stores, error) {
 		}
 		s.Blobs = blobstore.New(c.wrap("blobs", blobs), blobstore.FlatFS{})
 	}
+	if c.BlobsOnly {
+		return s, nil
+	}
 	journal, err := s.openJournal(c)
 	if err != nil {
 		s.Close()
@@ -319,15 +328,11 @@ func openDataDir(ctx context.Context, c Config) (*Stores, error) {
 
 // openJournal opens the old consolidation directory of a data dir, or
 // returns nil when it has none (nodes that started on v0.2.3 or later).
+// It is never created: Piri v0.2.4 writes no consolidation there.
 func (s *Stores) openJournal(c Config) (objectstore.Store, error) {
 	path := filepath.Join(c.DataDir, ConsolidationJournal)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !c.Writable {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	}
-	if c.Writable {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("open record store: %w", err)
-		}
 	}
 	db, err := dsadapter.OpenLevelDB(path, !c.Writable)
 	if err != nil {

@@ -257,6 +257,9 @@ func writeDataDir(t *testing.T, write func(ctx context.Context, w *node.Stores, 
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	// The old journal's LevelDB, which storefs opens where it is and never
+	// makes: the legacy form is written there.
+	must(t, os.MkdirAll(filepath.Join(dir, node.ConsolidationJournal), 0o755))
 	w, err := node.Open(context.Background(), node.Config{DataDir: dir, Writable: true})
 	if err != nil {
 		t.Fatal(err)

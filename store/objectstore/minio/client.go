@@ -50,6 +50,9 @@ type Client struct {
 	cfg     Config
 	redact  *strings.Replacer
 	timeout time.Duration
+	// opened is when this client was made: a multipart upload of a key
+	// begun before it was another process's (see abortStale).
+	opened time.Time
 }
 
 // NewClient prepares a client; it sends no request.
@@ -74,7 +77,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.WrapTransport != nil {
 		rt = cfg.WrapTransport(rt)
 	}
-	c := &Client{cfg: cfg, timeout: cfg.Timeout}
+	c := &Client{cfg: cfg, timeout: cfg.Timeout, opened: time.Now()}
 	var pairs []string
 	for _, secret := range []string{cfg.SecretAccessKey, cfg.AccessKeyID} {
 		if secret != "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -81,6 +82,9 @@ func (s *Store) putOnce(ctx context.Context, key string, data []byte) error {
 }
 
 func (s *Store) putMultipart(ctx context.Context, key string, first []byte, r io.Reader) (err error) {
+	if err := s.abortStale(ctx, key); err != nil {
+		return err
+	}
 	id, err := s.c.core.NewMultipartUpload(ctx, s.bucket, key, putOpts)
 	if err != nil {
 		return s.err(err, "put", key)
@@ -118,6 +122,31 @@ func (s *Store) putMultipart(ctx context.Context, key string, first []byte, r io
 	defer cancel()
 	if _, err := s.c.core.CompleteMultipartUpload(cctx, s.bucket, key, id, parts, putOpts); err != nil {
 		return s.err(err, "put", key)
+	}
+	return nil
+}
+
+// abortStale aborts the incomplete multipart uploads of key begun before
+// this client was made: what a writer killed mid-upload left (its parts
+// cost storage, and nothing ever completes them). Uploads of other keys,
+// and of this key begun since (another writer's, running now), are left
+// alone.
+func (s *Store) abortStale(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.c.timeout)
+	defer cancel()
+	res, err := s.c.core.ListMultipartUploads(ctx, s.bucket, key, "", "", "", 1000)
+	if err != nil {
+		return s.err(err, "list incomplete uploads", key)
+	}
+	for _, u := range res.Uploads {
+		// Servers keep the time to the second: one begun in the second
+		// this client was made counts as another writer's.
+		if u.Key != key || !u.Initiated.Before(s.c.opened.Truncate(time.Second)) {
+			continue
+		}
+		if err := s.c.core.AbortMultipartUpload(ctx, s.bucket, key, u.UploadID); err != nil {
+			return s.err(err, "abort a stale upload", key)
+		}
 	}
 	return nil
 }
