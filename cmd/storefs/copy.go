@@ -134,11 +134,14 @@ func runCopy(c *cli.Context) error {
 // config, never from the command line.
 func copySide(c *cli.Context, side string) (node.Config, error) {
 	flags := map[string]string{"timeout": c.String("timeout")}
-	if c.Bool("s3-insecure") {
-		flags["s3-insecure"] = "true"
-	}
-	if c.IsSet("s3-region") {
-		flags["s3-region"] = c.String("s3-region")
+	// The S3 flags are for s3:// sides; a Piri config says its own.
+	if strings.HasPrefix(side, "s3://") {
+		if c.Bool("s3-insecure") {
+			flags["s3-insecure"] = "true"
+		}
+		if c.IsSet("s3-region") {
+			flags["s3-region"] = c.String("s3-region")
+		}
 	}
 	// Only the side itself names a backend: STOREFS_DATA_DIR and the
 	// like would name a second one.

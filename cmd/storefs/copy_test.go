@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/storacha/storefs/internal/pirinode"
+	"github.com/storacha/storefs/internal/s3test"
 	"github.com/storacha/storefs/internal/treehash"
 )
 
@@ -89,4 +90,110 @@ func mustName(t *testing.T, name string) []byte {
 	d, err := parseName(name)
 	must(t, err)
 	return d
+}
+
+// TestCopyConflicts: a destination record with other bytes is left alone
+// and reported (exit 1); --overwrite replaces it.
+func TestCopyConflicts(t *testing.T) {
+	src := t.TempDir()
+	w := pirinode.DataDir(t, src)
+	w.Clean()
+	w.Close()
+	dst := t.TempDir()
+	w = pirinode.DataDir(t, dst)
+	w.Claim([]byte("other bytes under the delegation's key"))
+	w.Close()
+	_, stderr, code := storefs(t, "copy", src, dst)
+	if code != 1 || !strings.Contains(stderr, "left alone") || !strings.Contains(stderr, pirinode.Delegation.CID) {
+		t.Fatalf("conflict: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := storefs(t, "copy", "--overwrite", src, dst); code != 0 {
+		t.Fatalf("--overwrite: exit %d, %s", code, stderr)
+	}
+	if got, want := pirinode.Keys(t, dst, nil, ""), pirinode.Keys(t, src, nil, ""); !maps.Equal(got, want) {
+		t.Fatalf("after --overwrite the stores differ")
+	}
+}
+
+func TestCopyUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range [][]string{{dir}, {dir, dir}, {"--only", "wallet", dir, dir + "2"}, {"--jobs", "0", dir, dir + "2"},
+		{"--bwlimit", "x", dir, dir + "2"}, {"s3://prefix@", dir}, {dir, dir + "2", "--json"}} {
+		if _, stderr, code := storefs(t, append([]string{"copy"}, bad...)...); code != 2 {
+			t.Errorf("copy %v: exit %d, %s", bad, code, stderr)
+		}
+	}
+}
+
+// TestCopyS3 (system tier): a data dir to S3 and S3 to S3 under another
+// prefix. The buckets are made and hold exactly Piri v0.2.4's keys; a
+// v0.2.3 bare key is written under its v0.2.4 key; credentials never
+// show, also when they are refused.
+func TestCopyS3(t *testing.T) {
+	srv := s3test.Start(t)
+	src := t.TempDir()
+	w := pirinode.DataDir(t, src)
+	w.Clean()
+	w.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
+	out, stderr, code := storefs(t, "copy", "--s3-insecure", src, "s3://a-@"+srv.Endpoint)
+	if code != 0 || strings.Contains(out+stderr, s3test.SecretKey) {
+		t.Fatalf("to S3: exit %d\n%s\n%s", code, out, stderr)
+	}
+	got := pirinode.Keys(t, "", srv.Client(), "a-")
+	want := map[string]string{}
+	for k, v := range pirinode.Keys(t, src, nil, "") {
+		want[s3Key(k)] = v
+	}
+	for k := range want {
+		if strings.HasPrefix(k, "receipts receipts-ran/") {
+			got[k] = want[k] // a CID string on S3, binary in LevelDB
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("S3 keys:\n  %s\nwant:\n  %s", strings.Join(slices.Sorted(maps.Keys(got)), "\n  "), strings.Join(slices.Sorted(maps.Keys(want)), "\n  "))
+	}
+
+	// A v0.2.3 bare key, copied S3 to S3, lands under its v0.2.4 key.
+	legacy := pirinode.S3(t, srv.Client(), "a-").LegacyBlob([]byte("stored by Piri v0.2.3"))
+	if _, stderr, code := storefs(t, "copy", "--s3-insecure", "--only", "blobs", "s3://a-@"+srv.Endpoint, "s3://b-@"+srv.Endpoint); code != 0 {
+		t.Fatalf("S3 to S3: exit %d, %s", code, stderr)
+	}
+	keys := pirinode.Keys(t, "", srv.Client(), "b-")
+	if _, ok := keys["pdp "+pirinode.Shard(legacy)+"/"+legacy+".data"]; !ok {
+		t.Fatalf("the legacy blob is not under its v0.2.4 key: %v", slices.Sorted(maps.Keys(keys)))
+	}
+	if _, ok := keys["pdp "+legacy]; ok {
+		t.Fatal("a bare key was written")
+	}
+
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "a-wrong-secret-never-shown")
+	out, stderr, code = storefs(t, "copy", "--s3-insecure", src, "s3://c-@"+srv.Endpoint)
+	if code != 1 || strings.Contains(out+stderr, "a-wrong-secret-never-shown") || strings.Contains(out+stderr, s3test.AccessKey) || !strings.Contains(stderr, "access denied") {
+		t.Fatalf("refused credentials: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// s3Key is where Piri v0.2.4 keeps on S3 what a data dir keeps under a
+// pirinode.Keys key.
+func s3Key(k string) string {
+	store, key, _ := strings.Cut(k, " ")
+	key = strings.TrimPrefix(key, "/")
+	switch store {
+	case pirinode.Allocations:
+		return "allocations " + key + ".cbor"
+	case pirinode.Acceptances:
+		return "acceptances " + key + ".cbor"
+	case pirinode.Claims:
+		return "claims " + key
+	case pirinode.Receipts:
+		if ran, ok := strings.CutPrefix(key, "ranLinkIndex/"); ok {
+			return "receipts receipts-ran/" + ran + ".ref"
+		}
+		return "receipts " + strings.TrimPrefix(key, "receipts/")
+	case pirinode.Consolidation:
+		return "consolidation " + key + ".cbor"
+	}
+	return k
 }

@@ -428,6 +428,9 @@ func Keys(t testing.TB, dataDir string, client *minio.Client, prefix string) map
 	if client != nil {
 		ctx := context.Background()
 		for _, suffix := range []string{"pdp", "allocations", "acceptances", "claims", "receipts", "consolidation"} {
+			if ok, err := client.BucketExists(ctx, prefix+suffix); err != nil || !ok {
+				continue
+			}
 			for obj := range client.ListObjects(ctx, prefix+suffix, minio.ListObjectsOptions{Recursive: true}) {
 				if obj.Err != nil {
 					t.Fatalf("list %s: %v", prefix+suffix, obj.Err)
