@@ -23,6 +23,7 @@ FIRST_N=${FIRST_N:-11}
 for pkg in rclone s3fs; do
   command -v $pkg >/dev/null || { apt-get install -y -qq $pkg >/dev/null; }
 done
+[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 
 W=$(mktemp -d /var/tmp/storefs-bench.XXXXXX)
 MOUNTS=()
@@ -159,8 +160,9 @@ trial() {
 
 ALL_KINDS=(direct-file direct-get storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
 read -r -a KINDS <<<"${KINDS:-${ALL_KINDS[*]}}"
-read -r -a TESTS <<<"${TESTS:-seq first rand ls10k ls1m par}"
+read -r -a TESTS <<<"${TESTS:-seq first rand ls10k ls1m par copy}"
 for test in "${TESTS[@]}"; do
+  [ "$test" = copy ] && continue # a table of its own, below
   for kind in "${KINDS[@]}"; do
     vals=(); sides=()
     for _ in $(seq "$TRIALS"); do
@@ -191,9 +193,45 @@ echo
 echo "| measure | direct file | direct GET | storefs flatfs | storefs S3 | rclone (vfs off) | rclone (vfs full) | s3fs |"
 echo "|---|---|---|---|---|---|---|---|"
 for test in "${TESTS[@]}"; do
+  [ "$test" = copy ] && continue
   row="| ${LABEL[$test]} |"
   for kind in "${ALL_KINDS[@]}"; do row="$row ${CELL[$test,$kind]:-·} |"; done
   echo "$row"
 done
 echo
 echo "medians of $TRIALS runs; $(nproc) cores; versitygw v1.8.0 (keep-alive) on 127.0.0.1; MiB moved = loopback traffic"
+
+# copy: the data dir's blobs (the 1 GiB one, the 64 MiB ones, one small)
+# into a fresh bucket: storefs copy (hashing every blob, writing Piri's
+# layout) against rclone copy --transfers 4 of pdp/datastore. Client
+# elapsed time, CPU (user + sys) per GiB and peak RSS from GNU time.
+[[ " ${TESTS[*]} " == *" copy "* ]] || exit 0
+GIB=$(du -sb "$W/piri/pdp/datastore" | awk '{print $1/1073741824}')
+copy_trial() { # KIND N → "elapsed cpu-s rss-KiB" (fresh sets $n: another name here)
+  local kind=$1 run=$2
+  fresh
+  case $kind in
+    storefs) /usr/bin/time -f "%e %U %S %M" -o "$W/time" "$SF" copy --s3-insecure --jobs 4 "$W/piri" "s3://copy$run-@$BENCH_S3" >/dev/null 2>"$W/copy.log" ;;
+    rclone) env -u AWS_CA_BUNDLE RCLONE_CONFIG=/dev/null RCLONE_CONFIG_LAB_TYPE=s3 RCLONE_CONFIG_LAB_PROVIDER=Other \
+        RCLONE_CONFIG_LAB_ENDPOINT="http://$BENCH_S3" RCLONE_CONFIG_LAB_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID \
+        RCLONE_CONFIG_LAB_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY RCLONE_CONFIG_LAB_REGION=us-east-1 \
+        RCLONE_CONFIG_LAB_FORCE_PATH_STYLE=true /usr/bin/time -f "%e %U %S %M" -o "$W/time" \
+        rclone copy --transfers 4 "$W/piri/pdp/datastore" "lab:rclone$run" >/dev/null 2>"$W/copy.log" ;;
+  esac || { log "$kind copy failed"; cat "$W/copy.log" >&2; exit 1; }
+  awk '{print $1, $2+$3, $4}' "$W/time"
+}
+declare -A COPY COPYT
+for kind in storefs rclone; do
+  rows=()
+  for i in $(seq "$TRIALS"); do rows+=("$(copy_trial "$kind" "$i")"); done
+  el=$(printf '%s\n' "${rows[@]}" | awk '{print $1}' | median)
+  cpu=$(printf '%s\n' "${rows[@]}" | awk '{print $2}' | median)
+  rss=$(printf '%s\n' "${rows[@]}" | awk '{print $3}' | median)
+  COPY[$kind]=$(awk -v e="$el" -v c="$cpu" -v r="$rss" -v g="$GIB" 'BEGIN {printf "%.2f s (%.0f MiB/s), %.2f CPU-s/GiB, RSS %.0f MiB", e, g*1024/e, c/g, r/1024}')
+  COPYT[$kind]=$el
+  log "copy $kind: ${COPY[$kind]}"
+done
+echo
+echo "| copy of a data dir's blobs ($(printf '%.2f' "$GIB") GiB) into S3 | storefs copy (hash + Piri layout) | rclone copy --transfers 4 | ratio |"
+echo "|---|---|---|---|"
+echo "| time, CPU, peak RSS | ${COPY[storefs]} | ${COPY[rclone]} | $(awk -v a="${COPYT[storefs]}" -v b="${COPYT[rclone]}" 'BEGIN {printf "%.2f×", a/b}') |"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -16,6 +17,8 @@ import (
 // partSize is both the largest object sent in one PUT and the part size of
 // multipart uploads: a Put holds at most this much in memory.
 const partSize = 16 << 20
+
+var parts = sync.Pool{New: func() any { b := make([]byte, partSize); return &b }}
 
 // Put reads each part itself, so that the end of the stream (where a
 // verifying reader reports a digest mismatch) is seen before anything is
@@ -30,7 +33,16 @@ func (s *Store) Put(ctx context.Context, key string, size int64, r io.Reader) er
 		return fmt.Errorf("s3 put %s/%s: negative size %d", s.bucket, key, size)
 	}
 	r = objectstore.ExactReader(objectstore.ContextReader(ctx, r), size)
-	buf := make([]byte, min(size, partSize))
+	var buf []byte
+	if size >= partSize {
+		// Parts of big objects reuse buffers: a copy of many blobs
+		// would otherwise make 16 MiB of garbage a blob.
+		pb := parts.Get().(*[]byte)
+		defer parts.Put(pb)
+		buf = *pb
+	} else {
+		buf = make([]byte, size)
+	}
 	n, eof, err := fill(buf, r)
 	if err != nil {
 		return fmt.Errorf("s3 put %s/%s: %w", s.bucket, key, err)
@@ -100,7 +112,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, first []byte, r io
 	buf, n, eof := first, len(first), false
 	for n > 0 {
 		wd := newWatchdog(ctx, s.c.timeout)
-		p, perr := s.c.core.PutObjectPart(wd.ctx, s.bucket, key, id, len(parts)+1, wd.reader(bytes.NewReader(buf[:n])), int64(n), minio.PutObjectPartOptions{})
+		p, perr := s.c.core.PutObjectPart(wd.ctx, s.bucket, key, id, len(parts)+1, wd.reader(bytes.NewReader(buf[:n])), int64(n), minio.PutObjectPartOptions{DisableContentSha256: true})
 		wd.stop()
 		if perr != nil {
 			return s.err(wd.cause(perr), "put", key)
