@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	leveldb "github.com/ipfs/go-ds-leveldb"
 
 	"github.com/storacha/storefs/internal/pirinode"
 	"github.com/storacha/storefs/internal/s3test"
@@ -168,6 +171,31 @@ func TestCopyS3(t *testing.T) {
 		t.Fatal("a bare key was written")
 	}
 
+	// Two S3 sides, each by its own Piri config (and its own
+	// credentials): the environment's are not needed.
+	configs := map[string]string{}
+	for _, prefix := range []string{"a-", "d-"} {
+		f := filepath.Join(t.TempDir(), prefix+"config.toml")
+		must(t, os.WriteFile(f, []byte(fmt.Sprintf("[repo]\ndata_dir = %q\n[repo.s3]\nendpoint = %q\nbucket_prefix = %q\ninsecure = true\n[repo.s3.credentials]\naccess_key_id = %q\nsecret_access_key = %q\n",
+			t.TempDir(), srv.Endpoint, prefix, s3test.AccessKey, s3test.SecretKey)), 0o600))
+		configs[prefix] = f
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if out, stderr, code := storefs(t, "copy", "--only", "records", configs["a-"], configs["d-"]); code != 1 || !strings.Contains(stderr, "its blob is not at the destination") {
+		t.Fatalf("records before blobs: exit %d, %s %s", code, out, stderr)
+	}
+	if out, stderr, code := storefs(t, "copy", configs["a-"], configs["d-"]); code != 0 || strings.Contains(out+stderr, s3test.SecretKey) {
+		t.Fatalf("config to config: exit %d, %s %s", code, out, stderr)
+	}
+	a, d := pirinode.Keys(t, "", srv.Client(), "a-"), pirinode.Keys(t, "", srv.Client(), "d-")
+	delete(a, "pdp "+legacy) // the bare key: copied under its v0.2.4 key
+	a["pdp "+pirinode.Shard(legacy)+"/"+legacy+".data"] = d["pdp "+pirinode.Shard(legacy)+"/"+legacy+".data"]
+	if !maps.Equal(a, d) {
+		t.Fatalf("S3 to S3: the buckets differ:\n%v\n%v", slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(d)))
+	}
+
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "a-wrong-secret-never-shown")
 	out, stderr, code = storefs(t, "copy", "--s3-insecure", src, "s3://c-@"+srv.Endpoint)
 	if code != 1 || strings.Contains(out+stderr, "a-wrong-secret-never-shown") || strings.Contains(out+stderr, s3test.AccessKey) || !strings.Contains(stderr, "access denied") {
@@ -196,4 +224,51 @@ func s3Key(k string) string {
 		return "consolidation " + key + ".cbor"
 	}
 	return k
+}
+
+// TestCopyFromARunningNode: a running node holds its LevelDB locks, so
+// its records cannot be read: copy says so and names the way out, and
+// --only blobs copies the blobs, which are immutable files.
+func TestCopyFromARunningNode(t *testing.T) {
+	src := t.TempDir()
+	w := pirinode.DataDir(t, src)
+	w.Clean()
+	w.Close()
+	held, err := leveldb.NewDatastore(filepath.Join(src, pirinode.Receipts), nil)
+	must(t, err)
+	defer held.Close()
+	dst := t.TempDir()
+	_, stderr, code := storefs(t, "copy", src, dst)
+	if code != 1 || !strings.Contains(stderr, "--only blobs") || !strings.Contains(stderr, "cp -a") {
+		t.Fatalf("records of a running node: exit %d, %s", code, stderr)
+	}
+	out, stderr, code := storefs(t, "copy", "--only", "blobs", "--json", src, dst)
+	if code != 0 || !strings.Contains(out, `"copied":4`) {
+		t.Fatalf("--only blobs: exit %d, %s %s", code, out, stderr)
+	}
+}
+
+// TestCopyVerifyExisting: a destination blob with rotten bytes of the
+// right size is skipped by a plain run and copied again by
+// --verify-existing.
+func TestCopyVerifyExisting(t *testing.T) {
+	src := t.TempDir()
+	w := pirinode.DataDir(t, src)
+	name := w.Stored([]byte("a blob that rots at the destination"), 1)
+	w.Close()
+	dst := t.TempDir()
+	if _, stderr, code := storefs(t, "copy", src, dst); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	path := filepath.Join(dst, "pdp", "datastore", pirinode.Shard(name), name+".data")
+	must(t, os.WriteFile(path, []byte("a blob that rots at the desTination"), 0o644))
+	if out, _, code := storefs(t, "copy", "--json", src, dst); code != 0 || !strings.Contains(out, `"copied":0`) {
+		t.Fatalf("a plain rerun: exit %d, %s", code, out)
+	}
+	if out, _, code := storefs(t, "copy", "--json", "--verify-existing", src, dst); code != 0 || !strings.Contains(out, `"copied":1,`) {
+		t.Fatalf("--verify-existing: exit %d, %s", code, out)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "a blob that rots at the destination" {
+		t.Fatalf("the blob is still %q", got)
+	}
 }
