@@ -33,11 +33,14 @@ type stream struct {
 	used uint64 // guarded by blobFile.streamsMu
 }
 
-// maxStreams bounds the runs kept per blob; past it the least recently
-// used one serves.
+// maxStreams bounds the runs kept per blob.
 const maxStreams = 8
 
-// stream picks the run a read at off continues, or starts one.
+// stream picks the run a read at off continues, or starts one. Past
+// maxStreams it takes over the least recently used run that is idle and
+// reads no sequential run ahead; with none such it returns nil, and the
+// read is served on its own (prefetch.Pool.Random): a random read never
+// waits for another's run, nor takes a sequential reader's read-ahead.
 func (f *blobFile) stream(off int64) *stream {
 	f.streamsMu.Lock()
 	defer f.streamsMu.Unlock()
@@ -48,20 +51,26 @@ func (f *blobFile) stream(off int64) *stream {
 			s.used = f.tick
 			return s
 		}
-		if lru == nil || s.used < lru.used {
+		if s.r.Ahead() || (lru != nil && s.used >= lru.used) {
+			continue
+		}
+		if s.mu.TryLock() { // idle
+			s.mu.Unlock()
 			lru = s
 		}
 	}
-	if len(f.streams) >= maxStreams {
+	if len(f.streams) < maxStreams {
+		s := &stream{r: f.root.pool.NewReader(string(f.digest), f.size, f.fetch), used: f.tick}
+		if f.head != nil {
+			s.r.Seed(f.head)
+		}
+		f.streams = append(f.streams, s)
+		return s
+	}
+	if lru != nil {
 		lru.used = f.tick
-		return lru
 	}
-	s := &stream{r: f.root.pool.NewReader(string(f.digest), f.size, f.fetch), used: f.tick}
-	if f.head != nil {
-		s.r.Seed(f.head)
-	}
-	f.streams = append(f.streams, s)
-	return s
+	return lru
 }
 
 var (
@@ -83,10 +92,18 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if f.root.isCorrupt(f.digest) {
 		return nil, syscall.EIO
 	}
-	s := f.stream(off)
-	s.mu.Lock()
-	data, release, err := s.r.View(ctx, dest, off)
-	s.mu.Unlock()
+	var data []byte
+	var release func()
+	var err error
+	if s := f.stream(off); s != nil {
+		s.mu.Lock()
+		data, release, err = s.r.View(ctx, dest, off)
+		s.mu.Unlock()
+	} else {
+		var n int
+		n, err = f.root.pool.Random(ctx, string(f.digest), f.size, f.fetch, dest, off)
+		data, release = dest[:n], func() {}
+	}
 	if err != nil {
 		release()
 		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)

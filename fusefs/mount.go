@@ -17,6 +17,13 @@ import (
 // most kernels with max_pages 256 accept.
 const maxRead = 1 << 20
 
+// maxBackground is how many asynchronous requests (the kernel's READs
+// that fill the page cache) may be in flight to the daemon at once:
+// go-fuse's default of 12 would queue the 13th of many random readers of
+// one blob behind the others. Each costs a goroutine and a request
+// buffer while it waits for the backend.
+const maxBackground = 64
+
 // Mount mounts root on dir, read-only. As root it calls mount(2) itself
 // (no fusermount needed); otherwise it uses fusermount3.
 func Mount(dir string, root *Root) (*fuse.Server, error) {
@@ -46,6 +53,7 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 			AllowOther:        o.AllowOther,
 			Options:           opts,
 			MaxWrite:          maxRead,
+			MaxBackground:     maxBackground,
 			Debug:             o.Debug,
 			DirectMountStrict: os.Geteuid() == 0,
 			DirectMountFlags:  syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY,

@@ -364,6 +364,11 @@ func (r *Reader) publish() {
 	r.pubHi.Store(hi)
 }
 
+// Ahead reports whether the reader has read-ahead scheduled: it serves a
+// sequential run. Like Continues it may be called while the reader
+// serves a read.
+func (r *Reader) Ahead() bool { return r.pubHi.Load() > r.pubLo.Load() }
+
 // Continues reports whether a read at off would continue this reader's
 // run: it starts where the last read ended, or falls in what is scheduled
 // (the kernel issues read-ahead requests out of order). Unlike the other
@@ -473,27 +478,42 @@ func (r *Reader) trim(pos int64) {
 	r.ahead = keep
 }
 
-// random serves a read that does not continue the last one: the bytes
-// asked for, page-aligned, shared with identical concurrent requests.
+// random serves a read that does not continue the last one.
 func (r *Reader) random(ctx context.Context, p []byte, off int64) (int, error) {
-	a := r.pool.cfg.Align
-	start := off / a * a
-	end := min(r.size, (off+int64(len(p))+a-1)/a*a)
-	c := r.pool.acquire(chunkKey{r.blob, start, end - start}, r.fetch)
-	if c == nil {
-		return r.direct(ctx, p, off)
+	return r.pool.Random(ctx, r.blob, r.size, r.fetch, p, off)
+}
+
+// Random serves one read of a blob (of size bytes) that belongs to no
+// run: the bytes asked for, page-aligned, shared with identical
+// concurrent requests. It keeps no state, so random reads of one blob
+// run side by side, each its own request.
+func (p *Pool) Random(ctx context.Context, blob string, size int64, fetch Fetch, dest []byte, off int64) (int, error) {
+	if off >= size {
+		return 0, nil
 	}
-	defer r.pool.release(c)
-	need := off - start + int64(len(p))
+	dest = dest[:min(int64(len(dest)), size-off)]
+	a := p.cfg.Align
+	start := off / a * a
+	end := min(size, (off+int64(len(dest))+a-1)/a*a)
+	c := p.acquire(chunkKey{blob, start, end - start}, fetch)
+	if c == nil {
+		return direct(ctx, fetch, dest, off)
+	}
+	defer p.release(c)
+	need := off - start + int64(len(dest))
 	if err := c.wait(ctx, need); err != nil {
 		return 0, err
 	}
-	return copy(p, c.buf[off-start:need]), nil
+	return copy(dest, c.buf[off-start:need]), nil
 }
 
 // direct reads without buffering, when the budget is spent.
 func (r *Reader) direct(ctx context.Context, p []byte, off int64) (int, error) {
-	body, err := r.fetch(ctx, off, int64(len(p)))
+	return direct(ctx, r.fetch, p, off)
+}
+
+func direct(ctx context.Context, fetch Fetch, p []byte, off int64) (int, error) {
+	body, err := fetch(ctx, off, int64(len(p)))
 	if err != nil {
 		return 0, err
 	}
