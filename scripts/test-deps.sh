@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSITYGW_VERSION=v1.8.0
+TOXIPROXY_VERSION=v2.5.0
 need_apt=()
 command -v fusermount3 >/dev/null || need_apt+=(fuse3)
 command -v getfattr >/dev/null || need_apt+=(attr)
@@ -25,4 +26,14 @@ fi
 if [ ! -x .tools/bin/versitygw ]; then
   echo "building versitygw $VERSITYGW_VERSION into .tools/bin (about a minute on a fresh machine)"
   GOBIN="$PWD/.tools/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
+
+# toxiproxy: a remote S3's latency, bandwidth, stalls and resets in front
+# of versitygw, for the fault tests and the remote bench profile.
+if [ ! -x .tools/bin/toxiproxy-server ]; then
+  echo "building toxiproxy $TOXIPROXY_VERSION into .tools/bin"
+  tmp=$(mktemp -d)
+  GOBIN="$tmp" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mv "$tmp/server" .tools/bin/toxiproxy-server
+  rmdir "$tmp"
 fi
