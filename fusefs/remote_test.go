@@ -116,4 +116,3 @@ func TestRemoteFaults(t *testing.T) {
 	t.Logf("a read across connection resets: %d bytes, %v", len(got), err)
 	intact(4)
 }
-
