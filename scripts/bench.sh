@@ -11,12 +11,16 @@
 # table.
 #   TRIALS=3 LIST_N=1000000 SMALL_N=10000 FIRST_N=11 scripts/bench.sh
 #   TESTS="first ls10k" KINDS="direct-get storefs-s3" scripts/bench.sh   (a part)
+#   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
+#     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
+#     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-3}
 LIST_N=${LIST_N:-1000000}
 SMALL_N=${SMALL_N:-10000}
 FIRST_N=${FIRST_N:-11}
+PROFILE=${PROFILE:-loopback}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (FUSE, drop_caches)" >&2; exit 1; }
 
 ./scripts/test-deps.sh >&2
@@ -24,13 +28,16 @@ for pkg in rclone s3fs; do
   command -v $pkg >/dev/null || { apt-get install -y -qq $pkg >/dev/null; }
 done
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
+command -v fio >/dev/null || apt-get install -y -qq fio >/dev/null
 
 W=$(mktemp -d /var/tmp/storefs-bench.XXXXXX)
 MOUNTS=()
 SERVER=
+PROXY=
 cleanup() {
   for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
+  [ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null || true
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -76,6 +83,24 @@ DISKFILE="$W/piri/pdp/datastore/$SHARD/$NAME.data"
 "$BT" mkflatfs "$W/piri1m" "$LIST_N" >/dev/null
 
 echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" >"$W/s3fs.passwd"; chmod 600 "$W/s3fs.passwd"
+
+# The remote profile: every reader (direct and mounts) goes through
+# toxiproxy from here on; the data above went in directly.
+if [ "$PROFILE" = remote ]; then
+  API=$("$BT" freeport); LISTEN=127.0.0.1:$("$BT" freeport)
+  .tools/bin/toxiproxy-server -host 127.0.0.1 -port "$API" >"$W/toxi.log" 2>&1 &
+  PROXY=$!
+  for _ in $(seq 200); do curl -fs "http://127.0.0.1:$API/version" >/dev/null && break; sleep 0.05; done
+  toxi() { curl -fs -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$API$1" -d "$2" >/dev/null; }
+  toxi /proxies "{\"name\":\"s3\",\"listen\":\"$LISTEN\",\"upstream\":\"$BENCH_S3\",\"enabled\":true}"
+  toxi /proxies/s3/toxics '{"name":"lat","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":10}}'
+  toxi /proxies/s3/toxics '{"name":"bw","type":"bandwidth","stream":"downstream","toxicity":1,"attributes":{"rate":102400}}'
+  export BENCH_S3=$LISTEN
+  S3FLAGS=(--s3-endpoint "$BENCH_S3" --s3-insecure)
+  log "remote profile: toxiproxy $LISTEN in front of versitygw (10 ms, 100 MiB/s per connection)"
+fi
+# cpu PID → the process's user + system CPU ticks so far
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # mount KIND BUCKET → prints the mountpoint; the daemon's pid in $W/pid
 mount_() {
@@ -131,8 +156,11 @@ trial() {
     direct-file) fresh "$test"; case $test in
         seq) median5 "$BT" seq "$DISKFILE" ;; first) "$BT" first $(firsts direct-file "$W/piri/pdp/datastore") ;; rand) "$BT" randread "$DISKFILE" 200 ;;
         par) "$BT" parallel "$DISKFILE" 8 ;; ls1m) "$BT" listr "$W/piri1m/pdp/datastore" | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
+    direct-streams) fresh; case $test in
+        seq) "$BT" s3 streams bench-pdp "$SHARD/$NAME.data" 8 8388608 ;; *) echo - ;; esac; return ;;
     direct-get) fresh; case $test in
-        seq) "$BT" s3 seq bench-pdp "$SHARD/$NAME.data" ;; first) "$BT" s3 first bench-pdp $(for n in "${FIRSTS[@]}"; do key "$n"; done) ;;
+        seq) "$BT" s3 seq bench-pdp "$SHARD/$NAME.data" ;;
+        fio16) t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); awk -v t="$t" 'BEGIN {printf "%.0f\n", 16/(t/200)}' ;; first) "$BT" s3 first bench-pdp $(for n in "${FIRSTS[@]}"; do key "$n"; done) ;;
         rand) before=$(lo_bytes); t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); echo "$(( ($(lo_bytes)-before)/1048576 ))" >"$W/side"; echo "$t" ;;
         ls10k) "$BT" s3 list flat-pdp | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
   esac
@@ -140,27 +168,35 @@ trial() {
   [ "$test" = ls10k ] && bucket=flat-pdp
   [ "$kind" = storefs-flatfs ] && bucket="$W/piri"
   [ "$kind" = storefs-flatfs ] && [ "$test" = ls1m ] && bucket="$W/piri1m"
-  case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m) echo -; return ;; esac
+  case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16) echo -; return ;; esac
   mnt=$(mount_ "$kind" "$bucket"); p=$(path "$kind" "$mnt")
   fresh "$test"
   # one request through the mount first: dropping caches evicted the
   # daemon's code too, and a running mount has it in memory
   case $test in ls*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
-  before=$(lo_bytes)
+  before=$(lo_bytes); cpu0=$(cpu "$(cat "$W/pid")")
   case $test in
     seq) if [ "$kind" = storefs-flatfs ]; then t=$(median5 "$BT" seq "$p"); else t=$("$BT" seq "$p"); fi ;; first) t=$("$BT" first $(firsts "$kind" "$mnt")) ;;
+    fio16) t=$(fio --name=r --filename="$p" --rw=randread --bs=4k --ioengine=psync --numjobs=16 --time_based --runtime=8 \
+        --randrepeat=1 --group_reporting --output-format=json 2>/dev/null | awk -F: '/"iops"/ {gsub(/[ ,]/, "", $2); print int($2); exit}') ;;
     rand) t=$("$BT" randread "$p" 200) ;; par) t=$("$BT" parallel "$p" 8) ;;
     ls10k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" -l | cut -d' ' -f1) ;;
     ls1m) t=$("$BT" list "$mnt/blobs" | cut -d' ' -f1) ;;
   esac
-  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm)" >"$W/side"
+  # MiB moved, peak RSS, and the daemon's CPU-s per GiB read (seq)
+  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm) $(awk -v a="$cpu0" -v b="$(cpu "$(cat "$W/pid")")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz}')" >"$W/side"
   umount_ "$mnt"
   echo "$t"
 }
 
 ALL_KINDS=(direct-file direct-get storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
+DEFAULT_TESTS="seq first rand ls10k ls1m par copy"
+if [ "$PROFILE" = remote ]; then
+  ALL_KINDS=(direct-get direct-streams storefs-s3 rclone-off rclone-full s3fs)
+  DEFAULT_TESTS="seq first rand ls10k par fio16"
+fi
 read -r -a KINDS <<<"${KINDS:-${ALL_KINDS[*]}}"
-read -r -a TESTS <<<"${TESTS:-seq first rand ls10k ls1m par copy}"
+read -r -a TESTS <<<"${TESTS:-$DEFAULT_TESTS}"
 for test in "${TESTS[@]}"; do
   [ "$test" = copy ] && continue # a table of its own, below
   for kind in "${KINDS[@]}"; do
@@ -174,24 +210,32 @@ for test in "${TESTS[@]}"; do
     med=$(printf '%s\n' "${vals[@]}" | median)
     mib=$(printf '%s\n' "${sides[@]}" | awk '{print $1}' | median)
     rss=$(printf '%s\n' "${sides[@]}" | awk '{print $2}' | median)
+    cpus=$(printf '%s\n' "${sides[@]}" | awk '{print $3}' | median)
     case $test in
       seq) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 1024/s}') ;;
       par) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 8*1024/s}') ;;
       first) cell=$(awk -v s="$med" 'BEGIN {printf "%.3f ms", s*1000}') ;;
+      fio16) cell="$med IOPS"; [ "$kind" = direct-get ] && cell="ideal 16/RTT = $med IOPS" ;;
       rand) cell=$(awk -v s="$med" -v m="${mib:-0}" 'BEGIN {printf "%.1f ms, %s MiB moved", s*1000, m}') ;;
       *) cell=$(awk -v s="$med" 'BEGIN {printf "%.2f s", s}') ;;
     esac
     case $test in seq|par|ls1m) [ -n "$rss" ] && [[ $kind != direct-* ]] && cell="$cell, RSS $rss MiB" ;; esac
+    [ "$test" = seq ] && [ -n "$cpus" ] && [[ $kind != direct-* ]] && cell="$cell, $cpus CPU-s/GiB"
+    [ "$test" = fio16 ] && [ -n "$mib" ] && [[ $kind != direct-* ]] && cell="$cell, $mib MiB moved"
     CELL[$test,$kind]=$cell
     log "$test $kind: $cell"
   done
 done
 
 declare -A LABEL=([seq]="sequential read, 1 GiB" [first]="open + first 4 KiB" [rand]="200 random 4 KiB reads"
-  [ls10k]="ls -l, $SMALL_N blobs (S3)" [ls1m]="ls, $LIST_N blobs (flatfs)" [par]="8 parallel readers, 1 GiB")
+  [ls10k]="ls -l, $SMALL_N blobs (S3)" [ls1m]="ls, $LIST_N blobs (flatfs)" [par]="8 parallel readers, 1 GiB"
+  [fio16]="16 random 4 KiB readers of one blob (fio, 8 s)")
+declare -A HEAD=([direct-file]="direct file" [direct-get]="direct GET" [direct-streams]="direct, 8 ranged 8 MiB streams"
+  [storefs-flatfs]="storefs flatfs" [storefs-s3]="storefs S3" [rclone-off]="rclone (vfs off)" [rclone-full]="rclone (vfs full)" [s3fs]="s3fs")
 echo
-echo "| measure | direct file | direct GET | storefs flatfs | storefs S3 | rclone (vfs off) | rclone (vfs full) | s3fs |"
-echo "|---|---|---|---|---|---|---|---|"
+header="| measure ($PROFILE) |"; rule="|---|"
+for kind in "${ALL_KINDS[@]}"; do header="$header ${HEAD[$kind]} |"; rule="$rule---|"; done
+echo "$header"; echo "$rule"
 for test in "${TESTS[@]}"; do
   [ "$test" = copy ] && continue
   row="| ${LABEL[$test]} |"
@@ -199,7 +243,7 @@ for test in "${TESTS[@]}"; do
   echo "$row"
 done
 echo
-echo "medians of $TRIALS runs; $(nproc) cores; versitygw v1.8.0 (keep-alive) on 127.0.0.1; MiB moved = loopback traffic"
+echo "medians of $TRIALS runs; $(nproc) cores; versitygw v1.8.0 (keep-alive) on 127.0.0.1$( [ "$PROFILE" = remote ] && echo ", behind toxiproxy (10 ms, 100 MiB/s per connection)"); MiB moved = loopback traffic; CPU-s/GiB = the daemon's"
 
 # copy: the data dir's blobs (the 1 GiB one, the 64 MiB ones, one small)
 # into a fresh bucket: storefs copy (hashing every blob, writing Piri's

@@ -10,6 +10,8 @@
 //	benchtool listr DIR                every file under DIR, as find does; prints seconds and the count
 //	benchtool mkflatfs DIR N           N small blobs in Piri's flatfs layout
 //	benchtool s3 seq|first|randread|list|putflat BUCKET [KEY...|N]
+//	benchtool s3 streams BUCKET KEY N CHUNK
+//	                                   N parallel ranged GETs of CHUNK bytes over the object
 //	                                   the same against S3 directly (minio-go; endpoint
 //	                                   in BENCH_S3, credentials in AWS_* variables)
 //	benchtool freeport                 a free 127.0.0.1 port
@@ -29,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -352,6 +355,36 @@ func s3cmd(args []string) (string, error) {
 	case "first": // the median over the keys, each after idleGap
 		measured, err = medianAfterIdle(args[2:], func(key string) error { return get(key, 0, 4096, buf) })
 		return "", err
+	case "streams": // KEY N CHUNK: N parallel ranged GETs of CHUNK bytes cover the object, in order
+		info, err := c.StatObject(ctx, bucket, args[2], minio.StatObjectOptions{})
+		if err != nil {
+			return "", err
+		}
+		n, chunk := atoi(args[3]), int64(atoi(args[4]))
+		var next atomic.Int64
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				buf := make([]byte, 1<<20)
+				for {
+					off := next.Add(chunk) - chunk
+					if off >= info.Size {
+						errs <- nil
+						return
+					}
+					if err := get(args[2], off, min(chunk, info.Size-off), buf); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				return "", err
+			}
+		}
+		return "", nil
 	case "randread":
 		info, err := c.StatObject(ctx, bucket, args[2], minio.StatObjectOptions{})
 		if err != nil {
