@@ -272,3 +272,21 @@ func TestCopyVerifyExisting(t *testing.T) {
 		t.Fatalf("the blob is still %q", got)
 	}
 }
+
+// TestCopyUndecodable: a record that does not decode is still copied
+// under its key, byte for byte, with a warning; warnings alone exit 0.
+func TestCopyUndecodable(t *testing.T) {
+	src := t.TempDir()
+	w := pirinode.DataDir(t, src)
+	w.Clean()
+	w.Claim([]byte("not a CAR")) // over the delegation
+	w.Close()
+	dst := t.TempDir()
+	out, stderr, code := storefs(t, "copy", "--json", src, dst)
+	if code != 0 || !strings.Contains(out, `"warnings":1`) || !strings.Contains(stderr, "does not decode") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if got, want := pirinode.Keys(t, dst, nil, ""), pirinode.Keys(t, src, nil, ""); !maps.Equal(got, want) {
+		t.Fatal("the stores differ")
+	}
+}
