@@ -46,27 +46,9 @@ type Server struct {
 	exited chan struct{}
 }
 
-// Binary finds versitygw, or returns "".
-func Binary() string {
-	if p := os.Getenv("STOREFS_VERSITYGW"); p != "" {
-		return p
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			p := filepath.Join(dir, ".tools", "bin", "versitygw")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil || filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	return ""
-}
+// Binary finds versitygw ($STOREFS_VERSITYGW, .tools/bin, $PATH), or
+// returns "".
+func Binary() string { return tier.Tool("STOREFS_VERSITYGW", "versitygw") }
 
 // Require marks t as an S3 test (the system tier, see internal/tier):
 // it skips, or fails on CI, when versitygw is missing.

@@ -11,6 +11,8 @@ package tier
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -34,4 +36,28 @@ func Require(t testing.TB, what, missing string) {
 		t.Fatalf("%s test cannot run: %s (CI runs the system tier whole)", what, missing)
 	}
 	t.Skipf("%s test skipped: %s", what, missing)
+}
+
+// Tool finds a test server's binary: $env when set, else .tools/bin/name
+// in the module (make test-deps builds it there), else name on $PATH;
+// "" when none.
+func Tool(env, name string) string {
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			p := filepath.Join(dir, ".tools", "bin", name)
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil || filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return ""
 }

@@ -10,34 +10,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/storacha/storefs/internal/tier"
 )
 
-// Binary finds toxiproxy-server, or returns "".
-func Binary() string {
-	if p := os.Getenv("STOREFS_TOXIPROXY"); p != "" {
-		return p
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, ".tools", "bin", "toxiproxy-server")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil || filepath.Dir(dir) == dir {
-			return ""
-		}
-	}
-}
+// Binary finds toxiproxy-server ($STOREFS_TOXIPROXY, .tools/bin, $PATH),
+// or returns "".
+func Binary() string { return tier.Tool("STOREFS_TOXIPROXY", "toxiproxy-server") }
 
 // Proxy is one proxy of a running toxiproxy.
 type Proxy struct {
