@@ -164,6 +164,20 @@ func (r *redacted) Unwrap() error { return r.err }
 type Store struct {
 	c      *Client
 	bucket string
+	// shards, when above zero, lists the bucket's top-level prefixes
+	// that many at a time (see Sharded).
+	shards int
+}
+
+// Sharded makes a full listing of the bucket run per top-level prefix,
+// n listings at once, merged back into key order: for a bucket whose
+// keys sit under many prefixes of a fixed shape (Piri's pdp bucket:
+// "<shard>/<b32>.data", 1,024 shards), where one listing is a round trip
+// per 1,000 keys. A bucket keyed otherwise (records, one prefix per
+// digest) must not be: its top level is as long as the bucket.
+func (s *Store) Sharded(n int) *Store {
+	s.shards = n
+	return s
 }
 
 var _ objectstore.Store = (*Store)(nil)

@@ -3,14 +3,19 @@ package minio
 import (
 	"context"
 	"iter"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/storacha/storefs/store/objectstore"
 )
 
-// List pages through ListObjectsV2 (1000 keys a page), yielding as it goes.
+// List pages through ListObjectsV2 (1000 keys a page), yielding as it
+// goes; a full listing of a Sharded bucket runs per shard.
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
+	if prefix == "" && s.shards > 0 {
+		return s.listSharded(ctx)
+	}
 	return func(yield func(objectstore.Info, error) bool) {
 		if err := ctx.Err(); err != nil {
 			yield(objectstore.Info{}, err)
@@ -30,4 +35,96 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.I
 	}
 }
 
-// errStalled reports a request whose server went quiet for Timeout.
+// pending is one place in a sharded listing's order: an object at the
+// top level, or a shard whose listing runs (or ran) ahead of the reader.
+type pending struct {
+	info  objectstore.Info
+	shard chan shardList // nil for a top-level object
+}
+
+type shardList struct {
+	infos []objectstore.Info
+	err   error
+}
+
+// listSharded lists the top level with a delimiter, and each prefix in
+// it with up to s.shards listings at once, yielding each prefix's keys
+// where the top-level listing has the prefix: shards in order, keys in
+// order within a shard (a server lists a page's objects before its
+// prefixes, so top-level objects, Piri v0.2.3's bare keys, come where
+// their page puts them). What is held is the shards listed ahead of the
+// reader, at most twice s.shards of them. A failed shard ends the
+// listing with its error.
+func (s *Store) listSharded(ctx context.Context) iter.Seq2[objectstore.Info, error] {
+	return func(yield func(objectstore.Info, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		order := make(chan pending, s.shards)
+		slots := make(chan struct{}, s.shards)
+		var topErr error
+		go func() {
+			defer close(order)
+			for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{}) {
+				if info.Err != nil {
+					topErr = s.c.wrap(info.Err, "s3 list %s", s.bucket)
+					return
+				}
+				p := pending{info: objectstore.Info{Key: info.Key, Size: info.Size, ModTime: info.LastModified}}
+				if strings.HasSuffix(info.Key, "/") { // a common prefix: a shard
+					p.shard = make(chan shardList, 1)
+					select {
+					case slots <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+					go func(prefix string, out chan<- shardList) {
+						defer func() { <-slots }()
+						var l shardList
+						for info, err := range s.List(ctx, prefix) {
+							if err != nil {
+								l.err = err
+								break
+							}
+							l.infos = append(l.infos, info)
+						}
+						out <- l
+					}(info.Key, p.shard)
+				}
+				select {
+				case order <- p:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		for p := range order {
+			if p.shard == nil {
+				if !yield(p.info, nil) {
+					return
+				}
+				continue
+			}
+			var l shardList
+			select {
+			case l = <-p.shard:
+			case <-ctx.Done():
+				yield(objectstore.Info{}, ctx.Err())
+				return
+			}
+			if l.err != nil {
+				yield(objectstore.Info{}, l.err)
+				return
+			}
+			for _, info := range l.infos {
+				if !yield(info, nil) {
+					return
+				}
+			}
+		}
+		if topErr != nil {
+			yield(objectstore.Info{}, topErr)
+		} else if err := ctx.Err(); err != nil {
+			yield(objectstore.Info{}, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -283,5 +284,63 @@ func TestRegionAskedOfTheServer(t *testing.T) {
 	}
 	if _, err := c.Bucket(ctx, "regional", false); err == nil {
 		t.Fatal("a client signing for us-east-1 opened a bucket of an eu-central-1 server: the test cannot tell regions apart")
+	}
+}
+
+// TestShardedListing: a full listing of a Sharded bucket, run per shard
+// with 3 at once, yields what one listing yields, the sharded keys in key
+// order, bare top-level keys included; it stops early without leaving
+// a goroutine, and a cancelled listing ends with an error.
+func TestShardedListing(t *testing.T) {
+	srv := s3test.Start(t)
+	plain := open(t, config(srv), "sharded", true)
+	ctx := context.Background()
+	for i := range 40 {
+		objectstoretest.Put(t, plain, fmt.Sprintf("%02d/key-%03d.data", i%13, i), []byte(fmt.Sprint(i)))
+	}
+	for _, bare := range []string{"00a", "05bare", "zz-last"} {
+		objectstoretest.Put(t, plain, bare, []byte(bare))
+	}
+	keys := func(s *s3.Store) []string {
+		var out []string
+		for info, err := range s.List(ctx, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %d", info.Key, info.Size))
+		}
+		return out
+	}
+	want := keys(plain)
+	sharded := open(t, config(srv), "sharded", false).Sharded(3)
+	got := keys(sharded)
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) || len(got) != 43 {
+		t.Fatalf("sharded listing:\n%v\nwant:\n%v", got, want)
+	}
+	// Shards come in order, keys in order within each (top-level keys
+	// come where the top-level listing has them).
+	var inShards []string
+	for _, k := range got {
+		if strings.Contains(k, "/") {
+			inShards = append(inShards, k)
+		}
+	}
+	if !slices.IsSorted(inShards) || len(inShards) != 40 {
+		t.Fatalf("sharded keys out of order: %v", inShards)
+	}
+	n := 0
+	for range sharded.List(ctx, "") {
+		if n++; n == 5 {
+			break
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	var last error
+	for _, err := range sharded.List(cctx, "") {
+		last = err
+	}
+	if last == nil {
+		t.Fatal("a cancelled listing ended without an error")
 	}
 }
