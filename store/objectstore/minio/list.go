@@ -11,11 +11,66 @@ import (
 )
 
 // List pages through ListObjectsV2 (1000 keys a page), yielding as it
-// goes; a full listing of a Sharded bucket runs per shard.
+// goes; a full listing of a big Sharded bucket runs per shard.
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
 	if prefix == "" && s.shards > 0 {
-		return s.listSharded(ctx)
+		return s.listAdaptive(ctx)
 	}
+	return s.list(ctx, prefix, "")
+}
+
+// bigShard is the fewest keys a shard holds, judged from the first page,
+// for a listing per shard to pay: with 1,024 shards such a bucket holds
+// a quarter million keys, 256 pages listed one after another, where per
+// shard it is 1,024 requests 8 at a time. A smaller bucket is listed
+// page by page.
+const bigShard = 250
+
+// listAdaptive lists page by page, and when the first 1,000 keys show
+// shards of bigShard keys or more, finishes the shard it is in and
+// lists the rest per shard.
+func (s *Store) listAdaptive(ctx context.Context) iter.Seq2[objectstore.Info, error] {
+	return func(yield func(objectstore.Info, error) bool) {
+		pageCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var n, sharded, shards int
+		lastShard, lastKey, switching := "", "", false
+		for info, err := range s.list(pageCtx, "", "") {
+			if err != nil {
+				yield(info, err)
+				return
+			}
+			shard, _, inShard := strings.Cut(info.Key, "/")
+			if switching && shard != lastShard {
+				// The next shard begins: list from here per shard.
+				cancel()
+				for info, err := range s.listSharded(ctx, lastKey) {
+					if !yield(info, err) || err != nil {
+						return
+					}
+				}
+				return
+			}
+			if !yield(info, nil) {
+				return
+			}
+			n++
+			if inShard {
+				sharded++
+				if shard != lastShard {
+					shards++
+				}
+				lastShard = shard
+			}
+			lastKey = info.Key
+			if n == 1000 && sharded >= 900 && sharded/shards >= bigShard {
+				switching = true
+			}
+		}
+	}
+}
+
+func (s *Store) list(ctx context.Context, prefix, startAfter string) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		if err := ctx.Err(); err != nil {
 			yield(objectstore.Info{}, err)
@@ -23,7 +78,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.I
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: startAfter}) {
 			if info.Err != nil {
 				yield(objectstore.Info{}, s.c.wrap(info.Err, "s3 list %s/%s", s.bucket, prefix))
 				return
@@ -47,7 +102,8 @@ type shardList struct {
 	err   error
 }
 
-// listSharded lists the top level with a delimiter, and each prefix in
+// listSharded lists the top level (after startAfter) with a delimiter,
+// and each prefix in
 // it with up to s.shards listings at once, yielding each prefix's keys
 // where the top-level listing has the prefix: shards in order, keys in
 // order within a shard (a server lists a page's objects before its
@@ -55,7 +111,7 @@ type shardList struct {
 // their page puts them). What is held is the shards listed ahead of the
 // reader, at most twice s.shards of them. A failed shard ends the
 // listing with its error.
-func (s *Store) listSharded(ctx context.Context) iter.Seq2[objectstore.Info, error] {
+func (s *Store) listSharded(ctx context.Context, startAfter string) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -64,7 +120,7 @@ func (s *Store) listSharded(ctx context.Context) iter.Seq2[objectstore.Info, err
 		var topErr error
 		go func() {
 			defer close(order)
-			for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{}) {
+			for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{StartAfter: startAfter}) {
 				if info.Err != nil {
 					topErr = s.c.wrap(info.Err, "s3 list %s", s.bucket)
 					return
@@ -80,7 +136,7 @@ func (s *Store) listSharded(ctx context.Context) iter.Seq2[objectstore.Info, err
 					go func(prefix string, out chan<- shardList) {
 						defer func() { <-slots }()
 						var l shardList
-						for info, err := range s.List(ctx, prefix) {
+						for info, err := range s.list(ctx, prefix, "") {
 							if err != nil {
 								l.err = err
 								break

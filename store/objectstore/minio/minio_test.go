@@ -311,10 +311,34 @@ func TestShardedListing(t *testing.T) {
 		}
 		return out
 	}
+	// Listings by shard are listings with a delimiter: counted.
+	var perShard atomic.Int32
+	cfg := config(srv)
+	cfg.WrapTransport = func(next http.RoundTripper) http.RoundTripper {
+		return roundTrip(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Query().Get("delimiter") != "" || r.URL.Query().Get("prefix") != "" {
+				perShard.Add(1)
+			}
+			return next.RoundTrip(r)
+		})
+	}
+	// A small bucket is listed page by page: the same listing.
+	small := open(t, cfg, "sharded", false).Sharded(3)
+	if got, want := keys(small), keys(plain); strings.Join(got, ",") != strings.Join(want, ",") || perShard.Load() != 0 {
+		t.Fatalf("a small sharded bucket (%d listings by shard):\n%v\nwant\n%v", perShard.Load(), got, want)
+	}
+	// A big one (its first 1,000 keys in 2 shards) turns to a listing per
+	// shard after the shard it is in.
+	for i := range 2600 {
+		objectstoretest.Put(t, plain, fmt.Sprintf("%02d/big-%04d.data", i%5, i), []byte("b"))
+	}
 	want := keys(plain)
-	sharded := open(t, config(srv), "sharded", false).Sharded(3)
+	sharded := open(t, cfg, "sharded", false).Sharded(3)
 	got := keys(sharded)
-	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) || len(got) != 43 {
+	if perShard.Load() < 11 { // the top level, and the 11 shards after the first two
+		t.Fatalf("%d listings by shard", perShard.Load())
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) || len(got) != 2643 {
 		t.Fatalf("sharded listing:\n%v\nwant:\n%v", got, want)
 	}
 	// Shards come in order, keys in order within each (top-level keys
@@ -325,7 +349,7 @@ func TestShardedListing(t *testing.T) {
 			inShards = append(inShards, k)
 		}
 	}
-	if !slices.IsSorted(inShards) || len(inShards) != 40 {
+	if !slices.IsSorted(inShards) || len(inShards) != 2640 {
 		t.Fatalf("sharded keys out of order: %v", inShards)
 	}
 	n := 0
@@ -344,3 +368,7 @@ func TestShardedListing(t *testing.T) {
 		t.Fatal("a cancelled listing ended without an error")
 	}
 }
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
