@@ -9,7 +9,6 @@
 package retrievaljournal
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/ipfs/go-cid"
+	car "github.com/ipld/go-car/v2"
 	"github.com/ipld/go-ipld-prime/datamodel"
 	mh "github.com/multiformats/go-multihash"
 	"github.com/multiformats/go-varint"
@@ -258,44 +258,36 @@ func (e *Entry) retrieval() error {
 	return nil
 }
 
-// sections reads a CARv1 with no roots section by section, checking that
-// each section's CID is the car-codec sha2-256 of its data, as Piri
-// writes them.
+// sections reads a CARv1 with no roots section by section (go-car,
+// every section's bytes checked against its CID), as Piri writes them.
 func sections(data []byte) iter.Seq2[ipldutil.Block, error] {
 	return func(yield func(ipldutil.Block, error) bool) {
 		if len(data) == 0 { // a batch in progress not yet begun
 			return
 		}
-		r := bufio.NewReader(bytes.NewReader(data))
-		header, err := frame(r)
+		br, err := car.NewBlockReader(bytes.NewReader(data), car.WithTrustedCAR(false), car.MaxAllowedSectionSize(maxSection))
 		if err != nil {
-			yield(ipldutil.Block{}, fmt.Errorf("%w: header: %v", ErrCorrupt, err))
+			yield(ipldutil.Block{}, fmt.Errorf("%w: %v", ErrCorrupt, err))
 			return
 		}
-		if err := checkHeader(header); err != nil {
-			yield(ipldutil.Block{}, fmt.Errorf("%w: header: %v", ErrCorrupt, err))
+		if br.Version != 1 || len(br.Roots) != 0 {
+			yield(ipldutil.Block{}, fmt.Errorf("%w: header: want a CARv1 with no roots", ErrCorrupt))
 			return
 		}
 		for {
-			sec, err := frame(r)
-			if err == io.EOF {
+			b, err := br.Next()
+			if errors.Is(err, io.EOF) {
 				return
 			}
 			if err != nil {
 				yield(ipldutil.Block{}, fmt.Errorf("%w: %v", ErrCorrupt, err))
 				return
 			}
-			n, c, err := cid.CidFromBytes(sec)
-			if err != nil {
-				yield(ipldutil.Block{}, fmt.Errorf("%w: section cid: %v", ErrCorrupt, err))
+			if b.Cid().Prefix().Codec != carCodec {
+				yield(ipldutil.Block{}, fmt.Errorf("%w: section %s: not a receipt archive's CID", ErrCorrupt, b.Cid()))
 				return
 			}
-			body := sec[n:]
-			if want := carCID(body); !want.Equals(c) {
-				yield(ipldutil.Block{}, fmt.Errorf("%w: section %s: its bytes hash to %s", ErrCorrupt, c, want))
-				return
-			}
-			if !yield(ipldutil.Block{CID: c, Data: body}, nil) {
+			if !yield(ipldutil.Block{CID: b.Cid(), Data: b.RawData()}, nil) {
 				return
 			}
 		}
@@ -304,49 +296,6 @@ func sections(data []byte) iter.Seq2[ipldutil.Block, error] {
 
 // maxSection bounds one section (a receipt archive: KB sized).
 const maxSection = 64 << 20
-
-// frame reads one uvarint-length-prefixed frame; io.EOF only at a clean
-// end.
-func frame(r *bufio.Reader) ([]byte, error) {
-	n, err := varint.ReadUvarint(r)
-	if err == io.EOF {
-		return nil, io.EOF
-	}
-	if err != nil {
-		return nil, fmt.Errorf("section length: %v", err)
-	}
-	if n == 0 || n > maxSection {
-		return nil, fmt.Errorf("section of %d bytes", n)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, fmt.Errorf("section cut short: %v", err)
-	}
-	return buf, nil
-}
-
-func checkHeader(b []byte) error {
-	n, err := ipldutil.DecodeCBOR(b)
-	if err != nil {
-		return err
-	}
-	v, err := ipldutil.Int(n, "version")
-	if err != nil {
-		return err
-	}
-	if v != 1 {
-		return fmt.Errorf("car version %d, want 1", v)
-	}
-	// Piri's batches have no roots: {roots: [], version: 1}.
-	roots, err := ipldutil.Required(n, "roots")
-	if err != nil {
-		return err
-	}
-	if roots.Kind() != datamodel.Kind_List || roots.Length() != 0 || n.Length() != 2 {
-		return fmt.Errorf("want {roots: [], version: 1}")
-	}
-	return nil
-}
 
 // carCodec is the multicodec of a CAR file (section and batch CIDs).
 const carCodec = 0x0202
