@@ -287,19 +287,7 @@ func blobVerify(c *cli.Context) error {
 }
 
 func verifyBlob(c *cli.Context, blobs blobstore.Store, info blobstore.Info) error {
-	v, err := blobstore.NewVerifier(info.Digest)
-	if err != nil {
-		return err
-	}
-	obj, err := blobs.Get(c.Context, info.Digest)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
 	bar := newProgress(c, info.Size, "verify "+blobstore.Name(info.Digest)[:12])
-	if _, err := io.CopyBuffer(v, bar.reader(obj), make([]byte, 1<<20)); err != nil {
-		return fmt.Errorf("read blob %s: %w", blobstore.Name(info.Digest), err)
-	}
-	bar.done()
-	return v.Check()
+	defer bar.done()
+	return blobstore.Check(c.Context, blobs, info.Digest, bar.reader)
 }

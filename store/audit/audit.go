@@ -16,10 +16,10 @@ import (
 	"time"
 
 	mh "github.com/multiformats/go-multihash"
-	"golang.org/x/time/rate"
 
 	"github.com/storacha/storefs/internal/digestset"
 	"github.com/storacha/storefs/internal/pool"
+	"github.com/storacha/storefs/internal/throttle"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/local/retrievaljournal"
@@ -476,10 +476,7 @@ func (a *auditor) tracked(ctx context.Context, batch string) bool {
 // blob that cannot be read is logged, the others are still hashed, and
 // the check is incomplete.
 func (a *auditor) verify(ctx context.Context) error {
-	var limiter *rate.Limiter
-	if a.cfg.BWLimit > 0 {
-		limiter = rate.NewLimiter(rate.Limit(a.cfg.BWLimit), int(min(a.cfg.BWLimit, 1<<20)))
-	}
+	limit := throttle.New(a.cfg.BWLimit)
 	var done atomic.Int64
 	progress := func(n int) {
 		d := done.Add(int64(n))
@@ -495,7 +492,8 @@ func (a *auditor) verify(ctx context.Context) error {
 		}
 	}
 	hash := func(ctx context.Context, r digestset.Row) (struct{}, error) {
-		return struct{}{}, a.hashBlob(ctx, a.table.Digest(r), limiter, progress)
+		through := func(r io.Reader) io.Reader { return limit.Reader(ctx, r, progress) }
+		return struct{}{}, blobstore.Check(ctx, a.st.Blobs, a.table.Digest(r), through)
 	}
 	var unreadable []string
 	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r digestset.Row, _ struct{}, err error) error {
@@ -520,48 +518,4 @@ func (a *auditor) verify(ctx context.Context) error {
 		err = fmt.Errorf("%d blobs could not be read (the first: %s)", len(unreadable), unreadable[0])
 	}
 	return err
-}
-
-func (a *auditor) hashBlob(ctx context.Context, digest mh.Multihash, limiter *rate.Limiter, progress func(int)) error {
-	v, err := blobstore.NewVerifier(digest)
-	if err != nil {
-		return err
-	}
-	obj, err := a.st.Blobs.Get(ctx, digest)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	buf := make([]byte, 256<<10)
-	for {
-		n, err := obj.Read(buf)
-		if n > 0 {
-			if limiter != nil {
-				if err := waitN(ctx, limiter, n); err != nil {
-					return err
-				}
-			}
-			v.Write(buf[:n])
-			progress(n)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read blob %s: %w", blobstore.Name(digest), err)
-		}
-	}
-	return v.Check()
-}
-
-// waitN takes n tokens, in bursts the limiter allows.
-func waitN(ctx context.Context, l *rate.Limiter, n int) error {
-	for n > 0 {
-		k := min(n, l.Burst())
-		if err := l.WaitN(ctx, k); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
 }

@@ -228,6 +228,29 @@ func (v *Verifier) Check() error {
 	return nil
 }
 
+// Check reads a stored blob whole (through wrap, when set: a rate limit,
+// progress) and compares its bytes with its multihash: nil, a
+// ErrDigestMismatch, or why it could not be read.
+func Check(ctx context.Context, s Store, digest mh.Multihash, wrap func(io.Reader) io.Reader) error {
+	v, err := NewVerifier(digest)
+	if err != nil {
+		return err
+	}
+	obj, err := s.Get(ctx, digest)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	var r io.Reader = obj
+	if wrap != nil {
+		r = wrap(obj)
+	}
+	if _, err := io.CopyBuffer(v, r, make([]byte, 256<<10)); err != nil {
+		return fmt.Errorf("read blob %s: %w", Name(digest), err)
+	}
+	return v.Check()
+}
+
 // Reader passes r through, hashing it, and reports a mismatch instead of
 // io.EOF at its end, which makes objectstores abort the write.
 func (v *Verifier) Reader(r io.Reader) io.Reader { return &verifyingReader{r: r, v: v} }

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	mh "github.com/multiformats/go-multihash"
-	"golang.org/x/time/rate"
 
 	"github.com/storacha/storefs/internal/digestset"
 	"github.com/storacha/storefs/internal/pool"
+	"github.com/storacha/storefs/internal/throttle"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
@@ -99,9 +99,7 @@ func Run(ctx context.Context, src, dst Stores, opts Options, progress *Progress)
 	}
 	r := &run{src: src, dst: dst, opts: opts, p: progress, start: time.Now()}
 	r.sum.DryRun = opts.DryRun
-	if opts.BWLimit > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(opts.BWLimit), int(min(opts.BWLimit, 1<<20)))
-	}
+	r.limit = throttle.New(opts.BWLimit)
 	err := r.run(ctx)
 	r.sum.Seconds = time.Since(r.start).Seconds()
 	if r.sum.Seconds > 0 {
@@ -115,7 +113,7 @@ type run struct {
 	opts     Options
 	p        *Progress
 	sum      Summary
-	limiter  *rate.Limiter
+	limit    *throttle.Limit
 	start    time.Time
 	warnings atomic.Int64 // counted by workers, added to sum after each kind
 }
@@ -189,7 +187,8 @@ func (r *run) blobs(ctx context.Context) error {
 			if !r.opts.VerifyExisting {
 				return outcome{skipped: true}, nil
 			}
-			if err := r.verifyAt(ctx, r.dst.Blobs, info.Digest); err == nil {
+			through := func(src io.Reader) io.Reader { return r.reader(ctx, src) }
+			if err := blobstore.Check(ctx, r.dst.Blobs, info.Digest, through); err == nil {
 				return outcome{skipped: true}, nil
 			} else if !errors.Is(err, blobstore.ErrDigestMismatch) {
 				return outcome{}, err
@@ -238,45 +237,7 @@ func (r *run) blobs(ctx context.Context) error {
 // reader passes a source stream through the bandwidth limit, counting
 // its bytes as progress.
 func (r *run) reader(ctx context.Context, src io.Reader) io.Reader {
-	return &limited{ctx: ctx, r: src, run: r}
-}
-
-type limited struct {
-	ctx context.Context
-	r   io.Reader
-	run *run
-}
-
-func (l *limited) Read(p []byte) (int, error) {
-	if lim := l.run.limiter; lim != nil && len(p) > lim.Burst() {
-		p = p[:lim.Burst()]
-	}
-	n, err := l.r.Read(p)
-	if n > 0 {
-		if lim := l.run.limiter; lim != nil {
-			if werr := lim.WaitN(l.ctx, n); werr != nil {
-				return n, werr
-			}
-		}
-		l.run.p.Bytes.Add(int64(n))
-	}
-	return n, err
-}
-
-func (r *run) verifyAt(ctx context.Context, blobs blobstore.Store, digest mh.Multihash) error {
-	v, err := blobstore.NewVerifier(digest)
-	if err != nil {
-		return err
-	}
-	obj, err := blobs.Get(ctx, digest)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	if _, err := io.CopyBuffer(v, r.reader(ctx, obj), make([]byte, 256<<10)); err != nil {
-		return err
-	}
-	return v.Check()
+	return r.limit.Reader(ctx, src, func(n int) { r.p.Bytes.Add(int64(n)) })
 }
 
 // kind is one kind of record, as a copy sees it.
