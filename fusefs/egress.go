@@ -216,18 +216,14 @@ func (f *batchFile) name() string {
 
 func (f *batchFile) attr(a *fuse.Attr) syscall.Errno {
 	root := f.dir.root
-	var mtime time.Time
-	if fi, err := os.Stat(f.dir.j.Path(f.batch)); err == nil {
-		mtime = fi.ModTime()
-	}
-	size := f.batch.Size
+	size, mtime := f.batch.Size, f.batch.ModTime
 	switch {
 	case f.batch.IsWIP():
 		sizes, err := f.dir.wipSizes(f.batch)
 		if err != nil {
 			return root.toErrno("getattr", f.name(), err)
 		}
-		size = sizes.car
+		size, mtime = sizes.car, sizes.mtime
 		if f.json {
 			size = sizes.json
 		}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	car "github.com/ipld/go-car/v2"
@@ -55,9 +56,10 @@ func Open(dir string) (*Journal, error) {
 
 // Batch names one batch file.
 type Batch struct {
-	Name string  // file name
-	CID  cid.Cid // cid.Undef for the work-in-progress batch
-	Size int64
+	Name    string  // file name
+	CID     cid.Cid // cid.Undef for the work-in-progress batch
+	Size    int64
+	ModTime time.Time
 }
 
 // IsWIP says whether this is the batch being written.
@@ -80,11 +82,11 @@ func (j *Journal) Batches() ([]Batch, error) {
 		}
 		name := e.Name()
 		if name == WIP {
-			wip = &Batch{Name: name, Size: info.Size()}
+			wip = &Batch{Name: name, Size: info.Size(), ModTime: info.ModTime()}
 			continue
 		}
 		if c, ok := BatchCID(name); ok {
-			out = append(out, Batch{Name: name, CID: c, Size: info.Size()})
+			out = append(out, Batch{Name: name, CID: c, Size: info.Size(), ModTime: info.ModTime()})
 		}
 	}
 	slices.SortFunc(out, func(a, b Batch) int { return strings.Compare(a.Name, b.Name) })
@@ -123,7 +125,7 @@ func (j *Journal) Batch(name string) (Batch, error) {
 		return Batch{}, fmt.Errorf("retrieval journal: %w", err)
 	}
 	c, _ := BatchCID(name)
-	return Batch{Name: name, CID: c, Size: fi.Size()}, nil
+	return Batch{Name: name, CID: c, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
 // Path is where a batch's file is.
