@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/audit"
@@ -285,40 +283,19 @@ func writeProm(path string, sum audit.Summary, ok bool, at time.Time) error {
 	return nil
 }
 
-// checkBar is --verify's progress bar with an ETA, on a terminal only.
+// checkBar is --verify's progress bar (with an ETA, on a terminal
+// only), made once the check knows the total.
 type checkBar struct {
-	out  *os.File
+	c    *cli.Context
 	once sync.Once
-	bar  *progressbar.ProgressBar
+	bar  progress
 }
 
-func newCheckBar(c *cli.Context) *checkBar {
-	f, ok := c.App.ErrWriter.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return &checkBar{}
-	}
-	return &checkBar{out: f}
-}
+func newCheckBar(c *cli.Context) *checkBar { return &checkBar{c: c} }
 
 func (b *checkBar) set(done, total int64) {
-	if b.out == nil {
-		return
-	}
-	b.once.Do(func() {
-		b.bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(b.out),
-			progressbar.OptionSetDescription("verify"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
-	})
-	b.bar.Set64(done)
+	b.once.Do(func() { b.bar = newProgress(b.c, total, "verify") })
+	b.bar.set(done)
 }
 
-func (b *checkBar) done() {
-	if b.bar != nil {
-		b.bar.Finish()
-	}
-}
+func (b *checkBar) done() { b.bar.done() }

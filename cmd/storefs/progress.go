@@ -35,6 +35,13 @@ func (p progress) reader(r io.Reader) io.Reader {
 	return &pr
 }
 
+// set moves the bar to n, for callers that count bytes themselves.
+func (p progress) set(n int64) {
+	if p.bar != nil {
+		p.bar.Set64(n)
+	}
+}
+
 func (p progress) done() {
 	if p.bar != nil {
 		p.bar.Finish()
