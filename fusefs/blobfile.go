@@ -13,6 +13,7 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 )
 
@@ -31,8 +32,16 @@ type blobFile struct {
 	// verifier checks the blob under --verify, for every open file.
 	verifier atomic.Pointer[blobVerifier] // set by the first open
 
+	// outboard checks every range read under --verify with a cache dir,
+	// once the blob was verified whole.
+	outboard atomic.Pointer[blobcache.Outboard]
+
 	streamsMu sync.Mutex
-	opens     int       // open files of the blob
+	opens     int // open files of the blob the daemon serves
+	// cached is the blob's cache entry while it is open (under a cache
+	// dir); passOpens are its open files served from the cache file.
+	cached    *blobcache.Handle
+	passOpens int
 	streams   []*stream // its runs of reads, while it is open
 	head      []byte    // its first bytes, when a lookup fetched them
 	tick      uint64
@@ -89,14 +98,37 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	}
 	f.streamsMu.Lock()
 	defer f.streamsMu.Unlock()
-	if f.root.cfg.Verify && f.verifier.Load() == nil {
-		v, err := newBlobVerifier(f.digest, f.size, f.fetch)
+	if c := f.root.cache; c != nil {
+		if f.cached == nil {
+			h, err := c.Acquire(f.digest, f.size)
+			if err != nil {
+				f.root.log.Warn("cache: serving the blob without it", "blob", blobstore.Name(f.digest), "err", err)
+			}
+			f.cached = h
+		}
+		if f.root.cfg.Verify && f.outboard.Load() == nil {
+			if o := c.Outboard(f.digest, f.size); o != nil {
+				f.outboard.Store(o) // every range is checked: no whole-blob verifier
+			}
+		}
+		if fh := f.openCached(); fh != nil {
+			return fh, fuse.FOPEN_KEEP_CACHE, 0
+		}
+	}
+	if f.root.cfg.Verify && f.verifier.Load() == nil && f.outboard.Load() == nil {
+		var keep func(*blobcache.Outboard)
+		if f.root.cache != nil {
+			keep = f.keepOutboard
+		}
+		v, err := newBlobVerifier(f.digest, f.size, f.fetch, keep)
 		if err != nil {
 			// Serving bytes --verify cannot check would be a silent skip.
 			f.root.log.Error("cannot verify blob; refusing to serve it under --verify", "blob", blobstore.Name(f.digest), "err", err)
+			f.releaseCached()
 			return nil, 0, syscall.EIO
 		}
 		if _, err := v.Verdict(); err != nil { // an empty blob is decided at once
+			f.releaseCached()
 			return nil, 0, f.root.verifyFailed(f.digest, err)
 		}
 		f.verifier.Store(v)
@@ -105,6 +137,62 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		f.head = f.root.heads.take(string(f.digest))
 	}
 	return &blobHandle{f: f}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// openCached opens a blob whose every byte is in the cache on its cache
+// file, which the kernel then reads itself (passthrough). Not under
+// --verify, where every read must pass the daemon's check, nor while the
+// daemon serves an open file of the blob: the kernel fails an open in
+// passthrough mode of an inode open in cached mode, and the reverse
+// (fs/fuse/iomode.c). So once one open takes the cache file, later ones
+// do too until the last is closed. streamsMu is held.
+func (f *blobFile) openCached() fs.FileHandle {
+	if f.cached == nil || f.root.cfg.Verify || f.root.cfg.NoPassthrough || f.opens > 0 {
+		return nil
+	}
+	if f.passOpens == 0 && !f.cached.Complete() {
+		return nil
+	}
+	file, err := f.cached.File()
+	if err != nil {
+		f.root.log.Warn("cache: cannot open a cached blob; serving it from the store", "blob", blobstore.Name(f.digest), "err", err)
+		return nil
+	}
+	f.passOpens++
+	return &cachedFile{LoopbackFile: fs.NewLoopbackFileFromOS(file), f: f}
+}
+
+// releaseCached lets the cache entry go with the blob's last open file.
+// streamsMu is held.
+func (f *blobFile) releaseCached() {
+	if f.cached != nil && f.opens == 0 && f.passOpens == 0 {
+		f.cached.Release()
+		f.cached = nil
+	}
+}
+
+// keepOutboard stores the outboard of a blob read whole and verified.
+func (f *blobFile) keepOutboard(o *blobcache.Outboard) {
+	if err := f.root.cache.PutOutboard(f.digest, o); err != nil {
+		f.root.log.Warn("cache: outboard not kept; partial reads of the blob stay unverified", "blob", blobstore.Name(f.digest), "err", err)
+		return
+	}
+	f.outboard.Store(o)
+}
+
+// cachedFile is an open file on a blob's cache file.
+type cachedFile struct {
+	*fs.LoopbackFile
+	f *blobFile
+}
+
+func (c *cachedFile) Release(ctx context.Context) syscall.Errno {
+	errno := c.LoopbackFile.Release(ctx)
+	c.f.streamsMu.Lock()
+	defer c.f.streamsMu.Unlock()
+	c.f.passOpens--
+	c.f.releaseCached()
+	return errno
 }
 
 // xattr names.

@@ -12,6 +12,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/storacha/storefs/fusefs/prefetch"
+	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -78,7 +79,23 @@ var (
 	_ fs.FileReleaser = (*blobHandle)(nil)
 )
 
+// fetch reads bytes of the blob: from the cache, or from the store
+// through it, and checked against its outboard when it has one.
 func (f *blobFile) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	if o := f.outboard.Load(); o != nil {
+		return o.Verified(ctx, off, n, f.fetchCached)
+	}
+	return f.fetchCached(ctx, off, n)
+}
+
+func (f *blobFile) fetchCached(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	if c := f.root.cache; c != nil {
+		return c.Fetch(ctx, f.digest, f.size, off, n, f.fetchStored)
+	}
+	return f.fetchStored(ctx, off, n)
+}
+
+func (f *blobFile) fetchStored(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	return f.root.stores.Blobs.Get(ctx, f.digest, objectstore.WithRange(objectstore.Bytes(off, off+n-1)))
 }
 
@@ -106,6 +123,9 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	}
 	if err != nil {
 		release()
+		if errors.Is(err, blobcache.ErrMismatch) {
+			return nil, f.root.verifyFailed(f.digest, err)
+		}
 		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
 	}
 	if v := f.verifier.Load(); v != nil {
@@ -137,6 +157,7 @@ func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 			s.mu.Unlock()
 		}
 		f.streams, f.head = nil, nil
+		f.releaseCached()
 	}
 	return 0
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/records"
@@ -78,9 +79,13 @@ type Config struct {
 	// backend's own per-request bound. Listings, which span many
 	// operations, are bounded per backend request.
 	OpTimeout time.Duration
-	UID, GID  uint32
-	Log       *slog.Logger
-	Metrics   *metrics.Metrics // nil: none
+	// Cache keeps blob bytes fetched from a remote store on local disk,
+	// and outboards of blobs verified whole; nil: none. Unused for a
+	// store of local files.
+	Cache    *blobcache.Cache
+	UID, GID uint32
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics // nil: none
 }
 
 // NoCache is a timeout of zero: the kernel keeps nothing. (A zero
@@ -98,6 +103,8 @@ type Root struct {
 	files blobstore.Files
 	// paths are the read paths opens choose from.
 	paths readPaths
+	// cache is Config.Cache where blobs are remote; nil: none.
+	cache *blobcache.Cache
 	// kernelFlags are what the kernel granted, once mounted.
 	kernelFlags atomic.Uint64
 	// ctx outlives single requests: directory listings and sequential
@@ -162,6 +169,9 @@ func New(stores Stores, cfg Config) (*Root, error) {
 		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second), live: map[string]*blobFile{}}
 	r.spaces = &spaceIndex{root: r, store: stores.Acceptances}
 	r.paths = newReadPaths(r.files, cfg)
+	if cfg.Cache != nil && r.files == nil {
+		r.cache = cfg.Cache
+	}
 	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
 	return r, nil

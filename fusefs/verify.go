@@ -10,6 +10,7 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 )
 
@@ -30,8 +31,13 @@ type blobVerifier struct {
 	name  string
 	fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 
+	// onGood is given the blob's outboard when it matched; nil: none made.
+	onGood func(*blobcache.Outboard)
+	ob     *blobcache.OutboardBuilder
+
 	mu      sync.Mutex
 	h       *blobstore.Verifier
+	w       io.Writer // h, and ob when there is one
 	hashed  int64     // bytes [0, hashed) are hashed
 	pending []segment // served bytes past hashed, in order of offset
 	kept    int64     // bytes in pending
@@ -58,12 +64,19 @@ const maxPending = 8 << 20
 
 var errBlobCorrupt = errors.New("blob bytes do not match their multihash")
 
-func newBlobVerifier(digest mh.Multihash, size int64, fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error)) (*blobVerifier, error) {
+// newBlobVerifier checks the blob read through fetch. With keep, it also
+// hashes each chunk of the blob, and hands the outboard to keep once the
+// whole matched.
+func newBlobVerifier(digest mh.Multihash, size int64, fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error), keep func(*blobcache.Outboard)) (*blobVerifier, error) {
 	h, err := blobstore.NewVerifier(digest)
 	if err != nil {
 		return nil, err
 	}
-	v := &blobVerifier{size: size, name: blobstore.Name(digest), fetch: fetch, h: h, pages: make([]uint64, (pages(size)+63)/64)}
+	v := &blobVerifier{size: size, name: blobstore.Name(digest), fetch: fetch, h: h, w: h, pages: make([]uint64, (pages(size)+63)/64)}
+	if keep != nil {
+		v.onGood, v.ob = keep, blobcache.NewOutboardBuilder(size)
+		v.w = io.MultiWriter(h, v.ob)
+	}
 	if size == 0 {
 		v.finish()
 	}
@@ -120,7 +133,7 @@ func (v *blobVerifier) TakeUnverified() int64 {
 }
 
 func (v *blobVerifier) hash(p []byte) {
-	v.h.Write(p)
+	v.w.Write(p)
 	v.hashed += int64(len(p))
 }
 
@@ -188,7 +201,7 @@ func (v *blobVerifier) catchUp(ctx context.Context) error {
 			return fmt.Errorf("read blob %s again to verify it: %w", v.name, err)
 		}
 		// What was copied is hashed, so a broken read resumes there.
-		n, err := io.Copy(v.h, io.LimitReader(body, to-v.hashed))
+		n, err := io.Copy(v.w, io.LimitReader(body, to-v.hashed))
 		body.Close()
 		v.hashed += n
 		if err == nil && v.hashed < to {
@@ -205,7 +218,12 @@ func (v *blobVerifier) finish() {
 	v.done = true
 	if err := v.h.Check(); err != nil {
 		v.verdict = errBlobCorrupt
+	} else if v.onGood != nil {
+		if o := v.ob.Outboard(); o != nil {
+			v.onGood(o)
+		}
 	}
+	v.ob = nil
 	v.pending, v.kept, v.pages = nil, 0, nil
 }
 
@@ -213,11 +231,11 @@ func (v *blobVerifier) finish() {
 // blob is remembered for the life of the mount (a new inode of it, after
 // the kernel forgot the old one, fails too) and logged once.
 func (r *Root) verifyFailed(digest mh.Multihash, err error) syscall.Errno {
-	if !errors.Is(err, errBlobCorrupt) {
+	if !errors.Is(err, errBlobCorrupt) && !errors.Is(err, blobcache.ErrMismatch) {
 		return r.toErrno("verify", blobstore.Name(digest), err)
 	}
 	if _, seen := r.corrupt.LoadOrStore(string(digest), true); !seen {
-		r.log.Error("verify failed: blob bytes do not match their multihash; every read of it fails from now on", "blob", blobstore.Name(digest))
+		r.log.Error("verify failed; every read of the blob fails from now on", "blob", blobstore.Name(digest), "err", err)
 	}
 	return syscall.EIO
 }

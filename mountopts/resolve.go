@@ -85,6 +85,8 @@ type Settings struct {
 	LogFormat, MetricsAddr         string
 	ReadAheadKB                    int
 	PrefetchBudget                 int64 // bytes
+	CacheDir                       string
+	CacheSize                      int64 // bytes
 
 	// From says where each setting's value came from, by Name.
 	From map[string]Layer
@@ -324,6 +326,12 @@ func Resolve(in Input) (Settings, error) {
 	out.LogFormat, out.MetricsAddr = get("log-format"), get("metrics-addr")
 	out.ReadAheadKB = int(size("read-ahead-kb") >> 10)
 	out.PrefetchBudget = size("prefetch-budget")
+	out.CacheDir, out.CacheSize = get("cache-dir"), size("cache-size")
+	if out.CacheDir == "" && out.From["cache-size"] != FromDefault {
+		s, _ := lookup("cache-size")
+		v, l := first(layers, "cache-size")
+		return Settings{}, usage("%s: a cache size needs --cache-dir (-o cache_dir=DIR)", where(s, l, v))
+	}
 	return out, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
 	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/node"
 )
 
@@ -149,12 +150,25 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	for _, a := range stores.Absent {
 		job.log.Info("record store absent; shown empty", "store", a)
 	}
+	var cache *blobcache.Cache
+	if st.CacheDir != "" {
+		if stores.Blobs.Files() != nil {
+			job.log.Info("--cache-dir unused: the blobs are local files already", "cache_dir", st.CacheDir)
+		} else {
+			// A nil *Metrics is a Stats that counts nothing.
+			if cache, err = blobcache.Open(st.CacheDir, st.CacheSize, job.log, m); err != nil {
+				return err
+			}
+			defer cache.Close()
+			job.log.Info("blob cache", "dir", st.CacheDir, "size", st.CacheSize)
+		}
+	}
 	cfg := fusefs.Config{
 		FsName: job.fsname, AllowOther: st.AllowOther, DefaultPermissions: st.DefaultPermissions, Debug: st.Debug,
 		ReadAheadKB: st.ReadAheadKB, Verify: st.Verify, NoPassthrough: st.NoPassthrough,
 		Prefetch:      prefetch.Config{Budget: st.PrefetchBudget},
 		RecordTimeout: noCache(st.EntryTimeout), RecordAttrTimeout: noCache(st.AttrTimeout), NegativeTimeout: noCache(st.NegativeTimeout),
-		OpTimeout: st.Store.Timeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m,
+		OpTimeout: st.Store.Timeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m, Cache: cache,
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Read-ahead buffers churn: let the GC work harder rather than

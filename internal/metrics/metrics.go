@@ -34,6 +34,10 @@ type Metrics struct {
 	prefetchBudget  prometheus.Gauge
 	unverifiedReads prometheus.Counter
 	readMode        *prometheus.GaugeVec
+	cacheHits       prometheus.Counter
+	cacheMisses     prometheus.Counter
+	cacheBytes      prometheus.Gauge
+	cacheEvictions  prometheus.Counter
 }
 
 // New registers the collectors.
@@ -65,8 +69,21 @@ func New() *Metrics {
 		readMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "storefs_read_mode", Help: "1 for the blob read path opens take: passthrough (the kernel reads the local file), pread (storefs reads it) or daemon (storefs reads the store through read-ahead).",
 		}, []string{"mode"}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storefs_cache_hits_total", Help: "Blob reads (backend-sized ranges) served wholly from --cache-dir.",
+		}),
+		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storefs_cache_misses_total", Help: "Blob reads that fetched some of their bytes from the store.",
+		}),
+		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "storefs_cache_bytes", Help: "Disk used by --cache-dir: blob pages, their maps and outboards.",
+		}),
+		cacheEvictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "storefs_cache_evictions_total", Help: "Blobs (and outboards) evicted from --cache-dir to make room.",
+		}),
 	}
 	m.reg.MustRegister(m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.prefetchBudget, m.unverifiedReads, m.readMode,
+		m.cacheHits, m.cacheMisses, m.cacheBytes, m.cacheEvictions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -130,6 +147,34 @@ func (m *Metrics) PrefetchBudget(n int64) {
 func (m *Metrics) UnverifiedReads(n int64) {
 	if m != nil {
 		m.unverifiedReads.Add(float64(n))
+	}
+}
+
+// CacheHit counts a read served from the cache.
+func (m *Metrics) CacheHit() {
+	if m != nil {
+		m.cacheHits.Inc()
+	}
+}
+
+// CacheMiss counts a read that went to the store.
+func (m *Metrics) CacheMiss() {
+	if m != nil {
+		m.cacheMisses.Inc()
+	}
+}
+
+// CacheBytes sets the cache's disk use.
+func (m *Metrics) CacheBytes(n int64) {
+	if m != nil {
+		m.cacheBytes.Set(float64(n))
+	}
+}
+
+// CacheEviction counts an eviction.
+func (m *Metrics) CacheEviction() {
+	if m != nil {
+		m.cacheEvictions.Inc()
 	}
 }
 
