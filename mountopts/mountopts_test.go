@@ -37,7 +37,7 @@ func TestOptions(t *testing.T) {
 		t.Fatalf("resolved %+v", s)
 	}
 	for _, bad := range []string{"bogus", "uid=abc", "uid", "timeout=soon", "allow_other=1", "gid=-1",
-		"prefetch_budget=0", "prefetch_budget=4", "prefetch_budget=7M", "prefetch_budget=-1", "read_ahead_kb=x",
+		"prefetch_budget=0", "prefetch_budget=3", "prefetch_budget=3M", "prefetch_budget=-1", "read_ahead_kb=x",
 		"timeout=0", "log_format=xml", "verify=yes", "s3_access_key_id=AK", "secret_access_key=SK"} {
 		if _, err := mountopts.Resolve(mountopts.Input{Scope: mountopts.Mount, Options: []string{bad}}); !errors.Is(err, mountopts.ErrUsage) {
 			t.Errorf("-o %s: %v, want a usage error", bad, err)

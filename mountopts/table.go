@@ -107,7 +107,7 @@ var Table = []Setting{
 	{Name: "read-ahead-kb", Kind: Size, Scope: Mount, Unit: 1 << 10, Default: "1024", ValueName: "KIB",
 		Usage: "kernel readahead of the mount (0: the kernel's own)"},
 	{Name: "prefetch-budget", Kind: Size, Scope: Mount, Unit: 1 << 20, Default: "128", Min: prefetch.Defaults.MaxChunk, ValueName: "MIB",
-		Usage: "memory for read-ahead of all open blobs; at least one 8 MiB chunk"},
+		Usage: "memory for read-ahead of all open blobs; at least one 4 MiB chunk"},
 	{Name: "no-passthrough", Kind: Bool, Scope: Mount,
 		Usage: "serve flatfs blobs through the daemon (pread) instead of FUSE passthrough"},
 	{Name: "cache-dir", Kind: String, Scope: Mount, ValueName: "DIR",

@@ -13,7 +13,10 @@
 #   TESTS="first ls10k" KINDS="direct-get storefs-s3" scripts/bench.sh   (a part)
 #   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
 #     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
-#     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio)
+#     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio);
+#     "storefs S3, cache" mounts with --cache-dir, warmed by one mount before
+#     the measured one: the same read (seq: cat of the blob; fio16: the same
+#     fio job, randrepeat=1), the cache dir emptied before each trial
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-3}
@@ -107,6 +110,7 @@ mount_() {
   local kind=$1 bucket=$2 mnt; mnt=$(mktemp -d "$W/mnt.XXXX"); MOUNTS+=("$mnt")
   case $kind in
     storefs-s3) "$SF" mount "${S3FLAGS[@]}" --s3-bucket-prefix "${bucket%pdp}" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
+    storefs-cache) "$SF" mount "${S3FLAGS[@]}" --s3-bucket-prefix "${bucket%pdp}" --cache-dir "$W/cache" --cache-size 2G "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
     storefs-flatfs) "$SF" mount --data-dir "$bucket" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
     rclone-off|rclone-full)
       local mode=${kind#rclone-}
@@ -124,7 +128,9 @@ mount_() {
 }
 umount_() { fusermount3 -u "$1" 2>/dev/null || umount -l "$1"; local pid; pid=$(cat "$W/pid"); for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done; }
 hwm() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$(cat "$W/pid")/status"; }
-lo_bytes() { awk '/lo:/ {print $2}' /proc/net/dev; }
+# lo_bytes → bytes received on loopback so far; through toxiproxy every
+# byte crosses loopback twice (server → proxy → client): counted once
+lo_bytes() { awk -v hops="$( [ "$PROFILE" = remote ] && echo 2 || echo 1)" '/lo:/ {printf "%.0f\n", $2/hops}' /proc/net/dev; }
 # fresh: cold client side (page cache dropped), warm server side (this VM
 # pages out idle cache; re-read the server's data and metadata directly).
 fresh() {
@@ -133,6 +139,8 @@ fresh() {
   for n in "${FIRSTS[@]}"; do cat "$W/s3/bench-pdp/$(key "$n")" "$W/piri/pdp/datastore/$(key "$n")"; done >/dev/null
   "$BT" s3 list flat-pdp >/dev/null; "$BT" s3 first bench-pdp "$SHARD/$NAME.data" >/dev/null
   [ "${1:-}" = ls1m ] && "$BT" listr "$W/piri1m/pdp/datastore" >/dev/null
+  # a warm cache dir is warm like the local files above
+  [ -d "$W/cache/blobs" ] && find "$W/cache/blobs" -type f -exec cat {} + >/dev/null
   return 0
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -140,6 +148,29 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # (a local file, and storefs' passthrough to it), where one 1 GiB read takes
 # ~0.25 s and this VM's memory bandwidth wanders by ±20 % from one to the next.
 median5() { for _ in 1 2 3 4 5; do "$@"; done | median; }
+
+# fio16 FILE [IOS] → IOPS of 16 random 4 KiB readers for 8 s, or for IOS
+# reads each: the same reads every run (randrepeat=1), as a warm-up must
+# make for the run after it
+fio16() {
+  local limit=(--time_based --runtime=8)
+  [ -n "${2:-}" ] && limit=(--number_ios="$2")
+  fio --name=r --filename="$1" --rw=randread --bs=4k --ioengine=psync --numjobs=16 "${limit[@]}" \
+    --randrepeat=1 --group_reporting --output-format=json 2>/dev/null | awk -F: '/"iops"/ {gsub(/[ ,]/, "", $2); print int($2); exit}'
+}
+# reads per reader of the cache row's fio job: about 8 s of the uncached row
+WARM_IOS=${WARM_IOS:-500}
+# warm KIND TEST BUCKET → a cache filled by the test's read on a mount of its
+# own; its MiB moved (loopback) in $W/warmed
+warm() {
+  local mnt p before
+  rm -rf "$W/cache"
+  mnt=$(mount_ "$1" "$3"); p=$(path "$1" "$mnt")
+  fresh; before=$(lo_bytes)
+  case $2 in seq) cat "$p" >/dev/null ;; fio16) fio16 "$p" "$WARM_IOS" >"$W/warmiops" ;; esac
+  echo $(( ($(lo_bytes)-before)/1048576 )) >"$W/warmed"
+  umount_ "$mnt"
+}
 
 # key NAME → the blob's key in the bucket and in flatfs
 key() { echo "${1: -3:2}/$1.data"; }
@@ -153,13 +184,17 @@ declare -A CELL
 trial() {
   local kind=$1 test=$2 mnt p t before
   case $kind in
-    direct-file) fresh "$test"; case $test in
+    direct-file) # in the remote profile only the local-file limit of the cached blob
+      [ "$PROFILE" = remote ] && [ "$test" != seq ] && { echo -; return; }
+      fresh "$test"; case $test in
         seq) median5 "$BT" seq "$DISKFILE" ;; first) "$BT" first $(firsts direct-file "$W/piri/pdp/datastore") ;; rand) "$BT" randread "$DISKFILE" 200 ;;
         par) "$BT" parallel "$DISKFILE" 8 ;; ls1m) "$BT" listr "$W/piri1m/pdp/datastore" | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
     direct-streams) fresh; case $test in
-        seq) "$BT" s3 streams bench-pdp "$SHARD/$NAME.data" 8 8388608 ;; *) echo - ;; esac; return ;;
+        seq) "$BT" s3 streams bench-pdp "$SHARD/$NAME.data" 8 8388608 ;;
+        fio16) "$BT" s3 randpar bench-pdp "$SHARD/$NAME.data" 16 8 | cut -d' ' -f2 ;; *) echo - ;; esac; return ;;
     direct-get) fresh; case $test in
-        seq) "$BT" s3 seq bench-pdp "$SHARD/$NAME.data" ;;
+        seq) /usr/bin/time -f "%U %S" -o "$W/time" "$BT" s3 seq bench-pdp "$SHARD/$NAME.data"
+          echo "- - $(awk '{printf "%.2f", $1 + $2}' "$W/time")" >"$W/side" ;;
         fio16) t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); awk -v t="$t" 'BEGIN {printf "%.0f\n", 16/(t/200)}' ;; first) "$BT" s3 first bench-pdp $(for n in "${FIRSTS[@]}"; do key "$n"; done) ;;
         rand) before=$(lo_bytes); t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); echo "$(( ($(lo_bytes)-before)/1048576 ))" >"$W/side"; echo "$t" ;;
         ls10k) "$BT" s3 list flat-pdp | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
@@ -169,6 +204,7 @@ trial() {
   [ "$kind" = storefs-flatfs ] && bucket="$W/piri"
   [ "$kind" = storefs-flatfs ] && [ "$test" = ls1m ] && bucket="$W/piri1m"
   case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16) echo -; return ;; esac
+  case $kind:$test in storefs-cache:seq|storefs-cache:fio16) warm "$kind" "$test" "$bucket" ;; storefs-cache:*) echo -; return ;; esac
   mnt=$(mount_ "$kind" "$bucket"); p=$(path "$kind" "$mnt")
   fresh "$test"
   # one request through the mount first: dropping caches evicted the
@@ -176,15 +212,15 @@ trial() {
   case $test in ls*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
   before=$(lo_bytes); cpu0=$(cpu "$(cat "$W/pid")")
   case $test in
-    seq) if [ "$kind" = storefs-flatfs ]; then t=$(median5 "$BT" seq "$p"); else t=$("$BT" seq "$p"); fi ;; first) t=$("$BT" first $(firsts "$kind" "$mnt")) ;;
-    fio16) t=$(fio --name=r --filename="$p" --rw=randread --bs=4k --ioengine=psync --numjobs=16 --time_based --runtime=8 \
-        --randrepeat=1 --group_reporting --output-format=json 2>/dev/null | awk -F: '/"iops"/ {gsub(/[ ,]/, "", $2); print int($2); exit}') ;;
+    seq) case $kind in storefs-flatfs|storefs-cache) t=$(median5 "$BT" seq "$p") ;; *) t=$("$BT" seq "$p") ;; esac ;;
+    first) t=$("$BT" first $(firsts "$kind" "$mnt")) ;;
+    fio16) if [ "$kind" = storefs-cache ]; then t=$(fio16 "$p" "$WARM_IOS"); else t=$(fio16 "$p"); fi ;;
     rand) t=$("$BT" randread "$p" 200) ;; par) t=$("$BT" parallel "$p" 8) ;;
     ls10k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" -l | cut -d' ' -f1) ;;
     ls1m) t=$("$BT" list "$mnt/blobs" | cut -d' ' -f1) ;;
   esac
   # MiB moved, peak RSS, and the daemon's CPU-s per GiB read (seq)
-  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm) $(awk -v a="$cpu0" -v b="$(cpu "$(cat "$W/pid")")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz}')" >"$W/side"
+  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm) $(awk -v a="$cpu0" -v b="$(cpu "$(cat "$W/pid")")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz}') $( [ "$kind" = storefs-cache ] && cat "$W/warmed")" >"$W/side"
   umount_ "$mnt"
   echo "$t"
 }
@@ -192,7 +228,7 @@ trial() {
 ALL_KINDS=(direct-file direct-get storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
 DEFAULT_TESTS="seq first rand ls10k ls1m par copy"
 if [ "$PROFILE" = remote ]; then
-  ALL_KINDS=(direct-get direct-streams storefs-s3 rclone-off rclone-full s3fs)
+  ALL_KINDS=(direct-file direct-get direct-streams storefs-s3 storefs-cache rclone-off rclone-full s3fs)
   DEFAULT_TESTS="seq first rand ls10k par fio16"
 fi
 read -r -a KINDS <<<"${KINDS:-${ALL_KINDS[*]}}"
@@ -208,20 +244,24 @@ for test in "${TESTS[@]}"; do
     done
     [ "${vals[0]}" = - ] && { CELL[$test,$kind]="—"; continue; }
     med=$(printf '%s\n' "${vals[@]}" | median)
-    mib=$(printf '%s\n' "${sides[@]}" | awk '{print $1}' | median)
-    rss=$(printf '%s\n' "${sides[@]}" | awk '{print $2}' | median)
+    mib=$(printf '%s\n' "${sides[@]}" | awk '$1 != "-" {print $1}' | median)
+    rss=$(printf '%s\n' "${sides[@]}" | awk '$2 != "-" {print $2}' | median)
     cpus=$(printf '%s\n' "${sides[@]}" | awk '{print $3}' | median)
+    warmed=$(printf '%s\n' "${sides[@]}" | awk '{print $4}' | median)
     case $test in
       seq) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 1024/s}') ;;
       par) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 8*1024/s}') ;;
       first) cell=$(awk -v s="$med" 'BEGIN {printf "%.3f ms", s*1000}') ;;
-      fio16) cell="$med IOPS"; [ "$kind" = direct-get ] && cell="ideal 16/RTT = $med IOPS" ;;
+      fio16) cell="$med IOPS"; [ "$kind" = direct-get ] && cell="ideal 16/RTT = $med IOPS"
+        [ "$kind" = direct-streams ] && cell="16 parallel 4 KiB GETs: $med IOPS" ;;
       rand) cell=$(awk -v s="$med" -v m="${mib:-0}" 'BEGIN {printf "%.1f ms, %s MiB moved", s*1000, m}') ;;
       *) cell=$(awk -v s="$med" 'BEGIN {printf "%.2f s", s}') ;;
     esac
     case $test in seq|par|ls1m) [ -n "$rss" ] && [[ $kind != direct-* ]] && cell="$cell, RSS $rss MiB" ;; esac
-    [ "$test" = seq ] && [ -n "$cpus" ] && [[ $kind != direct-* ]] && cell="$cell, $cpus CPU-s/GiB"
+    [ "$test" = seq ] && [ -n "$cpus" ] && [ "$kind" != direct-file ] && [ "$kind" != direct-streams ] && cell="$cell, $cpus CPU-s/GiB"
     [ "$test" = fio16 ] && [ -n "$mib" ] && [[ $kind != direct-* ]] && cell="$cell, $mib MiB moved"
+    [ -n "$warmed" ] && cell="$cell; warm-up moved $warmed MiB"
+    [ "$kind:$test" = storefs-cache:fio16 ] && cell="$cell for $((16 * WARM_IOS * 4 / 1024)) MiB asked (16 × $WARM_IOS reads)"
     CELL[$test,$kind]=$cell
     log "$test $kind: $cell"
   done
@@ -230,8 +270,8 @@ done
 declare -A LABEL=([seq]="sequential read, 1 GiB" [first]="open + first 4 KiB" [rand]="200 random 4 KiB reads"
   [ls10k]="ls -l, $SMALL_N blobs (S3)" [ls1m]="ls, $LIST_N blobs (flatfs)" [par]="8 parallel readers, 1 GiB"
   [fio16]="16 random 4 KiB readers of one blob (fio, 8 s)")
-declare -A HEAD=([direct-file]="direct file" [direct-get]="direct GET" [direct-streams]="direct, 8 ranged 8 MiB streams"
-  [storefs-flatfs]="storefs flatfs" [storefs-s3]="storefs S3" [rclone-off]="rclone (vfs off)" [rclone-full]="rclone (vfs full)" [s3fs]="s3fs")
+declare -A HEAD=([direct-file]="direct file" [direct-get]="direct GET" [direct-streams]="direct, parallel (seq: 8 ranged 8 MiB streams)"
+  [storefs-flatfs]="storefs flatfs" [storefs-s3]="storefs S3" [storefs-cache]="storefs S3, cache" [rclone-off]="rclone (vfs off)" [rclone-full]="rclone (vfs full)" [s3fs]="s3fs")
 echo
 header="| measure ($PROFILE) |"; rule="|---|"
 for kind in "${ALL_KINDS[@]}"; do header="$header ${HEAD[$kind]} |"; rule="$rule---|"; done
@@ -243,7 +283,7 @@ for test in "${TESTS[@]}"; do
   echo "$row"
 done
 echo
-echo "medians of $TRIALS runs; $(nproc) cores; versitygw v1.8.0 (keep-alive) on 127.0.0.1$( [ "$PROFILE" = remote ] && echo ", behind toxiproxy (10 ms, 100 MiB/s per connection)"); MiB moved = loopback traffic; CPU-s/GiB = the daemon's"
+echo "medians of $TRIALS runs; $(nproc) cores; versitygw v1.8.0 (keep-alive) on 127.0.0.1$( [ "$PROFILE" = remote ] && echo ", behind toxiproxy (10 ms, 100 MiB/s per connection)"); MiB moved = loopback traffic; CPU-s/GiB = the daemon's (direct GET: the minio-go client's)"
 
 # copy: the data dir's blobs (the 1 GiB one, the 64 MiB ones, one small)
 # into a fresh bucket: storefs copy (hashing every blob, writing Piri's

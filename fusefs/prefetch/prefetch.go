@@ -1,7 +1,7 @@
 // Package prefetch turns the reads of an open blob into backend requests.
 // A sequential reader's first read is fetched on its own; read-ahead then
 // starts small (1 MiB) and grows
-// (chunks double up to 8 MiB, the window up to 64 MiB), fetched as several
+// (chunks double up to 4 MiB, the window up to 96 MiB), fetched as several
 // ranged requests in parallel. A random reader gets what it asked for,
 // aligned to pages, and no read-ahead. Fetched chunks live in a Pool shared
 // by every open file of the mount: readers of the same blob share chunks
@@ -26,14 +26,14 @@ type Fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 // NewPool rejects the rest of what could not work.
 type Config struct {
 	Initial   int64 // first chunk and window (1 MiB)
-	MaxChunk  int64 // largest single request (8 MiB)
-	MaxWindow int64 // most bytes scheduled ahead of a reader (64 MiB)
+	MaxChunk  int64 // largest single request (4 MiB)
+	MaxWindow int64 // most bytes scheduled ahead of a reader (96 MiB)
 	Align     int64 // random reads are widened to this alignment (4 KiB)
 	Budget    int64 // memory for all chunks of the pool (128 MiB)
 }
 
 // Defaults are the sizes above.
-var Defaults = Config{Initial: 1 << 20, MaxChunk: 8 << 20, MaxWindow: 64 << 20, Align: 4 << 10, Budget: 128 << 20}
+var Defaults = Config{Initial: 1 << 20, MaxChunk: 4 << 20, MaxWindow: 96 << 20, Align: 4 << 10, Budget: 128 << 20}
 
 // Pool holds the chunks of every reader of a mount.
 type Pool struct {

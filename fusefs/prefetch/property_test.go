@@ -216,11 +216,11 @@ func TestConfigCheck(t *testing.T) {
 	for _, bad := range []prefetch.Config{
 		{Initial: -1},
 		{Budget: -1},
-		{Budget: 4 << 20},           // below one largest chunk
+		{Budget: 2 << 20},           // below one largest chunk
 		{Align: 3000},               // not a power of two
 		{Initial: 1 << 10},          // below the alignment
 		{Initial: 16 << 20},         // above the largest chunk
-		{MaxWindow: 4 << 20},        // below the largest chunk
+		{MaxWindow: 2 << 20},        // below the largest chunk
 		{MaxChunk: 512 << 10},       // below the initial chunk
 		{Align: 2 << 20, Budget: 1}, // several at once
 	} {

@@ -10,6 +10,8 @@
 //	benchtool listr DIR                every file under DIR, as find does; prints seconds and the count
 //	benchtool mkflatfs DIR N           N small blobs in Piri's flatfs layout
 //	benchtool s3 seq|first|randread|list|putflat BUCKET [KEY...|N]
+//	benchtool s3 randpar BUCKET KEY N SECONDS
+//	                                   N readers of random 4 KiB ranges at once; prints seconds and IOPS
 //	benchtool s3 streams BUCKET KEY N CHUNK
 //	                                   N parallel ranged GETs of CHUNK bytes over the object
 //	                                   the same against S3 directly (minio-go; endpoint
@@ -385,6 +387,33 @@ func s3cmd(args []string) (string, error) {
 			}
 		}
 		return "", nil
+	case "randpar": // KEY N SECONDS: N readers of random 4 KiB ranges at once; prints IOPS after the seconds
+		info, err := c.StatObject(ctx, bucket, args[2], minio.StatObjectOptions{})
+		if err != nil {
+			return "", err
+		}
+		n, until := atoi(args[3]), time.Now().Add(time.Duration(atoi(args[4]))*time.Second)
+		var reads atomic.Int64
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				rng, buf := rand.New(rand.NewPCG(7, uint64(i))), make([]byte, 4096)
+				for time.Now().Before(until) {
+					if err := get(args[2], rng.Int64N(info.Size/4096)*4096, 4096, buf); err != nil {
+						errs <- err
+						return
+					}
+					reads.Add(1)
+				}
+				errs <- nil
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				return "", err
+			}
+		}
+		return fmt.Sprintf(" %.0f", float64(reads.Load())/time.Since(benchStart).Seconds()), nil
 	case "randread":
 		info, err := c.StatObject(ctx, bucket, args[2], minio.StatObjectOptions{})
 		if err != nil {
