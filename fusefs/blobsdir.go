@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -172,6 +173,25 @@ func (r *Root) forgetBlob(f *blobFile) {
 		delete(r.live, string(f.digest))
 	}
 	r.liveBlobs.Add(-1)
+	if r.forgets.Add(1)%gcAfterForgets == 0 {
+		r.collectSoon()
+	}
+}
+
+// gcAfterForgets is the burst of forgotten blob inodes after which the
+// daemon collects: a mount idle after a walk may not collect for minutes,
+// and holds the forgotten inodes' memory until it does.
+const gcAfterForgets = 4096
+
+// collectSoon runs a collection that returns freed memory to the system,
+// once a second at most, after the burst that asked for it.
+func (r *Root) collectSoon() {
+	if r.collecting.CompareAndSwap(false, true) {
+		time.AfterFunc(time.Second, func() {
+			debug.FreeOSMemory()
+			r.collecting.Store(false)
+		})
+	}
 }
 
 func (d *blobsDir) timeouts(out *fuse.EntryOut) {

@@ -119,9 +119,13 @@ type Root struct {
 	liveMu    sync.Mutex
 	live      map[string]*blobFile
 	liveBlobs atomic.Int64
-	blobs     *blobsDir
-	spaces    *spaceIndex
-	plusLimit int64
+	// forgets counts forgotten blob inodes; collecting is set while a
+	// collection after a burst of them is pending.
+	forgets    atomic.Int64
+	collecting atomic.Bool
+	blobs      *blobsDir
+	spaces     *spaceIndex
+	plusLimit  int64
 	// corrupt holds the blobs --verify found corrupt: string(digest).
 	corrupt sync.Map
 	// start is when the mount began: the time of directories, and of

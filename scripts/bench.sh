@@ -9,7 +9,7 @@
 # 64 MiB blobs, each opened once after 20 ms of idleness (see benchtool);
 # listings read directories as glibc's readdir does. Prints one markdown
 # table.
-#   TRIALS=3 LIST_N=1000000 SMALL_N=10000 FIRST_N=11 scripts/bench.sh
+#   TRIALS=3 LIST_N=1000000 SMALL_N=10000 SHARDED_N=100000 FIRST_N=11 scripts/bench.sh
 #   TESTS="first ls10k" KINDS="direct-get storefs-s3" scripts/bench.sh   (a part)
 #   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
 #     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
@@ -17,11 +17,15 @@
 #     "storefs S3, cache" mounts with --cache-dir, warmed by one mount before
 #     the measured one: the same read (seq: cat of the blob; fio16: the same
 #     fio job, randrepeat=1), the cache dir emptied before each trial
+# The body is one block, read whole before it runs: editing this file
+# while a long run is going does not change that run.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-3}
 LIST_N=${LIST_N:-1000000}
 SMALL_N=${SMALL_N:-10000}
+SHARDED_N=${SHARDED_N:-100000}
 FIRST_N=${FIRST_N:-11}
 PROFILE=${PROFILE:-loopback}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (FUSE, drop_caches)" >&2; exit 1; }
@@ -83,6 +87,7 @@ SHARD=${NAME: -3:2}
 S3FILE="$W/s3/bench-pdp/$SHARD/$NAME.data"
 DISKFILE="$W/piri/pdp/datastore/$SHARD/$NAME.data"
 "$BT" s3 putflat flat-pdp "$SMALL_N" >/dev/null
+[[ " ${TESTS:-ls100k} " == *" ls100k "* || " ${TESTS:-} " == *" ll100k "* ]] && "$BT" s3 putsharded shard-pdp "$SHARDED_N" >/dev/null
 "$BT" mkflatfs "$W/piri1m" "$LIST_N" >/dev/null
 
 echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" >"$W/s3fs.passwd"; chmod 600 "$W/s3fs.passwd"
@@ -138,12 +143,12 @@ fresh() {
   cat "$S3FILE" "$DISKFILE" >/dev/null
   for n in "${FIRSTS[@]}"; do cat "$W/s3/bench-pdp/$(key "$n")" "$W/piri/pdp/datastore/$(key "$n")"; done >/dev/null
   "$BT" s3 list flat-pdp >/dev/null; "$BT" s3 first bench-pdp "$SHARD/$NAME.data" >/dev/null
-  [ "${1:-}" = ls1m ] && "$BT" listr "$W/piri1m/pdp/datastore" >/dev/null
+  case ${1:-} in ls1m|walk1m) "$BT" listr "$W/piri1m/pdp/datastore" >/dev/null ;; ls100k|ll100k) "$BT" s3 list shard-pdp >/dev/null ;; esac
   # a warm cache dir is warm like the local files above
   [ -d "$W/cache/blobs" ] && find "$W/cache/blobs" -type f -exec cat {} + >/dev/null
   return 0
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 # median5 CMD… → the median of 5 runs. For reads served from the page cache
 # (a local file, and storefs' passthrough to it), where one 1 GiB read takes
 # ~0.25 s and this VM's memory bandwidth wanders by ±20 % from one to the next.
@@ -157,6 +162,15 @@ fio16() {
   [ -n "${2:-}" ] && limit=(--number_ios="$2")
   fio --name=r --filename="$1" --rw=randread --bs=4k --ioengine=psync --numjobs=16 "${limit[@]}" \
     --randrepeat=1 --group_reporting --output-format=json 2>/dev/null | awk -F: '/"iops"/ {gsub(/[ ,]/, "", $2); print int($2); exit}'
+}
+# walk DIR → "find|stat seconds du-seconds": a backup tool's walk of every
+# file (find, then a stat of each), then du -s over the same tree
+walk() {
+  local t0 t1 t2
+  t0=$(date +%s.%N); find "$1" -type f -print0 | xargs -0 stat -c %s >/dev/null
+  t1=$(date +%s.%N); du -s "$1" >/dev/null
+  t2=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "%.3f %.3f\n", b-a, c-b}'
 }
 # reads per reader of the cache row's fio job: about 8 s of the uncached row
 WARM_IOS=${WARM_IOS:-500}
@@ -188,28 +202,32 @@ trial() {
       [ "$PROFILE" = remote ] && [ "$test" != seq ] && { echo -; return; }
       fresh "$test"; case $test in
         seq) median5 "$BT" seq "$DISKFILE" ;; first) "$BT" first $(firsts direct-file "$W/piri/pdp/datastore") ;; rand) "$BT" randread "$DISKFILE" 200 ;;
-        par) "$BT" parallel "$DISKFILE" 8 ;; ls1m) "$BT" listr "$W/piri1m/pdp/datastore" | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
-    direct-streams) fresh; case $test in
-        seq) "$BT" s3 streams bench-pdp "$SHARD/$NAME.data" 8 8388608 ;;
-        fio16) "$BT" s3 randpar bench-pdp "$SHARD/$NAME.data" 16 8 | cut -d' ' -f2 ;; *) echo - ;; esac; return ;;
-    direct-get) fresh; case $test in
+        par) "$BT" parallel "$DISKFILE" 8 ;; ls1m) "$BT" listr "$W/piri1m/pdp/datastore" | cut -d' ' -f1 ;;
+        walk1m) walk "$W/piri1m/pdp/datastore" >"$W/walk"; cut -d' ' -f1 "$W/walk"; echo "- - - - $(cut -d' ' -f2 "$W/walk")" >"$W/side" ;; *) echo - ;; esac; return ;;
+    direct-streams) fresh "$test"; case $test in
+        seq) /usr/bin/time -f "%U %S" -o "$W/time" "$BT" s3 streams bench-pdp "$SHARD/$NAME.data" 8 8388608
+          echo "- - $(awk '{printf "%.2f", $1 + $2}' "$W/time")" >"$W/side" ;;
+        fio16) "$BT" s3 randpar bench-pdp "$SHARD/$NAME.data" 16 8 | cut -d' ' -f2 ;;
+        ls100k|ll100k) "$BT" s3 listpar shard-pdp 16 | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
+    direct-get) fresh "$test"; case $test in
         seq) /usr/bin/time -f "%U %S" -o "$W/time" "$BT" s3 seq bench-pdp "$SHARD/$NAME.data"
           echo "- - $(awk '{printf "%.2f", $1 + $2}' "$W/time")" >"$W/side" ;;
         fio16) t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); awk -v t="$t" 'BEGIN {printf "%.0f\n", 16/(t/200)}' ;; first) "$BT" s3 first bench-pdp $(for n in "${FIRSTS[@]}"; do key "$n"; done) ;;
         rand) before=$(lo_bytes); t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); echo "$(( ($(lo_bytes)-before)/1048576 ))" >"$W/side"; echo "$t" ;;
-        ls10k) "$BT" s3 list flat-pdp | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
+        ls10k) "$BT" s3 list flat-pdp | cut -d' ' -f1 ;; ls100k|ll100k) "$BT" s3 list shard-pdp | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
   esac
   local bucket=bench-pdp
   [ "$test" = ls10k ] && bucket=flat-pdp
+  [[ $test == l?100k ]] && bucket=shard-pdp
   [ "$kind" = storefs-flatfs ] && bucket="$W/piri"
-  [ "$kind" = storefs-flatfs ] && [ "$test" = ls1m ] && bucket="$W/piri1m"
-  case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16) echo -; return ;; esac
+  [ "$kind" = storefs-flatfs ] && [[ $test == ls1m || $test == walk1m ]] && bucket="$W/piri1m"
+  case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16|storefs-s3:walk1m|rclone*:walk1m|s3fs:walk1m|storefs-flatfs:l?100k) echo -; return ;; esac
   case $kind:$test in storefs-cache:seq|storefs-cache:fio16) warm "$kind" "$test" "$bucket" ;; storefs-cache:*) echo -; return ;; esac
   mnt=$(mount_ "$kind" "$bucket"); p=$(path "$kind" "$mnt")
   fresh "$test"
   # one request through the mount first: dropping caches evicted the
   # daemon's code too, and a running mount has it in memory
-  case $test in ls*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
+  case $test in ls*|ll*|walk*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
   before=$(lo_bytes); cpu0=$(cpu "$(cat "$W/pid")")
   case $test in
     seq) case $kind in storefs-flatfs|storefs-cache) t=$(median5 "$BT" seq "$p") ;; *) t=$("$BT" seq "$p") ;; esac ;;
@@ -218,18 +236,20 @@ trial() {
     rand) t=$("$BT" randread "$p" 200) ;; par) t=$("$BT" parallel "$p" 8) ;;
     ls10k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" -l | cut -d' ' -f1) ;;
     ls1m) t=$("$BT" list "$mnt/blobs" | cut -d' ' -f1) ;;
+    ls100k|ll100k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" $( [ "$test" = ll100k ] && echo -l ) | cut -d' ' -f1) ;;
+    walk1m) walk "$mnt/blobs" >"$W/walk"; t=$(cut -d' ' -f1 "$W/walk") ;;
   esac
   # MiB moved, peak RSS, and the daemon's CPU-s per GiB read (seq)
-  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm) $(awk -v a="$cpu0" -v b="$(cpu "$(cat "$W/pid")")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz}') $( [ "$kind" = storefs-cache ] && cat "$W/warmed")" >"$W/side"
+  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm) $(awk -v a="$cpu0" -v b="$(cpu "$(cat "$W/pid")")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz}') $( [ "$kind" = storefs-cache ] && cat "$W/warmed" || echo -) $( [ "$test" = walk1m ] && cut -d' ' -f2 "$W/walk")" >"$W/side"
   umount_ "$mnt"
   echo "$t"
 }
 
-ALL_KINDS=(direct-file direct-get storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
-DEFAULT_TESTS="seq first rand ls10k ls1m par copy"
+ALL_KINDS=(direct-file direct-get direct-streams storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
+DEFAULT_TESTS="seq first rand ls10k ls1m walk1m ls100k ll100k par copy"
 if [ "$PROFILE" = remote ]; then
   ALL_KINDS=(direct-file direct-get direct-streams storefs-s3 storefs-cache rclone-off rclone-full s3fs)
-  DEFAULT_TESTS="seq first rand ls10k par fio16"
+  DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16"
 fi
 read -r -a KINDS <<<"${KINDS:-${ALL_KINDS[*]}}"
 read -r -a TESTS <<<"${TESTS:-$DEFAULT_TESTS}"
@@ -247,7 +267,8 @@ for test in "${TESTS[@]}"; do
     mib=$(printf '%s\n' "${sides[@]}" | awk '$1 != "-" {print $1}' | median)
     rss=$(printf '%s\n' "${sides[@]}" | awk '$2 != "-" {print $2}' | median)
     cpus=$(printf '%s\n' "${sides[@]}" | awk '{print $3}' | median)
-    warmed=$(printf '%s\n' "${sides[@]}" | awk '{print $4}' | median)
+    warmed=$(printf '%s\n' "${sides[@]}" | awk '$4 != "-" {print $4}' | median)
+    du=$(printf '%s\n' "${sides[@]}" | awk '$5 != "" {print $5}' | median)
     case $test in
       seq) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 1024/s}') ;;
       par) cell=$(awk -v s="$med" 'BEGIN {printf "%.0f MiB/s", 8*1024/s}') ;;
@@ -257,8 +278,9 @@ for test in "${TESTS[@]}"; do
       rand) cell=$(awk -v s="$med" -v m="${mib:-0}" 'BEGIN {printf "%.1f ms, %s MiB moved", s*1000, m}') ;;
       *) cell=$(awk -v s="$med" 'BEGIN {printf "%.2f s", s}') ;;
     esac
-    case $test in seq|par|ls1m) [ -n "$rss" ] && [[ $kind != direct-* ]] && cell="$cell, RSS $rss MiB" ;; esac
-    [ "$test" = seq ] && [ -n "$cpus" ] && [ "$kind" != direct-file ] && [ "$kind" != direct-streams ] && cell="$cell, $cpus CPU-s/GiB"
+    [ -n "$du" ] && cell="walk $cell, du -s $(printf '%.2f' "$du") s"
+    case $test in seq|par|ls1m|walk1m|l?100k) [ -n "$rss" ] && [[ $kind != direct-* ]] && cell="$cell, RSS $rss MiB" ;; esac
+    [ "$test" = seq ] && [ -n "$cpus" ] && [ "$kind" != direct-file ] && cell="$cell, $cpus CPU-s/GiB"
     [ "$test" = fio16 ] && [ -n "$mib" ] && [[ $kind != direct-* ]] && cell="$cell, $mib MiB moved"
     [ -n "$warmed" ] && cell="$cell; warm-up moved $warmed MiB"
     [ "$kind:$test" = storefs-cache:fio16 ] && cell="$cell for $((16 * WARM_IOS * 4 / 1024)) MiB asked (16 × $WARM_IOS reads)"
@@ -269,7 +291,9 @@ done
 
 declare -A LABEL=([seq]="sequential read, 1 GiB" [first]="open + first 4 KiB" [rand]="200 random 4 KiB reads"
   [ls10k]="ls -l, $SMALL_N blobs (S3)" [ls1m]="ls, $LIST_N blobs (flatfs)" [par]="8 parallel readers, 1 GiB"
-  [fio16]="16 random 4 KiB readers of one blob (fio, 8 s)")
+  [fio16]="16 random 4 KiB readers of one blob (fio, 8 s)"
+  [walk1m]="walk of $LIST_N blobs (flatfs): find -type f \\| xargs stat, then du -s" [ls100k]="ls, $SHARDED_N sharded keys (S3; direct parallel: 16 prefixes at a time)"
+  [ll100k]="ls -l, $SHARDED_N sharded keys (S3)")
 declare -A HEAD=([direct-file]="direct file" [direct-get]="direct GET" [direct-streams]="direct, parallel (seq: 8 ranged 8 MiB streams)"
   [storefs-flatfs]="storefs flatfs" [storefs-s3]="storefs S3" [storefs-cache]="storefs S3, cache" [rclone-off]="rclone (vfs off)" [rclone-full]="rclone (vfs full)" [s3fs]="s3fs")
 echo
@@ -319,3 +343,5 @@ echo
 echo "| copy of a data dir's blobs ($(printf '%.2f' "$GIB") GiB) into S3 | storefs copy (hash + Piri layout) | rclone copy --transfers 4 | ratio |"
 echo "|---|---|---|---|"
 echo "| time, CPU, peak RSS | ${COPY[storefs]} | ${COPY[rclone]} | $(awk -v a="${COPYT[storefs]}" -v b="${COPYT[rclone]}" 'BEGIN {printf "%.2f×", a/b}') |"
+exit
+}

@@ -12,6 +12,8 @@
 //	benchtool s3 seq|first|randread|list|putflat BUCKET [KEY...|N]
 //	benchtool s3 randpar BUCKET KEY N SECONDS
 //	                                   N readers of random 4 KiB ranges at once; prints seconds and IOPS
+//	benchtool s3 listpar BUCKET N      list every key by shard prefix, N prefixes at a time; prints seconds and the count
+//	benchtool s3 putsharded BUCKET N   N small blobs under Piri v0.2.4's sharded keys
 //	benchtool s3 streams BUCKET KEY N CHUNK
 //	                                   N parallel ranged GETs of CHUNK bytes over the object
 //	                                   the same against S3 directly (minio-go; endpoint
@@ -32,6 +34,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -435,6 +438,66 @@ func s3cmd(args []string) (string, error) {
 			n++
 		}
 		return fmt.Sprintf(" %d", n), nil
+	case "listpar": // N: the shard prefixes first (a delimiter listing), then each listed by one of N workers
+		var prefixes []string
+		n := 0
+		for obj := range c.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{}) {
+			if obj.Err != nil {
+				return "", obj.Err
+			}
+			if strings.HasSuffix(obj.Key, "/") {
+				prefixes = append(prefixes, obj.Key)
+			} else {
+				n++
+			}
+		}
+		var next, count atomic.Int64
+		errs := make(chan error, atoi(args[2]))
+		for range atoi(args[2]) {
+			go func() {
+				for i := next.Add(1) - 1; i < int64(len(prefixes)); i = next.Add(1) - 1 {
+					for obj := range c.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Prefix: prefixes[i], Recursive: true}) {
+						if obj.Err != nil {
+							errs <- obj.Err
+							return
+						}
+						count.Add(1)
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range atoi(args[2]) {
+			if err := <-errs; err != nil {
+				return "", err
+			}
+		}
+		return fmt.Sprintf(" %d", n+int(count.Load())), nil
+	case "putsharded": // N small blobs under v0.2.4's sharded keys, 16 PUTs at a time
+		c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"})
+		var next atomic.Int64
+		errs := make(chan error, 16)
+		for range 16 {
+			go func() {
+				for i := next.Add(1) - 1; i < int64(atoi(args[2])); i = next.Add(1) - 1 {
+					data := []byte(fmt.Sprintf("sharded benchmark blob %d", i))
+					d, _ := mh.Sum(data, mh.SHA2_256, -1)
+					s, _ := multibase.Encode(multibase.Base32, d)
+					key := s[len(s)-3:len(s)-1] + "/" + s[1:] + ".data"
+					if _, err := c.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 16 {
+			if err := <-errs; err != nil {
+				return "", err
+			}
+		}
+		return "", nil
 	case "putflat": // N small blobs under v0.2.3's flat keys
 		c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"})
 		for i := range atoi(args[2]) {
