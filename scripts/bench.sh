@@ -222,6 +222,9 @@ trial() {
   [ "$kind" = storefs-flatfs ] && bucket="$W/piri"
   [ "$kind" = storefs-flatfs ] && [[ $test == ls1m || $test == walk1m ]] && bucket="$W/piri1m"
   case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16|storefs-s3:walk1m|rclone*:walk1m|s3fs:walk1m|storefs-flatfs:l?100k) echo -; return ;; esac
+  # rclone lists 10k keys in 9-13 s here (2 min through the remote
+  # profile): 100k would take most of the bench
+  case $kind:$test in rclone*:l?100k) echo -; return ;; esac
   case $kind:$test in storefs-cache:seq|storefs-cache:fio16) warm "$kind" "$test" "$bucket" ;; storefs-cache:*) echo -; return ;; esac
   mnt=$(mount_ "$kind" "$bucket"); p=$(path "$kind" "$mnt")
   fresh "$test"

@@ -144,6 +144,7 @@ func (p *Pool) acquire(key chunkKey, fetch Fetch) *chunk {
 }
 
 func (p *Pool) fill(ctx context.Context, c *chunk, fetch Fetch) {
+	defer c.cancel() // after the body is closed (deferred below): its connection is reused
 	body, err := fetch(ctx, c.key.off, c.key.n)
 	if err == nil {
 		defer body.Close()
@@ -219,7 +220,15 @@ func (p *Pool) release(c *chunk) {
 	}
 	p.mu.Unlock()
 	if last {
-		c.cancel()
+		// A chunk still filling is abandoned. A filled one is left to
+		// close its body: cancelling now would cut the connection while
+		// the close drains it, and the next request would dial anew.
+		c.mu.Lock()
+		filling := c.filled < c.key.n && c.err == nil
+		c.mu.Unlock()
+		if filling {
+			c.cancel()
+		}
 		go func() {
 			// The fetch may still be writing: recycle the buffer only
 			// once it has stopped.

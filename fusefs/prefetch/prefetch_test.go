@@ -353,3 +353,51 @@ func TestViewHoldsTheChunk(t *testing.T) {
 		t.Fatalf("after release: %d bytes in use", pool.InUse())
 	}
 }
+
+// closeWatch is a body that holds its Close until let go, and records
+// whether its request was cancelled by then: a cancelled request cuts a
+// keep-alive connection instead of draining it back to the pool.
+type closeWatch struct {
+	io.Reader
+	ctx    context.Context
+	letGo  chan struct{}
+	closed chan error
+}
+
+func (w *closeWatch) Close() error {
+	<-w.letGo
+	w.closed <- w.ctx.Err()
+	return nil
+}
+
+// TestServedChunkKeepsItsConnection: a chunk whose bytes all arrived is
+// not cancelled when its last reader lets it go, for random reads and
+// for read-ahead alike.
+func TestServedChunkKeepsItsConnection(t *testing.T) {
+	data := make([]byte, 8<<20)
+	pool := newPool(t, prefetch.Defaults, nil)
+	for _, mode := range []string{"random", "sequential"} {
+		letGo, closed := make(chan struct{}), make(chan error, 64)
+		fetch := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+			return &closeWatch{Reader: bytes.NewReader(data[off : off+n]), ctx: ctx, letGo: letGo, closed: closed}, nil
+		}
+		buf := make([]byte, 4096)
+		if mode == "random" {
+			if _, err := pool.Random(context.Background(), mode, int64(len(data)), fetch, buf, 12345); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			r := pool.NewReader(mode, 1<<20, fetch) // one chunk, read whole
+			for off := int64(0); off < 1<<20; off += 4096 {
+				if _, err := r.ReadAt(context.Background(), buf, off); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.Close()
+		}
+		close(letGo) // the reader is done and the chunk released: now close
+		if err := <-closed; err != nil {
+			t.Errorf("%s: the served chunk's request was cancelled before its body closed: %v", mode, err)
+		}
+	}
+}
