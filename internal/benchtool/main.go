@@ -28,6 +28,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -44,6 +45,8 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/multiformats/go-multibase"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/storacha/storefs/internal/pool"
 )
 
 func main() {
@@ -451,53 +454,33 @@ func s3cmd(args []string) (string, error) {
 				n++
 			}
 		}
-		var next, count atomic.Int64
-		errs := make(chan error, atoi(args[2]))
-		for range atoi(args[2]) {
-			go func() {
-				for i := next.Add(1) - 1; i < int64(len(prefixes)); i = next.Add(1) - 1 {
-					for obj := range c.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Prefix: prefixes[i], Recursive: true}) {
-						if obj.Err != nil {
-							errs <- obj.Err
-							return
-						}
-						count.Add(1)
-					}
+		err := pool.Each(ctx, atoi(args[2]), count(len(prefixes)), func(ctx context.Context, i int) (int, error) {
+			keys := 0
+			for obj := range c.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Prefix: prefixes[i], Recursive: true}) {
+				if obj.Err != nil {
+					return 0, obj.Err
 				}
-				errs <- nil
-			}()
-		}
-		for range atoi(args[2]) {
-			if err := <-errs; err != nil {
-				return "", err
+				keys++
 			}
+			return keys, nil
+		}, func(_ int, keys int, err error) error {
+			n += keys
+			return err
+		})
+		if err != nil {
+			return "", err
 		}
-		return fmt.Sprintf(" %d", n+int(count.Load())), nil
+		return fmt.Sprintf(" %d", n), nil
 	case "putsharded": // N small blobs under v0.2.4's sharded keys, 16 PUTs at a time
 		c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"})
-		var next atomic.Int64
-		errs := make(chan error, 16)
-		for range 16 {
-			go func() {
-				for i := next.Add(1) - 1; i < int64(atoi(args[2])); i = next.Add(1) - 1 {
-					data := []byte(fmt.Sprintf("sharded benchmark blob %d", i))
-					d, _ := mh.Sum(data, mh.SHA2_256, -1)
-					s, _ := multibase.Encode(multibase.Base32, d)
-					key := s[len(s)-3:len(s)-1] + "/" + s[1:] + ".data"
-					if _, err := c.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
-						errs <- err
-						return
-					}
-				}
-				errs <- nil
-			}()
-		}
-		for range 16 {
-			if err := <-errs; err != nil {
-				return "", err
-			}
-		}
-		return "", nil
+		return "", pool.Each(ctx, 16, count(atoi(args[2])), func(ctx context.Context, i int) (struct{}, error) {
+			data := []byte(fmt.Sprintf("sharded benchmark blob %d", i))
+			d, _ := mh.Sum(data, mh.SHA2_256, -1)
+			s, _ := multibase.Encode(multibase.Base32, d)
+			key := s[len(s)-3:len(s)-1] + "/" + s[1:] + ".data"
+			_, err := c.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableContentSha256: true})
+			return struct{}{}, err
+		}, func(_ int, _ struct{}, err error) error { return err })
 	case "putflat": // N small blobs under v0.2.3's flat keys
 		c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"})
 		for i := range atoi(args[2]) {
@@ -511,4 +494,15 @@ func s3cmd(args []string) (string, error) {
 		return "", nil
 	}
 	return "", fmt.Errorf("s3: unknown command %q", args[0])
+}
+
+// count yields 0 … n-1, as pool.Each takes items.
+func count(n int) iter.Seq2[int, error] {
+	return func(yield func(int, error) bool) {
+		for i := range n {
+			if !yield(i, nil) {
+				return
+			}
+		}
+	}
 }
