@@ -17,18 +17,14 @@ import (
 	"github.com/storacha/storefs/store/blobstore"
 )
 
-// blobFile is one blob: immutable, so its attributes and pages are cached
-// for long.
+// blobFile is a blob inode's open state: made at its first open, kept
+// while it has open files or what --verify learnt of it, and never for
+// the blob inodes of a walk, which are nodeTable entries only.
 type blobFile struct {
-	fs.Inode
-	readOnly
 	root   *Root
 	digest mh.Multihash
 	size   int64
-	mtime  time.Time // when the backend stored it; zero: unknown
-	keyMu  sync.Mutex
-	key    string // backend key and its layout, learnt lazily
-	layout string
+	pins   int // opens in progress and open files; guarded by Root.statesMu
 	// verifier checks the blob under --verify, for every open file.
 	verifier atomic.Pointer[blobVerifier] // set by the first open
 
@@ -45,32 +41,28 @@ type blobFile struct {
 	streams   []*stream // its runs of reads, while it is open
 	head      []byte    // its first bytes, when a lookup fetched them
 	tick      uint64
+	// backing is the kernel's id of the file passthrough opens read
+	// (one per inode: fs/fuse/iomode.c), while backingRefs of them are
+	// open.
+	backing     int32
+	backingRefs int
 }
 
-var (
-	_ fs.NodeGetattrer   = (*blobFile)(nil)
-	_ fs.NodeOpener      = (*blobFile)(nil)
-	_ fs.NodeGetxattrer  = (*blobFile)(nil)
-	_ fs.NodeListxattrer = (*blobFile)(nil)
-	_ fs.NodeOnForgetter = (*blobFile)(nil)
-)
+// idle says whether nothing of the state is worth keeping: no open
+// file, and nothing --verify learnt. streamsMu is held.
+func (f *blobFile) idle() bool {
+	return f.opens == 0 && f.passOpens == 0 && f.backingRefs == 0 && f.verifier.Load() == nil && f.outboard.Load() == nil
+}
 
-func (f *blobFile) OnForget() { f.root.forgetBlob(f) }
-
-// attr is the blob's attributes. Its link count is 1 + the spaces that
+// blobAttr is a blob's attributes. Its link count is 1 + the spaces that
 // accepted it, once /spaces has been read (a /blobs listing does not
 // read every acceptance to count them).
-func (f *blobFile) attr(a *fuse.Attr) {
-	f.root.fileAttr(a, f.size, f.mtime)
-	if t := f.root.spaces.loaded(); t != nil {
-		a.Nlink += t.links[string(f.digest)]
+func (r *Root) blobAttr(a *fuse.Attr, id uint64, digest mh.Multihash, size int64, mtime time.Time) {
+	r.fileAttr(a, size, mtime)
+	a.Ino = id
+	if t := r.spaces.loaded(); t != nil {
+		a.Nlink += t.links[string(digest)]
 	}
-}
-
-func (f *blobFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	f.attr(&out.Attr)
-	out.SetTimeout(f.root.cfg.BlobTimeout)
-	return 0
 }
 
 // Open takes the mount's read path for the blob: its local file, read by
@@ -205,30 +197,32 @@ const (
 
 var blobXattrs = []byte(xattrCID + "\x00" + xattrMultihash + "\x00" + xattrKey + "\x00" + xattrLayout + "\x00")
 
-func (f *blobFile) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+func listBlobXattrs(dest []byte) (uint32, syscall.Errno) {
 	if len(dest) < len(blobXattrs) {
 		return uint32(len(blobXattrs)), syscall.ERANGE
 	}
 	return uint32(copy(dest, blobXattrs)), 0
 }
 
-func (f *blobFile) Getxattr(ctx context.Context, attr string, dest []byte) (n uint32, errno syscall.Errno) {
-	ctx, cancel := f.root.bound(ctx)
+func (r *Root) blobXattr(ctx context.Context, digest mh.Multihash, attr string, dest []byte) (n uint32, errno syscall.Errno) {
+	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	var val string
 	switch attr {
 	case xattrCID:
-		val = cid.NewCidV1(cid.Raw, f.digest).String()
+		val = cid.NewCidV1(cid.Raw, digest).String()
 	case xattrMultihash:
-		val = "z" + blobstore.Base58(f.digest)
+		val = "z" + blobstore.Base58(digest)
 	case xattrKey, xattrLayout:
-		key, layout, err := f.backendKey(ctx)
+		// Asked of the store each time: a blob inode keeps no key, and
+		// the attribute is asked rarely.
+		info, err := r.stores.Blobs.Stat(ctx, digest)
 		if err != nil {
-			return 0, f.root.toErrno("getxattr", blobstore.Name(f.digest), err)
+			return 0, r.toErrno("getxattr", blobstore.Name(digest), err)
 		}
-		val = key
+		val = info.Key
 		if attr == xattrLayout {
-			val = layout
+			val = info.Layout
 		}
 	default:
 		if strings.HasPrefix(attr, "security.") || strings.HasPrefix(attr, "system.") {
@@ -243,19 +237,4 @@ func (f *blobFile) Getxattr(ctx context.Context, attr string, dest []byte) (n ui
 		return uint32(len(val)), syscall.ERANGE
 	}
 	return uint32(copy(dest, val)), 0
-}
-
-// backendKey is the key that holds the blob and its Piri layout, asked
-// of the store once.
-func (f *blobFile) backendKey(ctx context.Context) (key, layout string, err error) {
-	f.keyMu.Lock()
-	defer f.keyMu.Unlock()
-	if f.layout == "" {
-		info, err := f.root.stores.Blobs.Stat(ctx, f.digest)
-		if err != nil {
-			return "", "", err
-		}
-		f.key, f.layout = info.Key, info.Layout
-	}
-	return f.key, f.layout, nil
 }

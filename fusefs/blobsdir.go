@@ -19,27 +19,24 @@ import (
 	"github.com/storacha/storefs/store/objectstore"
 )
 
-// blobsDir is /blobs: listed from the backend, looked up by any name of a
-// multihash.
+// blobsDir is /blobs. Its listing and lookups are blobsFS's, which
+// keeps blob inodes out of go-fuse's tree; go-fuse answers for the
+// directory itself.
 type blobsDir struct {
 	fs.Inode
 	dir
 	sizes *sizeCache
 }
 
-var (
-	_ fs.NodeOpendirHandler = (*blobsDir)(nil)
-	_ fs.NodeLookuper       = (*blobsDir)(nil)
-	_ fs.NodeGetattrer      = (*blobsDir)(nil)
-)
+var _ fs.NodeGetattrer = (*blobsDir)(nil)
 
-// OpendirHandle streams the backend listing. Sizes it carries (S3)
-// answer READDIRPLUS and are remembered for later lookups, so `ls -l`
-// costs no backend request and no round trip per entry.
-func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+// handle streams the backend listing. Sizes it carries (S3) answer
+// READDIRPLUS and are remembered for later lookups, so `ls -l` costs no
+// backend request and no round trip per entry. Local files list names
+// only: a READDIRPLUS stats the file (blobsListing).
+func (d *blobsDir) handle() *dirHandle {
 	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
 		if files := d.root.files; files != nil {
-			// Local files: names only; sizes come from a stat at lookup.
 			return func(yield func(dirEntry, error) bool) {
 				for name, err := range files.ListNames(ctx) {
 					if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}, err) || err != nil {
@@ -57,49 +54,18 @@ func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 				name := blobstore.Name(info.Digest)
 				meta := blobMeta{size: info.Size, mtime: info.ModTime}
 				d.sizes.put(name, meta)
-				e := dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}
-				e.lookup = func(ctx context.Context, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-					if d.root.liveBlobs.Load() >= d.root.plusLimit {
-						return nil, syscall.ENOENT
-					}
-					return d.child(ctx, &d.Inode, info.Digest, meta, out), 0
-				}
-				if !yield(e, nil) {
+				if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}, digest: info.Digest, meta: meta}, nil) {
 					return
 				}
 			}
 		}
-	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/blobs", err) }), 0, 0
+	}, func(err error) syscall.Errno { return d.root.toErrno("readdir", "/blobs", err) })
 }
 
 // plusLimit bounds the blob inodes READDIRPLUS creates ahead of any
-// lookup (each costs the daemon ~0.5 KiB until the kernel forgets it):
-// beyond it a listing hands out names only.
-const plusLimit = 1 << 16
-
-func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (child *fs.Inode, errno syscall.Errno) {
-	ctx, cancel := d.root.bound(ctx)
-	defer cancel()
-	digest, err := blobstore.ParseName(name)
-	if err != nil {
-		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
-		return nil, syscall.ENOENT
-	}
-	canonical := blobstore.Name(digest)
-	meta, ok := d.sizes.get(canonical)
-	if !ok {
-		var err error
-		if meta, err = d.stat(ctx, digest); err != nil {
-			if errno := d.root.toErrno("lookup", "/blobs/"+canonical, err); errno != syscall.ENOENT {
-				return nil, errno
-			}
-			out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
-			return nil, syscall.ENOENT
-		}
-		d.sizes.put(canonical, meta)
-	}
-	return d.child(ctx, &d.Inode, digest, meta, out), 0
-}
+// lookup (a nodeTable entry each until the kernel forgets it): beyond it
+// a listing hands out names only.
+const plusLimit = 1 << 21
 
 // headSize is what a lookup reads of a blob it has not seen listed: the
 // kernel's first READ of a file (16 KiB). A local file is stat'ed.
@@ -138,46 +104,6 @@ func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (blobMeta, err
 	return blobMeta{size: info.Size, mtime: info.ModTime, key: info.Key, layout: info.Layout}, err
 }
 
-// child is the blob's inode, with its attributes in out: the one the
-// kernel already knows wherever it was looked up (/blobs under any of
-// its names, /spaces/<space>), else a new one under parent.
-func (d *blobsDir) child(ctx context.Context, parent *fs.Inode, digest mh.Multihash, meta blobMeta, out *fuse.EntryOut) *fs.Inode {
-	d.timeouts(out)
-	r := d.root
-	r.liveMu.Lock()
-	defer r.liveMu.Unlock()
-	bf, ok := r.live[string(digest)]
-	if !ok || bf.EmbeddedInode().Forgotten() { // forgotten: its OnForget is on its way
-		bf = &blobFile{root: r, digest: digest, size: meta.size, mtime: meta.mtime, key: meta.key, layout: meta.layout}
-		parent.NewInode(ctx, bf, fs.StableAttr{Mode: syscall.S_IFREG})
-		r.live[string(digest)] = bf
-		r.liveBlobs.Add(1)
-	}
-	bf.attr(&out.Attr)
-	return bf.EmbeddedInode()
-}
-
-// hasBlobInode says whether the kernel holds the blob's inode.
-func (r *Root) hasBlobInode(digest mh.Multihash) bool {
-	r.liveMu.Lock()
-	defer r.liveMu.Unlock()
-	_, ok := r.live[string(digest)]
-	return ok
-}
-
-// forgetBlob drops a blob inode the kernel forgot.
-func (r *Root) forgetBlob(f *blobFile) {
-	r.liveMu.Lock()
-	defer r.liveMu.Unlock()
-	if r.live[string(f.digest)] == f {
-		delete(r.live, string(f.digest))
-	}
-	r.liveBlobs.Add(-1)
-	if r.forgets.Add(1)%gcAfterForgets == 0 {
-		r.collectSoon()
-	}
-}
-
 // gcAfterForgets is the burst of forgotten blob inodes after which the
 // daemon collects: a mount idle after a walk may not collect for minutes,
 // and holds the forgotten inodes' memory until it does.
@@ -192,11 +118,6 @@ func (r *Root) collectSoon() {
 			r.collecting.Store(false)
 		})
 	}
-}
-
-func (d *blobsDir) timeouts(out *fuse.EntryOut) {
-	out.SetEntryTimeout(d.root.cfg.BlobTimeout)
-	out.SetAttrTimeout(d.root.cfg.BlobTimeout)
 }
 
 // headCache keeps the heads lookups read until an open takes them, up to

@@ -8,15 +8,15 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	mh "github.com/multiformats/go-multihash"
 )
 
-// dirEntry is one listed name. lookup, when set, answers READDIRPLUS for
-// it from what the listing already knows (a blob's size), so `ls -l`
-// needs no LOOKUP round trip per entry; nil leaves the kernel to look the
-// name up if it wants to.
+// dirEntry is one listed name. A blob the listing knows the size of (S3)
+// carries its digest and what was listed, for READDIRPLUS (blobsListing).
 type dirEntry struct {
 	fuse.DirEntry
-	lookup func(ctx context.Context, out *fuse.EntryOut) (*fs.Inode, syscall.Errno)
+	digest mh.Multihash // nil: not known from the listing
+	meta   blobMeta
 }
 
 // dirHandle is an open directory fed by a backend listing. A goroutine
@@ -34,7 +34,6 @@ type dirHandle struct {
 	feed   *dirFeed
 	cur    []dirEntry // taken from the feed, not yet handed out
 	spare  []dirEntry // cur's array, given back to the feed when used up
-	last   dirEntry   // the entry handed out last: READDIRPLUS looks it up next
 }
 
 // dirFeed is one run of the listing, between its goroutine and the
@@ -79,7 +78,7 @@ func names(seq iter.Seq2[fuse.DirEntry, error]) iter.Seq2[dirEntry, error] {
 func (d *dirHandle) restart() {
 	d.stop()
 	d.feed = nil
-	d.cur, d.spare, d.last = nil, nil, dirEntry{}
+	d.cur, d.spare = nil, nil
 }
 
 // start runs the listing, on the first read: an open that reads nothing
@@ -159,29 +158,33 @@ func (d *dirHandle) take() (end bool, err error) {
 }
 
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	e, ok, errno := d.next(ctx)
+	if !ok {
+		return nil, errno
+	}
+	return &e.DirEntry, 0
+}
+
+// next is the listing's next entry; at its end, ok is false.
+func (d *dirHandle) next(ctx context.Context) (e dirEntry, ok bool, errno syscall.Errno) {
 	if len(d.cur) == 0 {
 		end, err := d.take()
 		if err != nil {
-			return nil, d.onErr(err)
+			return dirEntry{}, false, d.onErr(err)
 		}
 		if end {
-			return nil, 0
+			return dirEntry{}, false, 0
 		}
 	}
-	d.last = d.cur[0]
-	d.cur = d.cur[1:]
-	e := d.last.DirEntry
-	return &e, 0
+	e, d.cur = d.cur[0], d.cur[1:]
+	return e, true, 0
 }
 
-// Lookup answers READDIRPLUS for the entry just handed out. Without
-// attributes it returns an error, which go-fuse turns into node id 0: the
-// kernel keeps the name and looks it up only if asked to.
+// Lookup answers READDIRPLUS with names only: go-fuse turns the error
+// into node id 0, and the kernel looks a name up only if asked to. (The
+// listing of /blobs, whose entries carry nodes, is blobsListing's.)
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if d.last.lookup == nil || d.last.Name != name {
-		return nil, syscall.ENOENT
-	}
-	return d.last.lookup(ctx, out)
+	return nil, syscall.ENOENT
 }
 
 // Seekdir restarts the listing and skips to entry off (go-fuse numbers

@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -9,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
@@ -131,35 +131,70 @@ func TestDirHandleReleaseStopsListing(t *testing.T) {
 	}
 }
 
-// Lookup answers READDIRPLUS only for the entry just handed out, and only
-// when the listing knows its attributes.
-func TestDirHandleLookup(t *testing.T) {
-	child := &fs.Inode{}
-	d := newDirHandle(context.Background(), func(ctx context.Context) iter.Seq2[dirEntry, error] {
-		return func(yield func(dirEntry, error) bool) {
-			e := dirEntry{DirEntry: fuse.DirEntry{Name: "sized"}}
-			e.lookup = func(ctx context.Context, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-				out.Size = 42
-				return child, 0
-			}
-			if yield(e, nil) {
-				yield(dirEntry{DirEntry: fuse.DirEntry{Name: "bare"}}, nil)
-			}
+// blobsListing answers READDIR at the kernel's offsets: in order across
+// answers that fill up, again from within the last answer (an
+// interrupted READDIR the kernel repeats), and from anywhere (seekdir).
+func TestBlobsListingOffsets(t *testing.T) {
+	const n = 50
+	l := &blobsListing{h: newDirHandle(context.Background(), listing(n, nil), eio)}
+	defer l.h.stop()
+	read := func(off uint64) []string {
+		out := fuse.NewDirEntryList(make([]byte, 200), off) // a few entries each
+		if errno := l.read(context.Background(), off, out, false); errno != 0 {
+			t.Fatal(errno)
 		}
-	}, eio)
-	defer d.Releasedir(context.Background(), 0)
-	var out fuse.EntryOut
-	if _, errno := d.Lookup(context.Background(), "sized", &out); errno == 0 {
-		t.Fatal("lookup before the entry was handed out")
+		return parseDirents(t, out.Bytes(), off)
 	}
-	d.Readdirent(context.Background())
-	if ch, errno := d.Lookup(context.Background(), "sized", &out); errno != 0 || ch != child || out.Size != 42 {
-		t.Fatalf("lookup of the listed entry: %v %v size %d", ch, errno, out.Size)
+	var all []string
+	repeated := false
+	for off := uint64(0); ; {
+		got := read(off)
+		if len(got) == 0 {
+			break
+		}
+		if off > 0 && !repeated && len(got) > 2 {
+			// The kernel took one entry of the answer and asks again
+			// from there: answered from the last answer, then on.
+			repeated = true
+			feed := l.h.feed
+			again := read(off + 1)
+			if again[0] != got[1] || l.h.feed != feed {
+				t.Fatalf("repeated read at %d: %v, first time %v", off+1, again, got)
+			}
+			all = append(all, got[0])
+			off++
+			got = again
+		}
+		all = append(all, got...)
+		off += uint64(len(got))
 	}
-	d.Readdirent(context.Background())
-	if _, errno := d.Lookup(context.Background(), "bare", &out); errno == 0 {
-		t.Fatal("lookup answered for an entry without attributes")
+	if !repeated || len(all) != n {
+		t.Fatalf("listed %d entries, want %d: %v", len(all), n, all)
 	}
+	for i, name := range all {
+		if name != fmt.Sprintf("e%d", i) {
+			t.Fatalf("entry %d is %s", i, name)
+		}
+	}
+	if got := read(3); got[0] != all[3] {
+		t.Fatalf("seek to 3 gave %v", got)
+	}
+}
+
+// parseDirents reads a READDIR answer, checking each entry's offset.
+func parseDirents(t *testing.T, buf []byte, off uint64) []string {
+	var names []string
+	for len(buf) > 0 {
+		next := binary.LittleEndian.Uint64(buf[8:])
+		namelen := int(binary.LittleEndian.Uint32(buf[16:]))
+		if next != off+1 {
+			t.Fatalf("entry after offset %d has offset %d", off, next)
+		}
+		off = next
+		names = append(names, string(buf[24:24+namelen]))
+		buf = buf[(24+namelen+7)&^7:]
+	}
+	return names
 }
 
 // An open directory lists nothing until it is read.

@@ -5,8 +5,5 @@ import "github.com/hanwen/go-fuse/v2/fuse"
 // SetPlusLimit lowers the READDIRPLUS inode bound for a test.
 func (r *Root) SetPlusLimit(n int64) { r.plusLimit = n }
 
-// LiveBlobs is how many blob inodes the kernel holds.
-func (r *Root) LiveBlobs() int64 { return r.liveBlobs.Load() }
-
 // KernelPassthrough reports whether the kernel granted passthrough.
 func (r *Root) KernelPassthrough() bool { return r.kernelFlags.Load()&fuse.CAP_PASSTHROUGH != 0 }

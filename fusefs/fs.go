@@ -113,12 +113,16 @@ type Root struct {
 	cancel context.CancelFunc
 	pool   *prefetch.Pool
 	heads  *headCache
-	// live are the blob inodes the kernel holds, by string(digest): a
-	// blob is one inode wherever it is looked up. liveBlobs counts them;
-	// listings stop creating them ahead of lookups at plusLimit.
-	liveMu    sync.Mutex
-	live      map[string]*blobFile
-	liveBlobs atomic.Int64
+	// nodes are the blob inodes the kernel holds: a blob is one inode
+	// wherever it is looked up. Listings stop creating them ahead of
+	// lookups at plusLimit.
+	nodes *nodeTable
+	// blobLookups counts LOOKUPs in /blobs: listings fill in nodes once
+	// there are any.
+	blobLookups atomic.Uint64
+	// states are the open state of blob inodes, by node id.
+	statesMu sync.Mutex
+	states   map[uint64]*blobFile
 	// forgets counts forgotten blob inodes; collecting is set while a
 	// collection after a burst of them is pending.
 	forgets    atomic.Int64
@@ -170,7 +174,7 @@ func New(stores Stores, cfg Config) (*Root, error) {
 		return nil, err
 	}
 	r := &Root{stores: stores, cfg: cfg, log: cfg.Log, files: stores.Blobs.Files(), ctx: ctx, cancel: cancel, pool: pool,
-		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second), live: map[string]*blobFile{}}
+		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second), nodes: newNodeTable(), states: map[uint64]*blobFile{}}
 	r.spaces = &spaceIndex{root: r, store: stores.Acceptances}
 	r.paths = newReadPaths(r.files, cfg)
 	if cfg.Cache != nil && r.files == nil {

@@ -94,7 +94,7 @@ func BenchmarkBlobInodes(b *testing.B) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	after := heapInuse()
-	b.ReportMetric(float64(peak-start)/float64(live), "B/inode")
+	b.ReportMetric(float64(int64(peak)-int64(start))/float64(live), "B/inode")
 	b.ReportMetric(float64(int64(after)-int64(start))/(1<<20), "MiB-kept-after-forget")
 	b.ReportMetric(float64(took.Microseconds())/n, "µs/lookup")
 	b.Logf("%d inodes: heap %d → %d MiB; after the kernel forgot them (%d left): %d MiB", live, start>>20, peak>>20, root.LiveBlobs(), after>>20)

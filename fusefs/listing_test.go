@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -199,4 +200,99 @@ func TestDirectoriesListInBigAnswers(t *testing.T) {
 	if count != n {
 		t.Errorf("one getdents with a 1 MiB buffer returned %d names (%d bytes), want all %d", count, got, n)
 	}
+}
+
+// TestLocalListingNodesOnDemand: a listing of local files (flatfs) hands
+// out nodes (a stat each) in its first answers only, unless names of
+// /blobs are being looked up: a bare listing (`ls -f`) of a million costs
+// no stat per name, and a walk that stats behind the listing (`find |
+// xargs stat`) finds the rest of the names with their nodes, without a
+// LOOKUP each.
+func TestLocalListingNodesOnDemand(t *testing.T) {
+	fusetest.Require(t)
+	const n = 400
+	st, err := node.Open(context.Background(), node.Config{DataDir: t.TempDir(), Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digests []mh.Multihash
+	for i := range n {
+		b := []byte(strconv.Itoa(i))
+		d, _ := mh.Sum(b, mh.SHA2_256, -1)
+		if err := st.Blobs.Put(context.Background(), d, int64(len(b)), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, d)
+	}
+	// getdents with a page-sized buffer: the kernel asks for answers of
+	// that size, ~20 entries each.
+	readNames := func(t *testing.T, f *os.File, max int) []string {
+		t.Helper()
+		var names []string
+		buf := make([]byte, 4096)
+		for max < 0 || len(names) < max {
+			k, err := syscall.ReadDirent(int(f.Fd()), buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == 0 {
+				break
+			}
+			_, _, names = syscall.ParseDirent(buf[:k], -1, names)
+		}
+		return names
+	}
+	dir, root, m := mountWithMetrics(t, st, 0)
+	blobs := filepath.Join(dir, "blobs")
+
+	t.Run("bare listing", func(t *testing.T) {
+		f, err := os.Open(blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if names := readNames(t, f, -1); len(names) != n {
+			t.Fatalf("listed %d names, want %d", len(names), n)
+		}
+		if live := root.LiveBlobs(); live == 0 || live > n/2 {
+			t.Errorf("a bare listing of %d made %d nodes: want those of its first answers only", n, live)
+		}
+	})
+	t.Run("walk", func(t *testing.T) {
+		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+			t.Fatalf("drop_caches: %v", err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); root.LiveBlobs() > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		f, err := os.Open(blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		names := readNames(t, f, 1)
+		// A walker stats a name it was given: a LOOKUP in /blobs (here
+		// under another name of a blob, which the kernel cannot know).
+		if _, err := os.Stat(filepath.Join(blobs, "z"+blobstore.Base58(digests[0]))); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, readNames(t, f, -1)...)
+		if len(names) != n {
+			t.Fatalf("listed %d names, want %d", len(names), n)
+		}
+		before := m.FuseOps("lookup")
+		for _, name := range names {
+			fi, err := os.Lstat(filepath.Join(blobs, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _ := blobstore.ParseName(name)
+			if i := slices.IndexFunc(digests, func(x mh.Multihash) bool { return bytes.Equal(x, d) }); fi.Size() != int64(len(strconv.Itoa(i))) {
+				t.Fatalf("%s: size %d", name, fi.Size())
+			}
+		}
+		if got := m.FuseOps("lookup") - before; got != 0 {
+			t.Errorf("stat of every listed name sent %d LOOKUPs, want 0", got)
+		}
+	})
 }

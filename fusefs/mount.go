@@ -36,16 +36,9 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 	// a mount-wide default in place of a zero, and the batch in progress
 	// (/egress/wip.*) needs a real zero.
 	negative := root.cfg.NegativeTimeout
-	// READDIRPLUS costs entry size (fewer names per READDIR) and pays off
-	// only where a listing carries attributes: S3 listings carry blob
-	// sizes, so every READDIR is a READDIRPLUS and `ls -l` needs no LOOKUP
-	// per entry (each FUSE round trip costs about 0.1 ms). Local files list
-	// names only: READDIRPLUS only while the kernel finds it worth it, so
-	// a million-entry /blobs stays a cheap listing.
-	var caps uint64
-	if root.files != nil {
-		caps = fuse.CAP_READDIRPLUS_AUTO
-	}
+	// Every READDIR of /blobs is a READDIRPLUS: blobsListing decides
+	// which answers carry nodes (the kernel's READDIRPLUS_AUTO would ask
+	// for them too rarely in a walk). Elsewhere names come alone.
 	server, err := serve(dir, root, &fs.Options{
 		MountOptions: fuse.MountOptions{
 			Name:              "storefs",
@@ -57,7 +50,6 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 			Debug:             o.Debug,
 			DirectMountStrict: os.Geteuid() == 0,
 			DirectMountFlags:  syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY,
-			ExtraCapabilities: caps,
 			PanicHandler: func(p any) fuse.Status {
 				root.log.Error("panic in a FUSE handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				return fuse.EIO
@@ -86,7 +78,7 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 
 // serve is fs.Mount with every FUSE operation counted in one place.
 func serve(dir string, root *Root, opts *fs.Options) (*fuse.Server, error) {
-	var raw fuse.RawFileSystem = fs.NewNodeFS(root, opts)
+	var raw fuse.RawFileSystem = newBlobsFS(fs.NewNodeFS(root, opts), root)
 	if root.cfg.Metrics != nil {
 		raw = countedFS{raw, root.cfg.Metrics}
 	}

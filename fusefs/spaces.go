@@ -221,9 +221,9 @@ type spaceDir struct {
 	space string
 }
 
+// Its LOOKUPs are blobsFS's: blob nodes live outside go-fuse's tree.
 var (
 	_ fs.NodeOpendirHandler = (*spaceDir)(nil)
-	_ fs.NodeLookuper       = (*spaceDir)(nil)
 	_ fs.NodeGetattrer      = (*spaceDir)(nil)
 )
 
@@ -238,24 +238,29 @@ func (d *spaceDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 	}), 0, 0
 }
 
-func (d *spaceDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	ctx, cancel := d.root.bound(ctx)
+// lookupBlob answers a LOOKUP in /spaces/<space> (blobsFS's): the blob's
+// node, the very one /blobs/<b32> is.
+func (x *spaceIndex) lookupBlob(ctx context.Context, space, name string, out *fuse.EntryOut) syscall.Errno {
+	r := x.root
+	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	t, err := d.index.table(ctx)
+	t, err := x.table(ctx)
 	if err != nil {
-		return nil, d.root.toErrno("lookup", "/spaces/"+d.space+"/"+name, err)
+		return r.toErrno("lookup", "/spaces/"+space+"/"+name, err)
 	}
-	b, ok := t.find(d.space, name)
+	b, ok := t.find(space, name)
 	if !ok {
-		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
-		return nil, syscall.ENOENT
+		return syscall.ENOENT
 	}
 	meta := blobMeta{size: b.size, mtime: b.mtime}
-	if d.root.files != nil && !d.root.hasBlobInode(b.digest) {
+	if size, mtime, ok := r.nodes.Known(b.digest); ok {
+		meta = blobMeta{size: size, mtime: mtime}
+	} else if r.files != nil {
 		// A local file: its size and time as /blobs would learn them.
-		if meta, err = d.root.blobs.stat(ctx, b.digest); err != nil {
-			return nil, d.root.toErrno("lookup", fmt.Sprintf("/spaces/%s/%s", d.space, name), err)
+		if meta, err = r.blobs.stat(ctx, b.digest); err != nil {
+			return r.toErrno("lookup", fmt.Sprintf("/spaces/%s/%s", space, name), err)
 		}
 	}
-	return d.root.blobs.child(ctx, &d.Inode, b.digest, meta, out), 0
+	r.blobEntry(out, b.digest, meta)
+	return 0
 }
