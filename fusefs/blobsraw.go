@@ -510,8 +510,9 @@ func (b *blobsFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status
 //
 // A node of a local file costs a stat and a kernel inode, which a bare
 // listing (`ls -f`, `find`) of a million names does not want; so only
-// the first answer, and every answer once names of /blobs are being
-// looked up (someone stats what is listed), carry nodes of local files.
+// the first nodesFirst answers, and every answer once names of /blobs
+// are being looked up (someone stats what is listed), carry nodes of
+// local files.
 // The kernel's own heuristic (READDIRPLUS_AUTO) asks again for nodes only
 // after a LOOKUP since its last READDIR, so a walk that stats behind the
 // listing (`find | xargs stat`) got nodes for one answer in ten.
@@ -530,6 +531,12 @@ type blobsListing struct {
 	// answer: the next one starts with it.
 	held *dirEntry
 }
+
+// nodesFirst is how many answers of a listing carry nodes of local files
+// before anything is looked up: `ls -l` of a small directory then needs
+// no LOOKUP at all, and a walk has ~20,000 names with nodes while its
+// stat starts (1 MiB answers).
+const nodesFirst = 4
 
 func (d *blobsDir) listing() *blobsListing {
 	return &blobsListing{root: d.root, h: d.handle(), lookups: d.root.blobLookups.Load()}
@@ -551,7 +558,7 @@ func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryL
 		l.next, l.held = off, nil
 		l.last, l.lastOff = l.last[:0], off
 	}
-	nodes := l.answers < 4 || l.root.blobLookups.Load() != l.lookups
+	nodes := plus && (l.answers < nodesFirst || l.root.blobLookups.Load() != l.lookups)
 	l.answers++
 	for pos := off; ; pos++ {
 		var e dirEntry

@@ -206,7 +206,9 @@ func (s *Stores) openLocal(dataDir string) {
 
 // listShards is how many shards of the blob bucket are listed at once:
 // listing is a round trip per 1,000 keys, and far S3 is 10–30 ms away.
-const listShards = 8
+// (16 prefixes at once listed 100k keys in 0.56× the time of one
+// page-by-page loop, even on loopback.)
+const listShards = 16
 
 func openS3(ctx context.Context, c Config) (*Stores, error) {
 	endpoint, insecure := splitScheme(c.S3.Endpoint, c.S3.Insecure)

@@ -19,15 +19,16 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.I
 	return s.list(ctx, prefix, "")
 }
 
-// bigShard is the fewest keys a shard holds, judged from the first page,
-// for a listing per shard to pay: with 1,024 shards such a bucket holds
-// a quarter million keys, 256 pages listed one after another, where per
-// shard it is 1,024 requests 8 at a time. A smaller bucket is listed
-// page by page.
-const bigShard = 250
+// perShardPays says whether a bucket whose shards hold k keys each is
+// listed sooner per shard, s.shards at a time, than page by page: with
+// S shards that is S/s.shards rounds of requests against k·S/1000 pages
+// one after another, and a shard's request costs no more than a page's
+// (a round trip and at most 1,000 keys). So it pays from 1000/s.shards
+// keys a shard: 63 with 16 at once, a bucket of 64,000 keys.
+func (s *Store) perShardPays(k int) bool { return k*s.shards >= 1000 }
 
 // listAdaptive lists page by page, and when the first 1,000 keys show
-// shards of bigShard keys or more, finishes the shard it is in and
+// shards big enough for perShardPays, finishes the shard it is in and
 // lists the rest per shard.
 func (s *Store) listAdaptive(ctx context.Context) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
@@ -63,7 +64,7 @@ func (s *Store) listAdaptive(ctx context.Context) iter.Seq2[objectstore.Info, er
 				lastShard = shard
 			}
 			lastKey = info.Key
-			if n == 1000 && sharded >= 900 && sharded/shards >= bigShard {
+			if n == 1000 && sharded >= 900 && s.perShardPays(sharded/shards) {
 				switching = true
 			}
 		}
