@@ -510,9 +510,9 @@ func (b *blobsFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status
 //
 // A node of a local file costs a stat and a kernel inode, which a bare
 // listing (`ls -f`, `find`) of a million names does not want; so only
-// the first nodesFirst answers, and every answer once names of /blobs
-// are being looked up (someone stats what is listed), carry nodes of
-// local files.
+// the first nodesFirst names, and every answer once names of /blobs are
+// being looked up (someone stats what is listed), carry nodes of local
+// files.
 // The kernel's own heuristic (READDIRPLUS_AUTO) asks again for nodes only
 // after a LOOKUP since its last READDIR, so a walk that stats behind the
 // listing (`find | xargs stat`) got nodes for one answer in ten.
@@ -521,7 +521,6 @@ type blobsListing struct {
 	root    *Root
 	h       *dirHandle
 	lookups uint64 // Root.blobLookups at open
-	answers int
 	next    uint64 // offset of the entry the listing yields next
 	// last is the batch answered last, from offset lastOff: a READDIR the
 	// kernel repeats (it was interrupted) is answered from it.
@@ -532,11 +531,12 @@ type blobsListing struct {
 	held *dirEntry
 }
 
-// nodesFirst is how many answers of a listing carry nodes of local files
-// before anything is looked up: `ls -l` of a small directory then needs
-// no LOOKUP at all, and a walk has ~20,000 names with nodes while its
-// stat starts (1 MiB answers).
-const nodesFirst = 4
+// nodesFirst is how many names of a listing carry nodes of local files
+// before anything is looked up: `ls -l` of a smaller directory then needs
+// no LOOKUP at all. More does not help a walk: `find | xargs stat` of 1M
+// still looked up 65,536 names with nodes for the first 131,072 (and
+// 80,000 with 20,000), and a bare listing pays a stat for each.
+const nodesFirst = 1 << 14
 
 func (d *blobsDir) listing() *blobsListing {
 	return &blobsListing{root: d.root, h: d.handle(), lookups: d.root.blobLookups.Load()}
@@ -558,8 +558,7 @@ func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryL
 		l.next, l.held = off, nil
 		l.last, l.lastOff = l.last[:0], off
 	}
-	nodes := plus && (l.answers < nodesFirst || l.root.blobLookups.Load() != l.lookups)
-	l.answers++
+	nodes := plus && (off < l.root.nodesFirst || l.root.blobLookups.Load() != l.lookups)
 	for pos := off; ; pos++ {
 		var e dirEntry
 		replayed := len(replay) > 0

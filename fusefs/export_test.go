@@ -5,5 +5,9 @@ import "github.com/hanwen/go-fuse/v2/fuse"
 // SetPlusLimit lowers the READDIRPLUS inode bound for a test.
 func (r *Root) SetPlusLimit(n int64) { r.plusLimit = n }
 
+// SetNodesFirst lowers how many names a local listing gives nodes
+// before anything is looked up.
+func (r *Root) SetNodesFirst(n uint64) { r.nodesFirst = n }
+
 // KernelPassthrough reports whether the kernel granted passthrough.
 func (r *Root) KernelPassthrough() bool { return r.kernelFlags.Load()&fuse.CAP_PASSTHROUGH != 0 }

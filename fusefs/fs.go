@@ -130,6 +130,7 @@ type Root struct {
 	blobs      *blobsDir
 	spaces     *spaceIndex
 	plusLimit  int64
+	nodesFirst uint64
 	// corrupt holds the blobs --verify found corrupt: string(digest).
 	corrupt sync.Map
 	// start is when the mount began: the time of directories, and of
@@ -174,7 +175,7 @@ func New(stores Stores, cfg Config) (*Root, error) {
 		return nil, err
 	}
 	r := &Root{stores: stores, cfg: cfg, log: cfg.Log, files: stores.Blobs.Files(), ctx: ctx, cancel: cancel, pool: pool,
-		plusLimit: plusLimit, heads: newHeadCache(256), start: time.Now().Truncate(time.Second), nodes: newNodeTable(), states: map[uint64]*blobFile{}}
+		plusLimit: plusLimit, nodesFirst: nodesFirst, heads: newHeadCache(256), start: time.Now().Truncate(time.Second), nodes: newNodeTable(), states: map[uint64]*blobFile{}}
 	r.spaces = &spaceIndex{root: r, store: stores.Acceptances}
 	r.paths = newReadPaths(r.files, cfg)
 	if cfg.Cache != nil && r.files == nil {
