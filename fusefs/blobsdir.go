@@ -73,10 +73,8 @@ const headSize = 16 << 10
 
 // blobMeta is what a lookup learns of a blob.
 type blobMeta struct {
-	size   int64
-	mtime  time.Time // zero: the backend keeps none
-	key    string    // the backend key and its layout, when the answer told them
-	layout string
+	size  int64
+	mtime time.Time // zero: the backend keeps none
 }
 
 // stat learns a blob's size and time. From a remote store it GETs the blob's head
@@ -101,7 +99,22 @@ func (d *blobsDir) stat(ctx context.Context, digest mh.Multihash) (blobMeta, err
 		// an empty blob has no head: ask for its metadata
 	}
 	info, err := d.root.stores.Blobs.Stat(ctx, digest)
-	return blobMeta{size: info.Size, mtime: info.ModTime, key: info.Key, layout: info.Layout}, err
+	return blobMeta{size: info.Size, mtime: info.ModTime}, err
+}
+
+// learnBlob is what the kernel is told of a blob it gets a node of: what
+// its node says if it holds one, else what a listing said (S3), else
+// what stat learns.
+func (r *Root) learnBlob(ctx context.Context, digest mh.Multihash) (blobMeta, error) {
+	if size, mtime, ok := r.nodes.Known(digest); ok {
+		return blobMeta{size: size, mtime: mtime}, nil
+	}
+	if r.files == nil { // only remote listings carry sizes
+		if meta, ok := r.blobs.sizes.get(blobstore.Name(digest)); ok {
+			return meta, nil
+		}
+	}
+	return r.blobs.stat(ctx, digest)
 }
 
 // gcAfterForgets is the burst of forgotten blob inodes after which the

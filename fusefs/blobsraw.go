@@ -115,13 +115,9 @@ func (r *Root) lookupBlob(ctx context.Context, name string, out *fuse.EntryOut) 
 	if err != nil {
 		return syscall.ENOENT
 	}
-	meta, ok := r.blobs.sizes.get(blobstore.Name(digest))
-	if !ok {
-		if meta.size, meta.mtime, ok = r.nodes.Known(digest); !ok {
-			if meta, err = r.blobs.stat(ctx, digest); err != nil {
-				return r.toErrno("lookup", "/blobs/"+blobstore.Name(digest), err)
-			}
-		}
+	meta, err := r.learnBlob(ctx, digest)
+	if err != nil {
+		return r.toErrno("lookup", "/blobs/"+blobstore.Name(digest), err)
 	}
 	r.blobEntry(out, digest, meta)
 	return 0
@@ -620,9 +616,7 @@ func (r *Root) plusEntry(ctx context.Context, e dirEntry, out *fuse.EntryOut, st
 		if digest, err = blobstore.ParseName(e.Name); err != nil {
 			return
 		}
-		if size, mtime, ok := r.nodes.Known(digest); ok {
-			meta = blobMeta{size: size, mtime: mtime}
-		} else if meta, err = r.blobs.stat(ctx, digest); err != nil {
+		if meta, err = r.learnBlob(ctx, digest); err != nil {
 			return
 		}
 	}

@@ -252,12 +252,11 @@ func (x *spaceIndex) lookupBlob(ctx context.Context, space, name string, out *fu
 	if !ok {
 		return syscall.ENOENT
 	}
+	// The index has the listed size; a local file is learnt as /blobs
+	// learns it (a node the kernel holds keeps what it was first told).
 	meta := blobMeta{size: b.size, mtime: b.mtime}
-	if size, mtime, ok := r.nodes.Known(b.digest); ok {
-		meta = blobMeta{size: size, mtime: mtime}
-	} else if r.files != nil {
-		// A local file: its size and time as /blobs would learn them.
-		if meta, err = r.blobs.stat(ctx, b.digest); err != nil {
+	if r.files != nil {
+		if meta, err = r.learnBlob(ctx, b.digest); err != nil {
 			return r.toErrno("lookup", fmt.Sprintf("/spaces/%s/%s", space, name), err)
 		}
 	}
