@@ -8,6 +8,7 @@ import (
 	"iter"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,14 +33,24 @@ var _ fs.NodeGetattrer = (*blobsDir)(nil)
 
 // handle streams the backend listing. Sizes it carries (S3) answer
 // READDIRPLUS and are remembered for later lookups, so `ls -l` costs no
-// backend request and no round trip per entry. Local files list names
-// only: a READDIRPLUS stats the file (blobsListing).
-func (d *blobsDir) handle() *dirHandle {
+// backend request and no round trip per entry. Local files are stat'ed
+// by the listing, ahead of the kernel, where sized says their entries
+// will carry nodes; elsewhere they list names only.
+func (d *blobsDir) handle(sized func(listed uint64) bool) *dirHandle {
 	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
 		if files := d.root.files; files != nil {
 			return func(yield func(dirEntry, error) bool) {
-				for name, err := range files.ListNames(ctx) {
-					if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}}, err) || err != nil {
+				var listed atomic.Uint64
+				ask := func() bool { return sized(listed.Load()) }
+				for info, err := range files.ListNames(ctx, ask) {
+					listed.Add(1)
+					e := dirEntry{DirEntry: fuse.DirEntry{Name: info.Key, Mode: syscall.S_IFREG}}
+					if err == nil && info.Size >= 0 {
+						if digest, perr := blobstore.ParseName(info.Key); perr == nil {
+							e.digest, e.meta = digest, blobMeta{size: info.Size, mtime: info.ModTime}
+						}
+					}
+					if !yield(e, err) || err != nil {
 						return
 					}
 				}

@@ -529,13 +529,21 @@ type blobsListing struct {
 
 // nodesFirst is how many names of a listing carry nodes of local files
 // before anything is looked up: `ls -l` of a smaller directory then needs
-// no LOOKUP at all. More does not help a walk: `find | xargs stat` of 1M
-// still looked up 65,536 names with nodes for the first 131,072 (and
-// 80,000 with 20,000), and a bare listing pays a stat for each.
+// no LOOKUP at all. More does not help a walk by GNU fts (`find`, `du`),
+// which reads 100,000 names before it acts on any: with nodes for the
+// first 131,072, `find | xargs stat` of 1M still looked up the 65,536
+// of its second batch. A bare listing pays a stat for each.
 const nodesFirst = 1 << 14
 
 func (d *blobsDir) listing() *blobsListing {
-	return &blobsListing{root: d.root, h: d.handle(), lookups: d.root.blobLookups.Load()}
+	l := &blobsListing{root: d.root, lookups: d.root.blobLookups.Load()}
+	l.h = d.handle(l.nodes)
+	return l
+}
+
+// nodes is whether names from listed on carry nodes of local files.
+func (l *blobsListing) nodes(listed uint64) bool {
+	return listed < l.root.nodesFirst || l.root.blobLookups.Load() != l.lookups
 }
 
 func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryList, plus bool) syscall.Errno {
@@ -554,7 +562,7 @@ func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryL
 		l.next, l.held = off, nil
 		l.last, l.lastOff = l.last[:0], off
 	}
-	nodes := plus && (off < l.root.nodesFirst || l.root.blobLookups.Load() != l.lookups)
+	nodes := plus && l.nodes(off)
 	for pos := off; ; pos++ {
 		var e dirEntry
 		replayed := len(replay) > 0

@@ -88,11 +88,11 @@ func (x *spaceIndex) build(ctx context.Context) (*spaceTable, error) {
 	}
 	have := map[string]stored{}
 	if files := x.root.files; files != nil {
-		for name, err := range files.ListNames(ctx) {
+		for info, err := range files.ListNames(ctx, nil) {
 			if err != nil {
 				return nil, err
 			}
-			have[name] = stored{}
+			have[info.Key] = stored{}
 		}
 	} else {
 		for info, err := range x.root.stores.Blobs.List(ctx) {

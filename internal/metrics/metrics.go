@@ -288,12 +288,12 @@ func (f instrumentedFiles) OpenFile(key string) (*os.File, int64, error) {
 	return file, size, err
 }
 
-func (f instrumentedFiles) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
+func (f instrumentedFiles) ListKeys(ctx context.Context, prefix string, sized func() bool) iter.Seq2[objectstore.Info, error] {
+	return func(yield func(objectstore.Info, error) bool) {
 		var failed error
-		for key, err := range f.files.ListKeys(ctx, prefix) {
+		for info, err := range f.files.ListKeys(ctx, prefix, sized) {
 			failed = err
-			if !yield(key, err) {
+			if !yield(info, err) {
 				break
 			}
 		}

@@ -276,8 +276,9 @@ func (vr *verifyingReader) Read(p []byte) (int, error) {
 // sizes: for local files a later stat costs what the listing would have.
 type Files interface {
 	OpenFile(digest mh.Multihash) (*os.File, error)
-	// ListNames streams blob names (canonical b32), without sizes.
-	ListNames(ctx context.Context) iter.Seq2[string, error]
+	// ListNames streams blob names (canonical b32) as Info.Key, with
+	// sizes only while sized says so (objectstore.Files.ListKeys).
+	ListNames(ctx context.Context, sized func() bool) iter.Seq2[objectstore.Info, error]
 }
 
 // Files offers the local files of a flatfs-keyed store of files: only
@@ -297,14 +298,14 @@ type localFiles struct {
 
 // ListNames checks each key without allocating, which matters to a
 // listing of millions.
-func (l localFiles) ListNames(ctx context.Context) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		for key, err := range l.files.ListKeys(ctx, "") {
+func (l localFiles) ListNames(ctx context.Context, sized func() bool) iter.Seq2[objectstore.Info, error] {
+	return func(yield func(objectstore.Info, error) bool) {
+		for info, err := range l.files.ListKeys(ctx, "", sized) {
 			if err != nil {
-				yield("", fmt.Errorf("list blobs: %w", err))
+				yield(objectstore.Info{}, fmt.Errorf("list blobs: %w", err))
 				return
 			}
-			if validB32(key) && !yield(key, nil) {
+			if validB32(info.Key) && !yield(info, nil) {
 				return
 			}
 		}

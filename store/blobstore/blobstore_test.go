@@ -165,7 +165,8 @@ func TestBlobstore(t *testing.T) {
 			}
 			if files != nil {
 				names := 0
-				for name, err := range files.ListNames(ctx) {
+				for info, err := range files.ListNames(ctx, nil) {
+					name := info.Key
 					d, perr := blobstore.ParseName(name)
 					if err != nil || perr != nil || (listed[string(d)] == 0 && len(blobs[string(d)]) != 0) {
 						t.Fatalf("ListNames: %q, %v, %v", name, err, perr)

@@ -60,8 +60,11 @@ type Store interface {
 type Files interface {
 	// OpenFile opens the file that holds key, with its size.
 	OpenFile(key string) (*os.File, int64, error)
-	// ListKeys is List without sizes.
-	ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error]
+	// ListKeys is List with sizes only where sized answers true when it
+	// is asked (nil: never), and Size -1 elsewhere: a stat per key is
+	// most of what a local listing costs, and callers often need names
+	// only, or sizes for some stretch of the listing.
+	ListKeys(ctx context.Context, prefix string, sized func() bool) iter.Seq2[Info, error]
 }
 
 // Info describes a stored object.

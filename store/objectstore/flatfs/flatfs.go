@@ -21,6 +21,7 @@ import (
 	"time"
 
 	dsflatfs "github.com/ipfs/go-ds-flatfs"
+	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -271,22 +272,20 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // List walks the shard directories in name order, each in the order the
-// filesystem keeps it (stable while the directory is unchanged), and skips everything that is not a <key>.data file (.temp, SHARDING,
+// filesystem keeps it (stable while the directory is unchanged), and
+// skips everything that is not a <key>.data file (.temp, SHARDING,
 // _README, stray files).
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
-	return s.list(ctx, prefix, true)
+	return s.list(ctx, prefix, func() bool { return true })
 }
 
-// ListKeys is List without sizes: names from getdents and no stat per
-// file, for callers that learn sizes later (a local stat is as cheap then).
-func (s *Store) ListKeys(ctx context.Context, prefix string) iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		for info, err := range s.list(ctx, prefix, false) {
-			if !yield(info.Key, err) || err != nil {
-				return
-			}
-		}
+// ListKeys is List with a stat per file only in the shards read while
+// sized answers true: names come from getdents alone.
+func (s *Store) ListKeys(ctx context.Context, prefix string, sized func() bool) iter.Seq2[objectstore.Info, error] {
+	if sized == nil {
+		sized = func() bool { return false }
 	}
+	return s.list(ctx, prefix, sized)
 }
 
 const (
@@ -295,10 +294,11 @@ const (
 )
 
 // list reads shard directories in parallel, ahead of its consumer, and
-// yields them in order: reading a directory costs the kernel (ext4 hashes
-// every name) more than the caller spends on it, and a one-by-one walk
-// leaves the other core idle.
-func (s *Store) list(ctx context.Context, prefix string, sizes bool) iter.Seq2[objectstore.Info, error] {
+// yields them in order: reading a directory, and stat'ing its files,
+// costs the kernel (ext4 hashes every name) more than the caller spends
+// on it, and a one-by-one walk leaves the other core idle. sized is asked
+// once per shard, as its reading starts.
+func (s *Store) list(ctx context.Context, prefix string, sized func() bool) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		shards, err := os.ReadDir(s.dir)
 		if err != nil {
@@ -326,6 +326,7 @@ func (s *Store) list(ctx context.Context, prefix string, sizes bool) iter.Seq2[o
 					return
 				}
 				readers <- struct{}{}
+				sizes := sized()
 				go func() {
 					defer func() { <-readers }()
 					infos, err := s.readShard(ctx, shard.Name(), prefix, sizes)
@@ -351,7 +352,8 @@ func (s *Store) list(ctx context.Context, prefix string, sizes bool) iter.Seq2[o
 	}
 }
 
-// readShard lists one shard directory.
+// readShard lists one shard directory; with sizes, it stats each file
+// relative to the directory, which spares the kernel a walk of the path.
 func (s *Store) readShard(ctx context.Context, shard, prefix string, sizes bool) ([]objectstore.Info, error) {
 	dir := filepath.Join(s.dir, shard)
 	d, err := os.Open(dir)
@@ -359,13 +361,17 @@ func (s *Store) readShard(ctx context.Context, shard, prefix string, sizes bool)
 		return nil, fmt.Errorf("flatfs list %s: %w", dir, err)
 	}
 	defer d.Close()
+	var dirfd int
+	if sizes {
+		dirfd = int(d.Fd())
+	}
 	var infos []objectstore.Info
 	for {
 		if err := ctx.Err(); err != nil {
 			return infos, err
 		}
-		// Names only (no d_type, no stat): Piri writes nothing but regular
-		// files named <key>.data, and a lookup stats the file anyway.
+		// Names only (no d_type): Piri writes nothing but regular files
+		// named <key>.data, and a lookup stats the file anyway.
 		names, rerr := d.Readdirnames(4096)
 		if infos == nil {
 			infos = make([]objectstore.Info, 0, len(names))
@@ -377,17 +383,18 @@ func (s *Store) readShard(ctx context.Context, shard, prefix string, sizes bool)
 			}
 			info := objectstore.Info{Key: key, Size: -1}
 			if sizes {
-				fi, err := os.Lstat(filepath.Join(dir, name))
-				if errors.Is(err, fs.ErrNotExist) {
+				var st unix.Stat_t
+				err := ignoringEINTR(func() error { return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) })
+				if errors.Is(err, unix.ENOENT) {
 					continue // deleted while listing
 				}
 				if err != nil {
-					return infos, fmt.Errorf("flatfs list %s: %w", name, err)
+					return infos, fmt.Errorf("flatfs list %s: %w", filepath.Join(dir, name), err)
 				}
-				if !fi.Mode().IsRegular() {
+				if st.Mode&unix.S_IFMT != unix.S_IFREG {
 					continue
 				}
-				info.Size, info.ModTime = fi.Size(), fi.ModTime()
+				info.Size, info.ModTime = st.Size, time.Unix(st.Mtim.Unix())
 			}
 			infos = append(infos, info)
 		}
@@ -399,6 +406,16 @@ func (s *Store) readShard(ctx context.Context, shard, prefix string, sizes bool)
 		}
 	}
 	return infos, nil
+}
+
+// ignoringEINTR retries a system call a signal interrupted (Go's runtime
+// sends them to preempt goroutines).
+func ignoringEINTR(call func() error) error {
+	for {
+		if err := call(); err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 func mapErr(err error) error {

@@ -182,9 +182,31 @@ func TestListManyShards(t *testing.T) {
 		t.Fatalf("%d shards, in order %v", len(shards), slices.IsSorted(shards))
 	}
 
+	// Sizes for the shards begun while sized says so, in order: the
+	// first five here, and every key of them.
+	asks := 0
+	sizedShards := map[string]bool{}
+	for info, err := range s.ListKeys(ctx, "", func() bool { asks++; return asks <= 5 }) {
+		must(t, err)
+		shard := info.Key[len(info.Key)-3 : len(info.Key)-1]
+		if info.Size == -1 {
+			if slices.Index(shards, shard) < 5 {
+				t.Fatalf("%s of shard %d listed without its size", info.Key, slices.Index(shards, shard))
+			}
+			continue
+		}
+		if info.Size != int64(len(info.Key)) || info.ModTime.IsZero() {
+			t.Fatalf("listed %q with size %d, time %v", info.Key, info.Size, info.ModTime)
+		}
+		sizedShards[shard] = true
+	}
+	if len(sizedShards) != 5 || asks != len(shards) {
+		t.Fatalf("sizes for %d shards, sized asked %d times for %d shards; want 5 and once a shard", len(sizedShards), asks, len(shards))
+	}
+
 	before := runtime.NumGoroutine()
 	n := 0
-	for _, err := range s.ListKeys(ctx, "") {
+	for _, err := range s.ListKeys(ctx, "", nil) {
 		must(t, err)
 		if n++; n == 10 {
 			break
@@ -193,7 +215,7 @@ func TestListManyShards(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var lerr error
-	for _, err := range s.ListKeys(cctx, "") {
+	for _, err := range s.ListKeys(cctx, "", nil) {
 		cancel()
 		if err != nil {
 			lerr = err

@@ -134,11 +134,29 @@ func testFiles(t *testing.T, b Backend) {
 		t.Errorf("OpenFile of a missing key: %v, want ErrNotExist", err)
 	}
 	seen := map[string]bool{}
-	for key, err := range files.ListKeys(ctx, "") {
+	for info, err := range files.ListKeys(ctx, "", nil) {
 		if err != nil {
 			t.Fatalf("ListKeys: %v", err)
 		}
-		seen[key] = true
+		if info.Size != -1 {
+			t.Errorf("ListKeys without sizes: %s has size %d", info.Key, info.Size)
+		}
+		seen[info.Key] = true
+	}
+	sized := 0
+	for info, err := range files.ListKeys(ctx, "", func() bool { return true }) {
+		if err != nil {
+			t.Fatalf("ListKeys with sizes: %v", err)
+		}
+		if data, ok := want[info.Key]; ok {
+			sized++
+			if info.Size != int64(len(data)) || info.ModTime.IsZero() {
+				t.Errorf("ListKeys with sizes: %s has size %d, time %v; want %d", info.Key, info.Size, info.ModTime, len(data))
+			}
+		}
+	}
+	if sized != len(want) {
+		t.Errorf("ListKeys with sizes: %d keys, want %d", sized, len(want))
 	}
 	for key := range want {
 		if !seen[key] {
