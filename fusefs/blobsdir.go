@@ -32,8 +32,8 @@ type blobsDir struct {
 var _ fs.NodeGetattrer = (*blobsDir)(nil)
 
 // handle streams the backend listing. Sizes it carries (S3) answer
-// READDIRPLUS and are remembered for later lookups, so `ls -l` costs no
-// backend request and no round trip per entry. Local files are stat'ed
+// READDIRPLUS, so `ls -l` costs no backend request and no round trip per
+// entry. Local files are stat'ed
 // by the listing, ahead of the kernel, where sized says their entries
 // will carry nodes; elsewhere they list names only.
 func (d *blobsDir) handle(sized func(listed uint64) bool) *dirHandle {
@@ -64,7 +64,6 @@ func (d *blobsDir) handle(sized func(listed uint64) bool) *dirHandle {
 				}
 				name := blobstore.Name(info.Digest)
 				meta := blobMeta{size: info.Size, mtime: info.ModTime}
-				d.sizes.put(name, meta)
 				if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: name, Mode: syscall.S_IFREG}, digest: info.Digest, meta: meta}, nil) {
 					return
 				}
@@ -186,7 +185,11 @@ func (c *headCache) take(digest string) []byte {
 	return e.head
 }
 
-// sizeCache remembers listed sizes and times, up to a bound.
+// sizeCache remembers the listed sizes and times of blobs a listing
+// handed out without a node (past plusLimit), up to a bound. A blob
+// handed out with its node needs none: its node has them, and a blob
+// the kernel forgot is asked of the backend again, so that a walk's
+// memory comes back when the kernel lets go.
 type sizeCache struct {
 	mu  sync.Mutex
 	m   map[string]sizeTime

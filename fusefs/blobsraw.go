@@ -591,8 +591,8 @@ func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryL
 			if fits = eo != nil; fits {
 				l.root.plusEntry(ctx, e, eo, nodes)
 			}
-		} else {
-			fits = out.AddDirEntry(de)
+		} else if fits = out.AddDirEntry(de); fits {
+			l.root.nameOnly(e)
 		}
 		if !fits {
 			if !replayed {
@@ -613,6 +613,7 @@ func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryL
 // id 0), which the kernel looks up if it needs to.
 func (r *Root) plusEntry(ctx context.Context, e dirEntry, out *fuse.EntryOut, stat bool) {
 	if int64(r.nodes.Len()) >= r.plusLimit {
+		r.nameOnly(e)
 		return
 	}
 	digest, meta := e.digest, e.meta
@@ -629,6 +630,14 @@ func (r *Root) plusEntry(ctx context.Context, e dirEntry, out *fuse.EntryOut, st
 		}
 	}
 	r.blobEntry(out, digest, meta)
+}
+
+// nameOnly remembers the listed size of a blob handed out without a node
+// (S3), so the LOOKUP the kernel sends for it costs no request.
+func (r *Root) nameOnly(e dirEntry) {
+	if e.digest != nil && r.files == nil {
+		r.blobs.sizes.put(e.Name, e.meta)
+	}
 }
 
 // LiveBlobs is how many blob inodes the kernel holds.

@@ -24,8 +24,9 @@ import (
 
 // TestListingAnswersAttributes: a listing that carries sizes (memory, S3)
 // answers READDIRPLUS, so `ls -l` costs no LOOKUP per entry. Past the
-// inode bound it hands out names only, and the kernel's FORGETs give the
-// room back.
+// inode bound it hands out names only, whose LOOKUPs cost no backend
+// request, and the kernel's FORGETs give the room back. Sizes are kept
+// only for names handed out without a node.
 func TestListingAnswersAttributes(t *testing.T) {
 	fusetest.Require(t)
 	const n = 300
@@ -68,6 +69,9 @@ func TestListingAnswersAttributes(t *testing.T) {
 		if got := root.LiveBlobs(); got != n {
 			t.Errorf("%d blob inodes, want %d", got, n)
 		}
+		if got := root.RememberedSizes(); got != 0 {
+			t.Errorf("%d listed sizes kept beside the nodes that hold them", got)
+		}
 		// Dropping the kernel's dentry cache makes it forget the inodes.
 		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
 			t.Fatalf("drop_caches: %v", err)
@@ -82,11 +86,21 @@ func TestListingAnswersAttributes(t *testing.T) {
 	})
 	t.Run("bounded", func(t *testing.T) {
 		const limit = 100
-		dir, _, m := mountWithMetrics(t, st, limit)
+		blobs := &counting{Store: st.Blobs}
+		m := metrics.New()
+		root := newRoot(t, fusefs.Stores{Blobs: blobs, Stores: st.Stores}, fusefs.Config{Log: testLog(t), Metrics: m})
+		root.SetPlusLimit(limit)
+		dir := mountRoot(t, root)
 		before := lookupsOfBlobs(t, dir, m)
 		lsl(t, dir)
 		if got := m.FuseOps("lookup") - before; got < n-limit || got > n {
 			t.Errorf("ls -l past the bound sent %d lookups, want %d..%d", got, n-limit, n)
+		}
+		if gets, _, stats := blobs.reset(); len(gets)+stats != 0 {
+			t.Errorf("lookups of listed names sent %d GETs and %d stats to the backend, want none", len(gets), stats)
+		}
+		if got := root.RememberedSizes(); got < n-limit || got > n {
+			t.Errorf("%d listed sizes kept, want those of the %d names without a node", got, n-limit)
 		}
 	})
 }
