@@ -33,9 +33,9 @@ var _ fs.NodeGetattrer = (*blobsDir)(nil)
 
 // handle streams the backend listing. Sizes it carries (S3) answer
 // READDIRPLUS, so `ls -l` costs no backend request and no round trip per
-// entry. Local files are stat'ed
-// by the listing, ahead of the kernel, where sized says their entries
-// will carry nodes; elsewhere they list names only.
+// entry. Local files are stat'ed by the listing, ahead of the kernel,
+// where sized says their entries will carry nodes; elsewhere they come
+// as names only.
 func (d *blobsDir) handle(sized func(listed uint64) bool) *dirHandle {
 	return newDirHandle(d.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
 		if files := d.root.files; files != nil {

@@ -541,7 +541,8 @@ func (d *blobsDir) listing() *blobsListing {
 	return l
 }
 
-// nodes is whether names from listed on carry nodes of local files.
+// nodes says whether the names of a listing from position listed on
+// carry nodes of local files.
 func (l *blobsListing) nodes(listed uint64) bool {
 	return listed < l.root.nodesFirst || l.root.blobLookups.Load() != l.lookups
 }
