@@ -80,7 +80,7 @@ func (b *blobsFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 	var errno syscall.Errno
 	switch {
 	case b.isBlobs(h.NodeId):
-		b.r.blobLookups.Add(1)
+		b.r.blobStats.Add(1)
 		errno = b.r.lookupBlob(fuseCtx(h, cancel), name, out)
 	default:
 		space, ok := b.spaceDirs.Load(h.NodeId)
@@ -153,6 +153,7 @@ func (b *blobsFS) Forget(id, nlookup uint64) {
 func (b *blobsFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
 	switch {
 	case isBlobID(in.NodeId):
+		b.r.blobStats.Add(1)
 		digest, size, mtime, ok := b.r.nodes.Get(in.NodeId)
 		if !ok {
 			return fuse.Status(syscall.ESTALE)
@@ -506,18 +507,23 @@ func (b *blobsFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status
 //
 // A node of a local file costs a stat and a kernel inode, which a bare
 // listing (`ls -f`, `find`) of a million names does not want; so only
-// the first nodesFirst names, and every answer once names of /blobs are
-// being looked up (someone stats what is listed), carry nodes of local
-// files.
+// the first nodesFirst names, and everything listed once names of /blobs
+// are being stat'ed, carry nodes of local files. A stat of a name with a
+// node reaches the daemon only if the node's attributes have expired:
+// so every probeEvery-th of the first names gets attributes that expire
+// at once, and the GETATTR a stat of it sends tells the listing. GNU fts
+// (`find`, `du`) reads 100,000 names before it stats any: without the
+// probes, its second 100,000 were listed before anything was asked, and
+// looked up one by one.
 // The kernel's own heuristic (READDIRPLUS_AUTO) asks again for nodes only
 // after a LOOKUP since its last READDIR, so a walk that stats behind the
 // listing (`find | xargs stat`) got nodes for one answer in ten.
 type blobsListing struct {
-	mu      sync.Mutex
-	root    *Root
-	h       *dirHandle
-	lookups uint64 // Root.blobLookups at open
-	next    uint64 // offset of the entry the listing yields next
+	mu    sync.Mutex
+	root  *Root
+	h     *dirHandle
+	stats uint64 // Root.blobStats at open
+	next  uint64 // offset of the entry the listing yields next
 	// last is the batch answered last, from offset lastOff: a READDIR the
 	// kernel repeats (it was interrupted) is answered from it.
 	last    []dirEntry
@@ -528,15 +534,17 @@ type blobsListing struct {
 }
 
 // nodesFirst is how many names of a listing carry nodes of local files
-// before anything is looked up: `ls -l` of a smaller directory then needs
-// no LOOKUP at all. More does not help a walk by GNU fts (`find`, `du`),
-// which reads 100,000 names before it acts on any: with nodes for the
-// first 131,072, `find | xargs stat` of 1M still looked up the 65,536
-// of its second batch. A bare listing pays a stat for each.
-const nodesFirst = 1 << 14
+// before anything is stat'ed: `ls -l` of a smaller directory then needs
+// no LOOKUP at all, and GNU fts' first 100,000 names come with nodes. A
+// bare listing pays a stat (in the listing's shard readers) and a kernel
+// inode for each.
+const nodesFirst = 1 << 17
+
+// probeEvery spaces the probes among the first names (blobsListing).
+const probeEvery = 256
 
 func (d *blobsDir) listing() *blobsListing {
-	l := &blobsListing{root: d.root, lookups: d.root.blobLookups.Load()}
+	l := &blobsListing{root: d.root, stats: d.root.blobStats.Load()}
 	l.h = d.handle(l.nodes)
 	return l
 }
@@ -544,7 +552,7 @@ func (d *blobsDir) listing() *blobsListing {
 // nodes says whether the names of a listing from position listed on
 // carry nodes of local files.
 func (l *blobsListing) nodes(listed uint64) bool {
-	return listed < l.root.nodesFirst || l.root.blobLookups.Load() != l.lookups
+	return listed < l.root.nodesFirst || l.root.blobStats.Load() != l.stats
 }
 
 func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryList, plus bool) syscall.Errno {
@@ -590,7 +598,8 @@ func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryL
 		if plus {
 			eo := out.AddDirLookupEntry(de)
 			if fits = eo != nil; fits {
-				l.root.plusEntry(ctx, e, eo, nodes)
+				probe := l.root.files != nil && pos < l.root.nodesFirst && pos%probeEvery == 0
+				l.root.plusEntry(ctx, e, eo, nodes, probe)
 			}
 		} else if fits = out.AddDirEntry(de); fits {
 			l.root.nameOnly(e)
@@ -609,10 +618,11 @@ func (l *blobsListing) read(ctx context.Context, off uint64, out *fuse.DirEntryL
 }
 
 // plusEntry fills a READDIRPLUS entry's node from what the listing knew
-// (S3 lists sizes), or, when stat is set, a stat of the local file. Past
-// plusLimit nodes, or when the file is gone, the entry stays a name (node
-// id 0), which the kernel looks up if it needs to.
-func (r *Root) plusEntry(ctx context.Context, e dirEntry, out *fuse.EntryOut, stat bool) {
+// (S3 sizes, local files the listing stat'ed), or, when stat is set, a
+// stat of the local file. Past plusLimit nodes, or when the file is gone,
+// the entry stays a name (node id 0), which the kernel looks up if it
+// needs to. A probe's attributes expire at once (blobsListing).
+func (r *Root) plusEntry(ctx context.Context, e dirEntry, out *fuse.EntryOut, stat, probe bool) {
 	if int64(r.nodes.Len()) >= r.plusLimit {
 		r.nameOnly(e)
 		return
@@ -631,6 +641,9 @@ func (r *Root) plusEntry(ctx context.Context, e dirEntry, out *fuse.EntryOut, st
 		}
 	}
 	r.blobEntry(out, digest, meta)
+	if probe {
+		out.SetAttrTimeout(0)
+	}
 }
 
 // nameOnly remembers the listed size of a blob handed out without a node

@@ -117,9 +117,10 @@ type Root struct {
 	// wherever it is looked up. Listings stop creating them ahead of
 	// lookups at plusLimit.
 	nodes *nodeTable
-	// blobLookups counts LOOKUPs in /blobs: listings fill in nodes once
-	// there are any.
-	blobLookups atomic.Uint64
+	// blobStats counts signs that names of /blobs are being stat'ed:
+	// LOOKUPs there, and GETATTRs of blob nodes. Listings of local files
+	// fill in nodes once there are any (blobsListing).
+	blobStats atomic.Uint64
 	// states are the open state of blob inodes, by node id.
 	statesMu sync.Mutex
 	states   map[uint64]*blobFile

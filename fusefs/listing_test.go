@@ -310,4 +310,42 @@ func TestLocalListingNodesOnDemand(t *testing.T) {
 			t.Errorf("stat of every listed name sent %d LOOKUPs, want 0", got)
 		}
 	})
+	// GNU fts lists a batch of names before it stats any of them: names
+	// past the first batch carry nodes once a probe among the first was
+	// stat'ed, though nothing was looked up.
+	t.Run("fts", func(t *testing.T) {
+		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+			t.Fatalf("drop_caches: %v", err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); root.LiveBlobs() > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		root.SetNodesFirst(200)
+		f, err := os.Open(blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		before := m.FuseOps("lookup")
+		stat := func(names []string) {
+			for _, name := range names {
+				if _, err := os.Lstat(filepath.Join(blobs, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		first := readNames(t, f, 100)
+		stat(first)
+		rest := readNames(t, f, -1)
+		stat(rest)
+		if len(first)+len(rest) != n {
+			t.Fatalf("listed %d names, want %d", len(first)+len(rest), n)
+		}
+		if got := m.FuseOps("lookup") - before; got != 0 {
+			t.Errorf("a walk in two batches sent %d LOOKUPs, want 0", got)
+		}
+		if got := m.FuseOps("getattr"); got == 0 {
+			t.Error("no GETATTR of a probe")
+		}
+	})
 }
