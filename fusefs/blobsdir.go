@@ -203,10 +203,7 @@ type sizeTime struct{ size, mtime int64 }
 func newSizeCache(max int) *sizeCache { return &sizeCache{m: map[string]sizeTime{}, max: max} }
 
 func (c *sizeCache) put(name string, m blobMeta) {
-	st := sizeTime{size: m.size}
-	if !m.mtime.IsZero() {
-		st.mtime = m.mtime.UnixNano()
-	}
+	st := sizeTime{size: m.size, mtime: unixNano(m.mtime)}
 	c.mu.Lock()
 	if len(c.m) < c.max {
 		c.m[name] = st
@@ -218,9 +215,5 @@ func (c *sizeCache) get(name string) (blobMeta, bool) {
 	c.mu.Lock()
 	st, ok := c.m[name]
 	c.mu.Unlock()
-	m := blobMeta{size: st.size}
-	if st.mtime != 0 {
-		m.mtime = time.Unix(0, st.mtime)
-	}
-	return m, ok
+	return blobMeta{size: st.size, mtime: unixTime(st.mtime)}, ok
 }

@@ -237,10 +237,7 @@ func (t *nodeTable) alloc(digest mh.Multihash, size int64, mtime time.Time) uint
 	p.used[i/64] |= 1 << (i % 64)
 	p.live++
 	n := &p.nodes[i]
-	*n = blobNode{size: size}
-	if !mtime.IsZero() {
-		n.mtime = mtime.UnixNano()
-	}
+	*n = blobNode{size: size, mtime: unixNano(mtime)}
 	if len(digest) <= inlineDigest {
 		copy(n.digest[:], digest)
 		n.dlen = uint8(len(digest))
@@ -332,6 +329,15 @@ func (t *nodeTable) resize(n int) {
 		}
 		t.index[pos] = v
 	}
+}
+
+// unixNano and unixTime keep a time in 8 bytes, 0 for none (the zero
+// Time's UnixNano is not 0).
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 func unixTime(ns int64) time.Time {
