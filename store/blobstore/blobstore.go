@@ -125,25 +125,45 @@ func (s *store) resolve(digest mh.Multihash, op func(key string) error) error {
 }
 
 // List streams every blob once. A blob stored under both its key and a
-// fallback key (S3: v0.2.4 and v0.2.3) is listed under its key: keys are
-// yielded as they come; fallback keys wait until the listing shows no
-// twin under the key, and come last. What is remembered is 8 bytes per
-// key listed, plus the fallback keys still waiting.
+// fallback key (S3: v0.2.4 and v0.2.3) is listed under its key. Keys are
+// yielded as they come, and so is a fallback key once the listing has
+// passed where its blob's key would be, or shows that nothing lies
+// there (one KeyAfter per run of bare names): a bucket of v0.2.3's bare
+// keys alone streams like any other. The rest wait until the listing
+// shows no twin under the key, and come last. What is remembered is 8
+// bytes per key listed, plus the fallback keys still waiting.
 func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		var (
 			seed    = maphash.MakeSeed()
 			primary = map[uint64]struct{}{} // hashes of names listed under their key
 			waiting = map[string]Info{}     // fallback-keyed blobs, by name
+			past    = &pastRuns{runs: map[string]bool{}}
 		)
+		twin := func(digest mh.Multihash) bool {
+			_, listed := primary[maphash.Bytes(seed, digest)]
+			return listed && s.hasPrimary(ctx, digest)
+		}
 		for b, err := range s.ListKeys(ctx) {
 			if err != nil {
 				yield(Info{}, err)
 				return
 			}
 			digest := b.Digest
-			if b.Key != s.enc.Key(digest) { // a fallback key
-				waiting[string(digest)] = b
+			if key := s.enc.Key(digest); b.Key != key { // a fallback key
+				switch settled, err := past.settled(ctx, s.objects, key, b.Key); {
+				case err != nil:
+					yield(Info{}, fmt.Errorf("list blobs: %w", err))
+					return
+				case !settled:
+					waiting[string(digest)] = b
+					continue
+				case twin(digest):
+					continue
+				}
+				if !yield(b, nil) {
+					return
+				}
 				continue
 			}
 			if len(s.enc.Fallbacks(digest)) > 0 {
@@ -156,7 +176,7 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 		}
 		for _, name := range slices.Sorted(maps.Keys(waiting)) {
 			b := waiting[name]
-			if _, twin := primary[maphash.Bytes(seed, b.Digest)]; twin && s.hasPrimary(ctx, b.Digest) {
+			if twin(b.Digest) {
 				continue
 			}
 			if !yield(b, nil) {
@@ -164,6 +184,42 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 			}
 		}
 	}
+}
+
+// pastRuns tells whether a lexical listing, now at a fallback key, can
+// still bring a blob's key: what KeyAfter said past each run of bare
+// names (keys sharing their first two characters: Piri's v0.2.3 names
+// of one hash function), asked once per run.
+type pastRuns struct {
+	runs      map[string]bool // first two characters → nothing lies past the run
+	unordered bool            // the store does not list in key order
+}
+
+// settled says whether the listing, at key at, has passed where key
+// would be, or will not bring it.
+func (p *pastRuns) settled(ctx context.Context, objects objectstore.Store, key, at string) (bool, error) {
+	if p.unordered || len(at) < 2 {
+		return false, nil
+	}
+	run := at[:2]
+	empty, asked := p.runs[run]
+	if !asked {
+		// '~' sorts after base32's characters and '/': this is past the
+		// run's bare names and the shard directory before them.
+		_, more, err := objects.KeyAfter(ctx, run+"~")
+		if errors.Is(err, objectstore.ErrUnordered) {
+			p.unordered = true
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		empty = !more
+		p.runs[run] = empty
+	}
+	// A key past at would come in a later run: v0.2.4's "<shard>/" sorts
+	// before the bare names that start with the same two characters.
+	return key < at || empty, nil
 }
 
 func (s *store) ListKeys(ctx context.Context) iter.Seq2[Info, error] {

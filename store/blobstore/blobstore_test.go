@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"io"
+	"iter"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -281,7 +282,27 @@ func TestS3PiriLayout(t *testing.T) {
 // v0.2.4 key, and a blob only under the bare key is listed with its
 // layout.
 func TestListOnceUnderBothKeys(t *testing.T) {
-	objects := memory.New()
+	t.Run("ordered", func(t *testing.T) { testListOnceUnderBothKeys(t, memory.New(), nil) })
+	// A store that cannot say what its listing will bring: every bare
+	// key waits for the listing's end.
+	t.Run("unordered", func(t *testing.T) {
+		objects := memory.New()
+		testListOnceUnderBothKeys(t, objects, unordered{objects})
+	})
+}
+
+type unordered struct{ objectstore.Store }
+
+func (unordered) KeyAfter(context.Context, string) (objectstore.Info, bool, error) {
+	return objectstore.Info{}, false, objectstore.ErrUnordered
+}
+
+// testListOnceUnderBothKeys fills objects and lists them through list
+// (objects when nil).
+func testListOnceUnderBothKeys(t *testing.T, objects *memory.Store, list objectstore.Store) {
+	if list == nil {
+		list = objects
+	}
 	s := blobstore.New(objects, blobstore.S3{})
 	ctx := context.Background()
 	want := map[string]string{} // name -> layout
@@ -302,7 +323,7 @@ func TestListOnceUnderBothKeys(t *testing.T) {
 		}
 	}
 	got := map[string]string{}
-	for info, err := range s.List(ctx) {
+	for info, err := range blobstore.New(list, blobstore.S3{}).List(ctx) {
 		must(t, err)
 		name := blobstore.Name(info.Digest)
 		if _, twice := got[name]; twice {
@@ -334,4 +355,59 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestListStreamsBareKeys: a bucket of v0.2.3's bare keys alone is
+// listed as it comes, not held until the listing ends (a million of
+// them held 500 MiB before the first was yielded), with one KeyAfter.
+func TestListStreamsBareKeys(t *testing.T) {
+	ctx := context.Background()
+	objects := &pacedStore{Store: memory.New()}
+	want := map[string]bool{}
+	for i := range 500 {
+		data := objectstoretest.Data(uint64(i), 10)
+		d := sum(t, data, mh.SHA2_256)
+		must(t, objectstore.Put(ctx, objects, blobstore.Name(d), data))
+		want[blobstore.Name(d)] = true
+	}
+	got := map[string]bool{}
+	for info, err := range blobstore.New(objects, blobstore.S3{}).List(ctx) {
+		must(t, err)
+		if len(got) == 0 && objects.listed > 1 {
+			t.Fatalf("the first blob came after %d keys were listed", objects.listed)
+		}
+		if info.Layout != blobstore.LayoutV023 {
+			t.Fatalf("%s: layout %s", info.Key, info.Layout)
+		}
+		got[blobstore.Name(info.Digest)] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("listed %d blobs, want %d", len(got), len(want))
+	}
+	if objects.after != 1 {
+		t.Fatalf("%d KeyAfter requests, want 1", objects.after)
+	}
+}
+
+// pacedStore counts the keys its listing has yielded, and KeyAfters.
+type pacedStore struct {
+	objectstore.Store
+	listed, after int
+}
+
+func (p *pacedStore) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
+	return func(yield func(objectstore.Info, error) bool) {
+		p.listed = 0
+		for info, err := range p.Store.List(ctx, prefix) {
+			p.listed++
+			if !yield(info, err) {
+				return
+			}
+		}
+	}
+}
+
+func (p *pacedStore) KeyAfter(ctx context.Context, key string) (objectstore.Info, bool, error) {
+	p.after++
+	return p.Store.KeyAfter(ctx, key)
 }

@@ -31,6 +31,10 @@ var ErrRangeNotSatisfiable = errors.New("range not satisfiable")
 // bytes than declared. Nothing is stored.
 var ErrSizeMismatch = errors.New("object size does not match the declared size")
 
+// ErrUnordered is KeyAfter's answer from a store that does not list in
+// lexical order.
+var ErrUnordered = errors.New("the store does not list keys in lexical order")
+
 // Store is a flat namespace of immutable-ish byte objects.
 type Store interface {
 	// Put stores exactly size bytes read from r under key. If r yields a
@@ -46,6 +50,11 @@ type Store interface {
 	// List streams every key that starts with prefix, with its size. The
 	// order is backend-defined. Iteration stops at the first error.
 	List(ctx context.Context, prefix string) iter.Seq2[Info, error]
+	// KeyAfter is the first key after key in lexical order (ok false when
+	// none follows), for a store whose List yields keys in that order; any
+	// other store answers ErrUnordered. It lets a lister tell what its
+	// listing will still bring, with one request.
+	KeyAfter(ctx context.Context, key string) (after Info, ok bool, err error)
 	// Files is the store's local-file side, or nil when its objects are
 	// not plain local files. It is part of Store, not an optional
 	// interface, so a wrapper that embeds a Store passes it on by

@@ -136,6 +136,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // only that range, and filters by the string prefix (datastore prefixes
 // match whole path components, objectstore prefixes match strings). Keys
 // come in order; LevelDB iterates in key order without buffering.
+// KeyAfter: a datastore's query order is its own.
+func (s *Store) KeyAfter(context.Context, string) (objectstore.Info, bool, error) {
+	return objectstore.Info{}, false, objectstore.ErrUnordered
+}
+
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		dir := "/"

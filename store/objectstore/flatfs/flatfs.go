@@ -275,6 +275,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // filesystem keeps it (stable while the directory is unchanged), and
 // skips everything that is not a <key>.data file (.temp, SHARDING,
 // _README, stray files).
+// KeyAfter: flatfs lists shard directory by shard directory, not in key
+// order.
+func (s *Store) KeyAfter(context.Context, string) (objectstore.Info, bool, error) {
+	return objectstore.Info{}, false, objectstore.ErrUnordered
+}
+
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
 	return s.list(ctx, prefix, func() bool { return true })
 }

@@ -97,6 +97,23 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return ctx.Err()
 }
 
+// KeyAfter scans the key set for the least key above key.
+func (s *Store) KeyAfter(ctx context.Context, key string) (objectstore.Info, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return objectstore.Info{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var best objectstore.Info
+	found := false
+	for k, v := range s.objects {
+		if k > key && (!found || k < best.Key) {
+			best, found = objectstore.Info{Key: k, Size: int64(len(v.data)), ModTime: v.mod}, true
+		}
+	}
+	return best, found, nil
+}
+
 // List yields keys in sorted order from a snapshot of the key set taken
 // when iteration starts.
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {

@@ -10,8 +10,9 @@ import (
 
 func TestConformance(t *testing.T) {
 	objectstoretest.Run(t, objectstoretest.Backend{
-		New:   func(t *testing.T) objectstore.Store { return memory.New() },
-		Times: true,
+		Ordered: true,
+		New:     func(t *testing.T) objectstore.Store { return memory.New() },
+		Times:   true,
 	})
 }
 

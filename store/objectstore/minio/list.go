@@ -71,6 +71,19 @@ func (s *Store) listAdaptive(ctx context.Context) iter.Seq2[objectstore.Info, er
 	}
 }
 
+// KeyAfter is one ListObjectsV2 request of one key, after key.
+func (s *Store) KeyAfter(ctx context.Context, key string) (objectstore.Info, bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true, StartAfter: key, MaxKeys: 1}) {
+		if info.Err != nil {
+			return objectstore.Info{}, false, s.c.wrap(info.Err, "s3 list %s after %q", s.bucket, key)
+		}
+		return objectstore.Info{Key: info.Key, Size: info.Size, ModTime: info.LastModified}, true, nil
+	}
+	return objectstore.Info{}, false, ctx.Err()
+}
+
 func (s *Store) list(ctx context.Context, prefix, startAfter string) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		if err := ctx.Err(); err != nil {

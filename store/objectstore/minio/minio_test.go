@@ -47,6 +47,7 @@ func TestConformance(t *testing.T) {
 	srv := s3test.Start(t)
 	var n atomic.Int32
 	objectstoretest.Run(t, objectstoretest.Backend{
+		Ordered: true,
 		New: func(t *testing.T) objectstore.Store {
 			return open(t, config(srv), fmt.Sprintf("conformance%d", n.Add(1)), true)
 		},

@@ -33,6 +33,9 @@ type Backend struct {
 	Files bool
 	// Times is true when the backend keeps when each object was stored.
 	Times bool
+	// Ordered is true when List yields keys in lexical order: KeyAfter
+	// must then answer, and otherwise be ErrUnordered.
+	Ordered bool
 }
 
 // Run runs the whole suite.
@@ -53,6 +56,40 @@ func Run(t *testing.T, b Backend) {
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, b) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, b) })
 	t.Run("Times", func(t *testing.T) { testTimes(t, b) })
+	t.Run("KeyAfter", func(t *testing.T) { testKeyAfter(t, b) })
+}
+
+// testKeyAfter checks KeyAfter against the keys List yields, on keys
+// like a bucket of Piri v0.2.4 shards beside v0.2.3's bare keys.
+func testKeyAfter(t *testing.T, b Backend) {
+	s, ctx := b.New(t), context.Background()
+	if !b.Ordered {
+		if _, _, err := s.KeyAfter(ctx, ""); !errors.Is(err, objectstore.ErrUnordered) {
+			t.Fatalf("KeyAfter of an unordered store: %v, want ErrUnordered", err)
+		}
+		return
+	}
+	keys := []string{"ab/x.data", "ci/y.data", "ciqaaa", "ciqbbb", "cj/z.data"}
+	for _, k := range keys {
+		if err := s.Put(ctx, b.Key(k), 1, bytes.NewReader([]byte{1})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ after, want string }{
+		{"", "ab/x.data"}, {"ab/x.data", "ci/y.data"}, {"ci", "ci/y.data"}, {"ci/y.data", "ciqaaa"},
+		{"ciq", "ciqaaa"}, {"ciqaaa", "ciqbbb"}, {"ciq~", "cj/z.data"}, {"cj/z.data", ""}, {"zz", ""},
+	} {
+		got, ok, err := s.KeyAfter(ctx, b.Key(c.after))
+		if err != nil {
+			t.Fatalf("KeyAfter(%q): %v", c.after, err)
+		}
+		if want := c.want != ""; ok != want || (ok && got.Key != b.Key(c.want)) {
+			t.Errorf("KeyAfter(%q) = %q, %v; want %q", c.after, got.Key, ok, c.want)
+		}
+		if ok && got.Size != 1 {
+			t.Errorf("KeyAfter(%q): size %d, want 1", c.after, got.Size)
+		}
+	}
 }
 
 // testTimes checks that Stat, Get and List tell one time for an object:
