@@ -3,6 +3,7 @@ package minio
 import (
 	"context"
 	"iter"
+	"slices"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -117,14 +118,12 @@ type shardList struct {
 }
 
 // listSharded lists the top level (after startAfter) with a delimiter,
-// and each prefix in
-// it with up to s.shards listings at once, yielding each prefix's keys
-// where the top-level listing has the prefix: shards in order, keys in
-// order within a shard (a server lists a page's objects before its
-// prefixes, so top-level objects, Piri v0.2.3's bare keys, come where
-// their page puts them). What is held is the shards listed ahead of the
-// reader, at most twice s.shards of them. A failed shard ends the
-// listing with its error.
+// and each prefix in it with up to s.shards listings at once, yielding
+// each prefix's keys where the top-level listing has the prefix: every
+// key in key order, as a listing page by page yields them (KeyAfter's
+// callers count on it). What is held is the shards listed ahead of the
+// reader, at most twice s.shards of them, and one page's top-level
+// objects. A failed shard ends the listing with its error.
 func (s *Store) listSharded(ctx context.Context, startAfter string) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -134,35 +133,54 @@ func (s *Store) listSharded(ctx context.Context, startAfter string) iter.Seq2[ob
 		var topErr error
 		go func() {
 			defer close(order)
+			send := func(p pending) bool {
+				select {
+				case order <- p:
+					return true
+				case <-ctx.Done():
+					return false
+				}
+			}
+			var top topLevel
 			for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{StartAfter: startAfter}) {
 				if info.Err != nil {
 					topErr = s.c.wrap(info.Err, "s3 list %s", s.bucket)
 					return
 				}
 				p := pending{info: objectstore.Info{Key: info.Key, Size: info.Size, ModTime: info.LastModified}}
-				if strings.HasSuffix(info.Key, "/") { // a common prefix: a shard
-					p.shard = make(chan shardList, 1)
-					select {
-					case slots <- struct{}{}:
-					case <-ctx.Done():
+				for _, o := range top.next(p.info, strings.HasSuffix(info.Key, "/")) {
+					if !send(pending{info: o}) {
 						return
 					}
-					go func(prefix string, out chan<- shardList) {
-						defer func() { <-slots }()
-						var l shardList
-						for info, err := range s.list(ctx, prefix, "") {
-							if err != nil {
-								l.err = err
-								break
-							}
-							l.infos = append(l.infos, info)
-						}
-						out <- l
-					}(info.Key, p.shard)
 				}
+				if !strings.HasSuffix(info.Key, "/") {
+					continue // held by top until its place is known
+				}
+				// a common prefix: a shard, listed by a goroutine of its own
+				p.shard = make(chan shardList, 1)
 				select {
-				case order <- p:
+				case slots <- struct{}{}:
 				case <-ctx.Done():
+					return
+				}
+				go func(prefix string, out chan<- shardList) {
+					defer func() { <-slots }()
+					var l shardList
+					for info, err := range s.list(ctx, prefix, "") {
+						if err != nil {
+							l.err = err
+							break
+						}
+						l.infos = append(l.infos, info)
+					}
+					out <- l
+				}(info.Key, p.shard)
+				if !send(p) {
+					return
+				}
+			}
+			for _, o := range top.held {
+				if !send(pending{info: o}) {
 					return
 				}
 			}
@@ -197,4 +215,35 @@ func (s *Store) listSharded(ctx context.Context, startAfter string) iter.Seq2[ob
 			yield(objectstore.Info{}, err)
 		}
 	}
+}
+
+// topLevel puts a delimiter listing's objects back in key order.
+// minio-go yields each page's objects, then its prefixes, each in key
+// order, and pages in order: so the objects since the last prefix are
+// held until a prefix shows which of them sort before it, or an object
+// after a prefix (a new page) or the end shows that all of them do.
+type topLevel struct {
+	held        []objectstore.Info
+	afterPrefix bool
+}
+
+// next takes the listing's next entry and returns the held objects that
+// come before it; an object is held in its turn.
+func (t *topLevel) next(info objectstore.Info, prefix bool) []objectstore.Info {
+	var out []objectstore.Info
+	if prefix {
+		i := 0
+		for i < len(t.held) && t.held[i].Key < info.Key {
+			i++
+		}
+		out, t.held = slices.Clone(t.held[:i]), slices.Clone(t.held[i:])
+		t.afterPrefix = true
+		return out
+	}
+	if t.afterPrefix {
+		out, t.held = t.held, nil
+		t.afterPrefix = false
+	}
+	t.held = append(t.held, info)
+	return out
 }
