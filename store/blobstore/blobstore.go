@@ -138,7 +138,7 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 			seed    = maphash.MakeSeed()
 			primary = map[uint64]struct{}{} // hashes of names listed under their key
 			waiting = map[string]Info{}     // fallback-keyed blobs, by name
-			past    = &pastRuns{runs: map[string]bool{}}
+			past    = &pastRuns{objects: s.objects, runs: map[string]bool{}}
 		)
 		twin := func(digest mh.Multihash) bool {
 			_, listed := primary[maphash.Bytes(seed, digest)]
@@ -151,7 +151,7 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 			}
 			digest := b.Digest
 			if key := s.enc.Key(digest); b.Key != key { // a fallback key
-				switch settled, err := past.settled(ctx, s.objects, key, b.Key); {
+				switch settled, err := past.settled(ctx, key, b.Key); {
 				case err != nil:
 					yield(Info{}, fmt.Errorf("list blobs: %w", err))
 					return
@@ -191,13 +191,14 @@ func (s *store) List(ctx context.Context) iter.Seq2[Info, error] {
 // names (keys sharing their first two characters: Piri's v0.2.3 names
 // of one hash function), asked once per run.
 type pastRuns struct {
+	objects   objectstore.Store
 	runs      map[string]bool // first two characters → nothing lies past the run
 	unordered bool            // the store does not list in key order
 }
 
 // settled says whether the listing, at key at, has passed where key
 // would be, or will not bring it.
-func (p *pastRuns) settled(ctx context.Context, objects objectstore.Store, key, at string) (bool, error) {
+func (p *pastRuns) settled(ctx context.Context, key, at string) (bool, error) {
 	if p.unordered || len(at) < 2 {
 		return false, nil
 	}
@@ -206,7 +207,7 @@ func (p *pastRuns) settled(ctx context.Context, objects objectstore.Store, key, 
 	if !asked {
 		// '~' sorts after base32's characters and '/': this is past the
 		// run's bare names and the shard directory before them.
-		_, more, err := objects.KeyAfter(ctx, run+"~")
+		_, more, err := p.objects.KeyAfter(ctx, run+"~")
 		if errors.Is(err, objectstore.ErrUnordered) {
 			p.unordered = true
 			return false, nil

@@ -3,7 +3,6 @@ package minio
 import (
 	"context"
 	"iter"
-	"slices"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -72,10 +71,9 @@ func (s *Store) listAdaptive(ctx context.Context) iter.Seq2[objectstore.Info, er
 	}
 }
 
-// KeyAfter is one ListObjectsV2 request of one key, after key.
+// KeyAfter is one ListObjectsV2 request of one key, after key (the
+// iterator asks for no further page once it is left).
 func (s *Store) KeyAfter(ctx context.Context, key string) (objectstore.Info, bool, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	for info := range s.c.mc.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true, StartAfter: key, MaxKeys: 1}) {
 		if info.Err != nil {
 			return objectstore.Info{}, false, s.c.wrap(info.Err, "s3 list %s after %q", s.bucket, key)
@@ -236,7 +234,7 @@ func (t *topLevel) next(info objectstore.Info, prefix bool) []objectstore.Info {
 		for i < len(t.held) && t.held[i].Key < info.Key {
 			i++
 		}
-		out, t.held = slices.Clone(t.held[:i]), slices.Clone(t.held[i:])
+		out, t.held = t.held[:i], t.held[i:]
 		t.afterPrefix = true
 		return out
 	}
