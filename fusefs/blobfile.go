@@ -61,7 +61,7 @@ func (r *Root) blobAttr(a *fuse.Attr, id uint64, digest mh.Multihash, size int64
 	r.fileAttr(a, size, mtime)
 	a.Ino = id
 	if t := r.spaces.loaded(); t != nil {
-		a.Nlink += t.links[string(digest)]
+		a.Nlink += t.links(digest)
 	}
 }
 

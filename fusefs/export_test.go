@@ -1,6 +1,10 @@
 package fusefs
 
-import "github.com/hanwen/go-fuse/v2/fuse"
+import (
+	"context"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
 
 // SetPlusLimit lowers the READDIRPLUS inode bound for a test.
 func (r *Root) SetPlusLimit(n int64) { r.plusLimit = n }
@@ -18,3 +22,16 @@ func (r *Root) RememberedSizes() int {
 
 // KernelPassthrough reports whether the kernel granted passthrough.
 func (r *Root) KernelPassthrough() bool { return r.kernelFlags.Load()&fuse.CAP_PASSTHROUGH != 0 }
+
+// BuildSpaces builds the /spaces index now and says how many (space,
+// blob) pairs it holds.
+func (r *Root) BuildSpaces(ctx context.Context) (int, error) {
+	t, err := r.spaces.table(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return t.pairs(), nil
+}
+
+// SpacesLoaded says whether the /spaces index is in memory.
+func (r *Root) SpacesLoaded() bool { return r.spaces.loaded() != nil }

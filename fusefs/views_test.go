@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/internal/fixtures"
@@ -23,6 +24,11 @@ import (
 
 // mountDataDir mounts a data dir as storefs mount does, journal included.
 func mountDataDir(t *testing.T, dataDir string) string {
+	dir, _ := mountDataDirRoot(t, dataDir)
+	return dir
+}
+
+func mountDataDirRoot(t *testing.T, dataDir string) (string, *fusefs.Root) {
 	t.Helper()
 	fusetest.Require(t)
 	st, err := node.Open(context.Background(), node.Config{DataDir: dataDir})
@@ -30,7 +36,8 @@ func mountDataDir(t *testing.T, dataDir string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return mountRoot(t, newRoot(t, fusefs.Stores{Blobs: st.Blobs, Stores: st.Stores, Journal: st.Journal}, fusefs.Config{Log: testLog(t)}))
+	root := newRoot(t, fusefs.Stores{Blobs: st.Blobs, Stores: st.Stores, Journal: st.Journal}, fusefs.Config{Log: testLog(t)})
+	return mountRoot(t, root), root
 }
 
 func ls(t *testing.T, dir string) []string {
@@ -112,6 +119,39 @@ func TestSpaces(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "spaces", "did:key:zNotASpace")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("an unknown space: %v", err)
+	}
+}
+
+// TestSpacesIndexForgotten: the index of /spaces goes once the kernel
+// forgets the space directories (a walk's memory comes back), and a
+// later use builds it again.
+func TestSpacesIndexForgotten(t *testing.T) {
+	dataDir := t.TempDir()
+	w := pirinode.DataDir(t, dataDir)
+	bySpace := w.Clean()
+	w.Close()
+	dir, root := mountDataDirRoot(t, dataDir)
+	seed, names := 0, []string(nil)
+	for s, n := range bySpace {
+		seed, names = s, n
+		break
+	}
+	did, _ := pirinode.SpaceDID(byte(seed))
+	path := filepath.Join(dir, "spaces", did, names[0])
+	stat(t, path)
+	if !root.SpacesLoaded() {
+		t.Fatal("no index after a lookup under /spaces")
+	}
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); root.SpacesLoaded(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the index is kept after the kernel forgot /spaces/" + did)
+		}
+	}
+	if st := stat(t, path); st.Nlink < 2 {
+		t.Errorf("after a rebuild: nlink %d", st.Nlink)
 	}
 }
 

@@ -8,7 +8,8 @@
 //	benchtool parallel PATH N          N concurrent sequential readers; prints seconds
 //	benchtool list DIR [-l]            readdir as ls does (and lstat each entry); prints seconds and the count
 //	benchtool listr DIR                every file under DIR, as find does; prints seconds and the count
-//	benchtool mkflatfs DIR N           N small blobs in Piri's flatfs layout
+//	benchtool mkflatfs DIR N [SPACES]  N small blobs in Piri's flatfs layout; with SPACES,
+//	                                   each accepted by one of that many spaces (LevelDB)
 //	benchtool s3 seq|first|randread|list|putflat BUCKET [KEY...|N]
 //	benchtool s3 randpar BUCKET KEY N SECONDS
 //	                                   N readers of random 4 KiB ranges at once; prints seconds and IOPS
@@ -24,6 +25,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -47,6 +49,10 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/internal/pool"
+	"github.com/storacha/storefs/store/acceptancestore"
+	"github.com/storacha/storefs/store/ipldutil"
+	"github.com/storacha/storefs/store/objectstore/dsadapter"
+	"github.com/storacha/storefs/store/ucan"
 )
 
 func main() {
@@ -71,7 +77,11 @@ func main() {
 		n, err = list(os.Args[2], len(os.Args) > 3 && os.Args[3] == "-l")
 		extra = fmt.Sprintf(" %d", n)
 	case "mkflatfs":
-		err = mkflatfs(os.Args[2], atoi(os.Args[3]))
+		spaces := 0
+		if len(os.Args) > 4 {
+			spaces = atoi(os.Args[4])
+		}
+		err = mkflatfs(os.Args[2], atoi(os.Args[3]), spaces)
 	case "listr": // every file under a directory tree, as a direct baseline
 		var n int
 		n, err = listTree(os.Args[2])
@@ -295,13 +305,28 @@ func readdir(dir string, fn func(name string, typ byte) error) error {
 }
 
 // mkflatfs writes n 64-byte blobs as Piri does (next-to-last/2 shards).
-func mkflatfs(dir string, n int) error {
+func mkflatfs(dir string, n, spaces int) error {
 	root := filepath.Join(dir, "pdp", "datastore")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(root, "SHARDING"), []byte("/repo/flatfs/shard/v1/next-to-last/2\n"), 0o644); err != nil {
 		return err
+	}
+	var accepts *acceptancestore.Store
+	var dids []string
+	if spaces > 0 {
+		db, err := dsadapter.OpenLevelDB(filepath.Join(dir, "acceptance"), false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		accepts = acceptancestore.NewDatastore(db)
+		for i := range spaces {
+			var seed [ed25519.SeedSize]byte
+			binary.BigEndian.PutUint64(seed[:], uint64(i))
+			dids = append(dids, ucan.DIDKey(ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)))
+		}
 	}
 	made := map[string]bool{}
 	for i := range n {
@@ -318,6 +343,12 @@ func mkflatfs(dir string, n int) error {
 		}
 		if err := os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644); err != nil {
 			return err
+		}
+		if accepts != nil {
+			a := acceptancestore.Acceptance{Space: dids[i%spaces], Digest: d, Size: int64(len(data)), ExecutedAt: 1764000000, Cause: ipldutil.CBORCID(d)}
+			if err := accepts.Put(context.Background(), a.ID(), a); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -135,12 +135,17 @@ func validB32(name string) bool {
 	return ok
 }
 
+// AppendDigest appends to dst the multihash a canonical name (Name's
+// form, nothing else) denotes, allocating nothing beyond dst's growth:
+// for joins over millions of listed names.
+func AppendDigest(dst []byte, name string) ([]byte, bool) { return decodeB32(name, dst) }
+
 // decodeB32 decodes a canonical name into d (appending) by hand.
 func decodeB32(name string, d []byte) ([]byte, bool) {
 	if name == "" || len(name) > maxName {
 		return nil, false
 	}
-	rest := name
+	start, rest := len(d), name
 	for ; len(rest) >= 8; rest = rest[8:] { // 8 characters are 5 whole bytes
 		var v uint64
 		var seen byte
@@ -169,7 +174,7 @@ func decodeB32(name string, d []byte) ([]byte, bool) {
 	}
 	// The canonical encoding of n bytes leaves fewer than 5 spare bits,
 	// all zero.
-	if bits >= 5 || acc&(1<<bits-1) != 0 || !known(d) {
+	if bits >= 5 || acc&(1<<bits-1) != 0 || !known(d[start:]) {
 		return nil, false
 	}
 	return d, true

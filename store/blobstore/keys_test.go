@@ -68,11 +68,26 @@ func TestParseB32MatchesLibraries(t *testing.T) {
 			if gotOK != wantOK || string(got) != string(want) || validB32(v) != wantOK {
 				t.Fatalf("parseB32(%q) = %x, %v (valid %v); libraries say %x, %v", v, got, gotOK, validB32(v), want, wantOK)
 			}
+			checkAppend(t, v, want, wantOK)
 			checked++
 		}
 	}
 	t.Logf("%d names agree", checked)
 }
+
+// checkAppend: AppendDigest after bytes already there (a digest arena)
+// appends what parseB32 gives, and leaves them alone.
+func checkAppend(t *testing.T, name string, want mh.Multihash, wantOK bool) {
+	t.Helper()
+	before := mh.Multihash(append(mh.Multihash(nil), b32Digest...))
+	got, ok := AppendDigest(before, name)
+	if ok != wantOK || (ok && string(got) != string(b32Digest)+string(want)) {
+		t.Fatalf("AppendDigest(%x, %q) = %x, %v; want %x after it, %v", b32Digest, name, got, ok, want, wantOK)
+	}
+}
+
+// b32Digest is a whole multihash, as an arena holds before the next one.
+var b32Digest, _ = mh.Sum([]byte("an earlier digest"), mh.SHA2_256, -1)
 
 func FuzzParseB32(f *testing.F) {
 	for _, s := range b32Seeds(f) {
@@ -84,6 +99,7 @@ func FuzzParseB32(f *testing.F) {
 		if gotOK != wantOK || string(got) != string(want) || validB32(name) != wantOK {
 			t.Fatalf("parseB32(%q) = %x, %v (valid %v); libraries say %x, %v", name, got, gotOK, validB32(name), want, wantOK)
 		}
+		checkAppend(t, name, want, wantOK)
 	})
 }
 
