@@ -5,12 +5,13 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
+	"github.com/storacha/storefs/internal/mountinfo"
 )
 
 // maxRead is the largest read the kernel sends (max_read): 1 MiB, the
@@ -28,6 +29,12 @@ const maxBackground = 64
 // (no fusermount needed); otherwise it uses fusermount3.
 func Mount(dir string, root *Root) (*fuse.Server, error) {
 	o := root.cfg
+	// Resolved before mounting: afterwards a path walk would enter the
+	// mount, and the mount table names the resolved path.
+	real, err := realDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
 	opts := []string{"ro"}
 	if o.DefaultPermissions {
 		opts = append(opts, "default_permissions")
@@ -69,7 +76,7 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 	root.cfg.Metrics.ReadMode(mode)
 	root.log.Info("blob read path", "mode", mode)
 	if o.ReadAheadKB > 0 {
-		if err := setReadAhead(dir, o.ReadAheadKB); err != nil {
+		if err := setReadAhead(real, o.ReadAheadKB); err != nil {
 			root.log.Warn("could not raise the mount's readahead; reads arrive in 128 KiB requests", "err", err)
 		}
 	}
@@ -99,13 +106,28 @@ func (r *Root) ReadMode() string { return r.paths.mode(r.kernelFlags.Load()) }
 
 // setReadAhead raises the kernel readahead of the mount's bdi: without it
 // buffered reads arrive as 128 KiB requests, whatever max_read allows.
+// The bdi is named by the mount's device, read from the mount table: a
+// stat of the mountpoint would be a request to ourselves that, in
+// flight, makes a user's umount fail with EBUSY.
 func setReadAhead(dir string, kb int) error {
-	var st syscall.Stat_t
-	if err := syscall.Stat(dir, &st); err != nil {
+	m, ok, err := mountinfo.At(dir)
+	if err != nil {
 		return err
 	}
-	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if !ok {
+		return fmt.Errorf("%s is not in the mount table", dir)
+	}
+	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", m.Major, m.Minor)
 	return os.WriteFile(path, []byte(fmt.Sprint(kb)), 0o644)
+}
+
+// realDir is dir absolute, with symlinks resolved.
+func realDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }
 
 // slogWriter sends go-fuse's log lines (its --debug trace) to slog.

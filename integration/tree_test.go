@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -300,6 +301,18 @@ func TestUnmountCommand(t *testing.T) {
 	n := dataDirNode(t)
 	mnt := t.TempDir()
 	d := startMount(t, mnt, n.args...)
+	// A file held open keeps the mount, past the retries, with a message
+	// that says what to do.
+	f, err := os.Open(filepath.Join(mnt, "blobs", "ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := fails(t, bin, "unmount", mnt); !strings.Contains(msg, "files are open there") || !mounted(mnt) {
+		t.Errorf("unmount with a file open: %q, mounted %v", msg, mounted(mnt))
+	}
+	f.Close()
+	// Right after the close the kernel may still hold the mount: the
+	// command waits that out.
 	run(t, bin, "unmount", mnt)
 	select {
 	case err := <-d.exited:

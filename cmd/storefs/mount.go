@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/internal/mountinfo"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/node"
@@ -255,36 +255,15 @@ func prepareMountpoint(dir string, log *slog.Logger) error {
 
 // mountedType reports the filesystem type mounted exactly at dir.
 func mountedType(dir string) (string, bool) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
 	abs, err := realPath(dir)
 	if err != nil {
 		return "", false
 	}
-	var found string
-	ok := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// id parent maj:min root mountpoint opts ... - fstype source superopts
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(fields) < 5 || sep < 0 || sep+1 >= len(fields) {
-			continue
-		}
-		if unescape(fields[4]) == abs {
-			found, ok = fields[sep+1], true // the last mount on top wins
-		}
+	m, ok, err := mountinfo.At(abs)
+	if err != nil {
+		return "", false
 	}
-	return found, ok
+	return m.FSType, ok
 }
 
 func realPath(dir string) (string, error) {
@@ -296,26 +275,6 @@ func realPath(dir string) (string, error) {
 		return real, nil
 	}
 	return abs, nil
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // unmountPath unmounts dir, live or stale.
@@ -330,6 +289,14 @@ func unmountPath(dir string, lazy bool) error {
 		flags = syscall.MNT_DETACH
 	}
 	err := syscall.Unmount(dir, flags)
+	// The kernel holds a mount busy for a moment after files in it are
+	// closed, and while a daemon that just mounted probes its mount
+	// (go-fuse opens a file there): retry for about a second, as
+	// go-fuse's own Unmount does, before calling files open.
+	for delay := 5 * time.Millisecond; errors.Is(err, syscall.EBUSY) && delay < time.Second; delay *= 2 {
+		time.Sleep(delay)
+		err = syscall.Unmount(dir, flags)
+	}
 	switch {
 	case err == nil:
 		return nil
