@@ -73,6 +73,16 @@ func fuseCtx(h *fuse.InHeader, cancel <-chan struct{}) *fuse.Context {
 // isBlobs says whether id is /blobs.
 func (b *blobsFS) isBlobs(id uint64) bool { return id == b.blobsID }
 
+// listsBlobs says whether id is a directory of blobs whose listing is
+// ours: /blobs and /spaces/<space>.
+func (b *blobsFS) listsBlobs(id uint64) bool {
+	if b.isBlobs(id) {
+		return true
+	}
+	_, ok := b.spaceDirs.Load(id)
+	return ok
+}
+
 func (b *blobsFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	if isBlobID(h.NodeId) {
 		return fuse.Status(syscall.ENOTDIR)
@@ -87,6 +97,7 @@ func (b *blobsFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 		if !ok {
 			return b.lookupNode(cancel, h, name, out)
 		}
+		b.r.blobStats.Add(1)
 		errno = b.r.spaces.lookupBlob(fuseCtx(h, cancel), space.(string), name, out)
 	}
 	if errno == syscall.ENOENT {
@@ -161,7 +172,7 @@ func (b *blobsFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.
 		b.r.blobAttr(&out.Attr, in.NodeId, digest, size, mtime)
 		out.SetTimeout(b.r.cfg.BlobTimeout)
 		return fuse.OK
-	case b.isBlobs(in.NodeId) && in.Fh() != 0: // fstat of our own handle
+	case b.listsBlobs(in.NodeId) && in.Fh() != 0: // fstat of our own handle
 		b.r.dirAttr(&out.Attr)
 		out.SetTimeout(b.r.cfg.RecordAttrTimeout)
 		return fuse.OK
@@ -441,11 +452,15 @@ func (b *blobsFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.Ope
 	switch {
 	case isBlobID(in.NodeId):
 		return fuse.ENOTDIR
-	case b.isBlobs(in.NodeId):
+	case b.listsBlobs(in.NodeId):
+		l := b.r.blobs.listing()
+		if space, ok := b.spaceDirs.Load(in.NodeId); ok {
+			l = b.r.spaces.blobListing(space.(string))
+		}
 		b.filesMu.Lock()
 		defer b.filesMu.Unlock()
 		b.nextFh++
-		b.dirs[b.nextFh] = b.r.blobs.listing()
+		b.dirs[b.nextFh] = l
 		out.Fh = b.nextFh
 		return fuse.OK
 	}
@@ -459,7 +474,7 @@ func (b *blobsFS) dir(in *fuse.ReadIn) *blobsListing {
 }
 
 func (b *blobsFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	if !b.isBlobs(in.NodeId) {
+	if !b.listsBlobs(in.NodeId) {
 		return b.RawFileSystem.ReadDir(cancel, in, out)
 	}
 	l := b.dir(in)
@@ -470,7 +485,7 @@ func (b *blobsFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.Dir
 }
 
 func (b *blobsFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	if !b.isBlobs(in.NodeId) {
+	if !b.listsBlobs(in.NodeId) {
 		return b.RawFileSystem.ReadDirPlus(cancel, in, out)
 	}
 	l := b.dir(in)
@@ -481,7 +496,7 @@ func (b *blobsFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse
 }
 
 func (b *blobsFS) ReleaseDir(in *fuse.ReleaseIn) {
-	if !b.isBlobs(in.NodeId) {
+	if !b.listsBlobs(in.NodeId) {
 		b.RawFileSystem.ReleaseDir(in)
 		return
 	}
@@ -495,13 +510,14 @@ func (b *blobsFS) ReleaseDir(in *fuse.ReleaseIn) {
 }
 
 func (b *blobsFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	if b.isBlobs(in.NodeId) {
+	if b.listsBlobs(in.NodeId) {
 		return fuse.OK
 	}
 	return b.RawFileSystem.FsyncDir(cancel, in)
 }
 
-// blobsListing is an open /blobs: the backend listing, answered as
+// blobsListing is an open /blobs (or /spaces/<space>): the backend
+// listing (or the index's), answered as
 // READDIR (names) or READDIRPLUS (names with their nodes, so that `ls
 // -l`, `find | stat` and `du` need no LOOKUP per entry).
 //

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/internal/fusetest"
 	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -348,4 +351,65 @@ func TestLocalListingNodesOnDemand(t *testing.T) {
 			t.Error("no GETATTR of a probe")
 		}
 	})
+}
+
+// TestSpacesListingNodes: a listing of /spaces/<space> carries the
+// blobs' nodes, the /blobs inodes, so `ls -l` and `find | stat` of a
+// space send no LOOKUP per blob, from local files and from a listing
+// with sizes alike.
+func TestSpacesListingNodes(t *testing.T) {
+	fusetest.Require(t)
+	for _, kind := range []string{"data dir", "memory"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := node.Config{Writable: true}
+			if kind == "data dir" {
+				cfg.DataDir = t.TempDir()
+			}
+			st, err := node.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			space := "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+			sizes := map[string]int64{}
+			for i := range 300 {
+				b := []byte(strings.Repeat("x", i))
+				d, _ := mh.Sum(b, mh.SHA2_256, -1)
+				if err := st.Blobs.Put(ctx, d, int64(len(b)), bytes.NewReader(b)); err != nil {
+					t.Fatal(err)
+				}
+				a := acceptancestore.Acceptance{Space: space, Digest: d, Size: int64(len(b)), ExecutedAt: 1764000000, Cause: ipldutil.CBORCID(d)}
+				if err := st.Acceptances.Put(ctx, a.ID(), a); err != nil {
+					t.Fatal(err)
+				}
+				sizes[blobstore.Name(d)] = int64(len(b))
+			}
+			dir, _, m := mountWithMetrics(t, st, 0)
+			sd := filepath.Join(dir, "spaces", space)
+			if _, err := os.Stat(sd); err != nil {
+				t.Fatal(err)
+			}
+			before := m.FuseOps("lookup")
+			entries, err := os.ReadDir(sd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != len(sizes) {
+				t.Fatalf("listed %d blobs, want %d", len(entries), len(sizes))
+			}
+			for _, e := range entries {
+				fi, err := os.Lstat(filepath.Join(sd, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want, ok := sizes[e.Name()]; !ok || fi.Size() != want {
+					t.Errorf("%s: size %d, want %d", e.Name(), fi.Size(), want)
+				}
+			}
+			if got := m.FuseOps("lookup") - before; got != 0 {
+				t.Errorf("stat of every listed blob sent %d LOOKUPs, want 0", got)
+			}
+		})
+	}
 }

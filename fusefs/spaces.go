@@ -500,25 +500,43 @@ type spaceDir struct {
 	space string
 }
 
-// Its LOOKUPs are blobsFS's: blob nodes live outside go-fuse's tree.
+// Its LOOKUPs and listings are blobsFS's: blob nodes live outside
+// go-fuse's tree.
 var (
-	_ fs.NodeOpendirHandler = (*spaceDir)(nil)
-	_ fs.NodeGetattrer      = (*spaceDir)(nil)
-	_ fs.NodeOnForgetter    = (*spaceDir)(nil)
+	_ fs.NodeGetattrer   = (*spaceDir)(nil)
+	_ fs.NodeOnForgetter = (*spaceDir)(nil)
 )
 
 func (d *spaceDir) OnForget() { d.index.forgotDir() }
 
-// OpendirHandle lists from the index: no blob request per entry.
-func (d *spaceDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	return d.index.listing("/spaces/"+d.space, func(t *spaceTable, yield func(fuse.DirEntry, error) bool) {
-		lo, hi, _ := t.of(d.space)
-		for i := lo; i < hi; i++ {
-			if !yield(fuse.DirEntry{Name: blobstore.Name(t.digest(i)), Mode: syscall.S_IFREG}, nil) {
+// blobListing is an open /spaces/<space>, which blobsFS answers as it
+// answers /blobs: READDIRPLUS entries carry the blobs' nodes (sizes from
+// the index, or a stat of the local file), so that `ls -l`, `du` and
+// `find | stat` send no LOOKUP per blob.
+func (x *spaceIndex) blobListing(space string) *blobsListing {
+	r := x.root
+	l := &blobsListing{root: r, stats: r.blobStats.Load()}
+	l.h = newDirHandle(r.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		return func(yield func(dirEntry, error) bool) {
+			t, err := x.table(ctx)
+			if err != nil {
+				yield(dirEntry{}, err)
 				return
 			}
+			lo, hi, _ := t.of(space)
+			for i := lo; i < hi; i++ {
+				d := t.digest(i)
+				e := dirEntry{DirEntry: fuse.DirEntry{Name: blobstore.Name(d), Mode: syscall.S_IFREG}}
+				if r.files == nil { // a local file is stat'ed when its node is wanted
+					e.digest, e.meta = mh.Multihash(slices.Clone(d)), blobMeta{size: t.rows[i].size, mtime: unixTime(t.rows[i].mtime)}
+				}
+				if !yield(e, nil) {
+					return
+				}
+			}
 		}
-	}), 0, 0
+	}, func(err error) syscall.Errno { return r.toErrno("readdir", "/spaces/"+space, err) })
+	return l
 }
 
 // lookupBlob answers a LOOKUP in /spaces/<space> (blobsFS's): the blob's

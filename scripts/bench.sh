@@ -88,7 +88,8 @@ S3FILE="$W/s3/bench-pdp/$SHARD/$NAME.data"
 DISKFILE="$W/piri/pdp/datastore/$SHARD/$NAME.data"
 "$BT" s3 putflat flat-pdp "$SMALL_N" >/dev/null
 [[ " ${TESTS:-ls100k} " == *" ls100k "* || " ${TESTS:-} " == *" ll100k "* ]] && "$BT" s3 putsharded shard-pdp "$SHARDED_N" >/dev/null
-"$BT" mkflatfs "$W/piri1m" "$LIST_N" >/dev/null
+# the 1M node's blobs, each accepted by one of 100 spaces when /spaces is walked
+"$BT" mkflatfs "$W/piri1m" "$LIST_N" $( [ "$PROFILE" = loopback ] && [[ " ${TESTS:-spaces1m} " == *" spaces1m "* ]] && echo 100) >/dev/null
 
 echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" >"$W/s3fs.passwd"; chmod 600 "$W/s3fs.passwd"
 
@@ -143,7 +144,7 @@ fresh() {
   cat "$S3FILE" "$DISKFILE" >/dev/null
   for n in "${FIRSTS[@]}"; do cat "$W/s3/bench-pdp/$(key "$n")" "$W/piri/pdp/datastore/$(key "$n")"; done >/dev/null
   "$BT" s3 list flat-pdp >/dev/null; "$BT" s3 first bench-pdp "$SHARD/$NAME.data" >/dev/null
-  case ${1:-} in ls1m|walk1m) "$BT" listr "$W/piri1m/pdp/datastore" >/dev/null ;; ls100k|ll100k) "$BT" s3 list shard-pdp >/dev/null ;; esac
+  case ${1:-} in ls1m|walk1m|spaces1m) "$BT" listr "$W/piri1m/pdp/datastore" >/dev/null ;; ls100k|ll100k) "$BT" s3 list shard-pdp >/dev/null ;; esac
   # a warm cache dir is warm like the local files above
   [ -d "$W/cache/blobs" ] && find "$W/cache/blobs" -type f -exec cat {} + >/dev/null
   return 0
@@ -203,7 +204,7 @@ trial() {
       fresh "$test"; case $test in
         seq) median5 "$BT" seq "$DISKFILE" ;; first) "$BT" first $(firsts direct-file "$W/piri/pdp/datastore") ;; rand) "$BT" randread "$DISKFILE" 200 ;;
         par) "$BT" parallel "$DISKFILE" 8 ;; ls1m) "$BT" listr "$W/piri1m/pdp/datastore" | cut -d' ' -f1 ;;
-        walk1m) walk "$W/piri1m/pdp/datastore" >"$W/walk"; cut -d' ' -f1 "$W/walk"; echo "- - - - $(cut -d' ' -f2 "$W/walk")" >"$W/side" ;; *) echo - ;; esac; return ;;
+        walk1m|spaces1m) walk "$W/piri1m/pdp/datastore" >"$W/walk"; cut -d' ' -f1 "$W/walk"; echo "- - - - $(cut -d' ' -f2 "$W/walk")" >"$W/side" ;; *) echo - ;; esac; return ;;
     direct-streams) fresh "$test"; case $test in
         seq) /usr/bin/time -f "%U %S" -o "$W/time" "$BT" s3 streams bench-pdp "$SHARD/$NAME.data" 8 8388608
           echo "- - $(awk '{printf "%.2f", $1 + $2}' "$W/time")" >"$W/side" ;;
@@ -220,8 +221,9 @@ trial() {
   [ "$test" = ls10k ] && bucket=flat-pdp
   [[ $test == l?100k ]] && bucket=shard-pdp
   [ "$kind" = storefs-flatfs ] && bucket="$W/piri"
-  [ "$kind" = storefs-flatfs ] && [[ $test == ls1m || $test == walk1m ]] && bucket="$W/piri1m"
+  [ "$kind" = storefs-flatfs ] && [[ $test == ls1m || $test == walk1m || $test == spaces1m ]] && bucket="$W/piri1m"
   case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16|storefs-s3:walk1m|rclone*:walk1m|s3fs:walk1m|storefs-flatfs:l?100k) echo -; return ;; esac
+  case $kind:$test in storefs-flatfs:spaces1m) ;; *:spaces1m) echo -; return ;; esac
   # rclone lists 10k keys in 9-13 s here (2 min through the remote
   # profile): 100k would take most of the bench
   case $kind:$test in rclone*:l?100k) echo -; return ;; esac
@@ -230,7 +232,7 @@ trial() {
   fresh "$test"
   # one request through the mount first: dropping caches evicted the
   # daemon's code too, and a running mount has it in memory
-  case $test in ls*|ll*|walk*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
+  case $test in ls*|ll*|walk*|spaces*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
   before=$(lo_bytes); cpu0=$(cpu "$(cat "$W/pid")")
   case $test in
     seq) case $kind in storefs-flatfs|storefs-cache) t=$(median5 "$BT" seq "$p") ;; *) t=$("$BT" seq "$p") ;; esac ;;
@@ -241,15 +243,16 @@ trial() {
     ls1m) t=$("$BT" list "$mnt/blobs" | cut -d' ' -f1) ;;
     ls100k|ll100k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" $( [ "$test" = ll100k ] && echo -l ) | cut -d' ' -f1) ;;
     walk1m) walk "$mnt/blobs" >"$W/walk"; t=$(cut -d' ' -f1 "$W/walk") ;;
+    spaces1m) walk "$mnt/spaces" >"$W/walk"; t=$(cut -d' ' -f1 "$W/walk") ;;
   esac
   # MiB moved, peak RSS, and the daemon's CPU-s per GiB read (seq)
-  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm) $(awk -v a="$cpu0" -v b="$(cpu "$(cat "$W/pid")")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz}') $( [ "$kind" = storefs-cache ] && cat "$W/warmed" || echo -) $( [ "$test" = walk1m ] && cut -d' ' -f2 "$W/walk")" >"$W/side"
+  echo "$(( ($(lo_bytes)-before)/1048576 )) $(hwm) $(awk -v a="$cpu0" -v b="$(cpu "$(cat "$W/pid")")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b-a)/hz}') $( [ "$kind" = storefs-cache ] && cat "$W/warmed" || echo -) $( [[ $test == walk1m || $test == spaces1m ]] && cut -d' ' -f2 "$W/walk")" >"$W/side"
   umount_ "$mnt"
   echo "$t"
 }
 
 ALL_KINDS=(direct-file direct-get direct-streams storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
-DEFAULT_TESTS="seq first rand ls10k ls1m walk1m ls100k ll100k par copy"
+DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par copy"
 if [ "$PROFILE" = remote ]; then
   ALL_KINDS=(direct-file direct-get direct-streams storefs-s3 storefs-cache rclone-off rclone-full s3fs)
   DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16"
@@ -282,7 +285,7 @@ for test in "${TESTS[@]}"; do
       *) cell=$(awk -v s="$med" 'BEGIN {printf "%.2f s", s}') ;;
     esac
     [ -n "$du" ] && cell="walk $cell, du -s $(printf '%.2f' "$du") s"
-    case $test in seq|par|ls1m|walk1m|l?100k) [ -n "$rss" ] && [[ $kind != direct-* ]] && cell="$cell, RSS $rss MiB" ;; esac
+    case $test in seq|par|ls1m|walk1m|spaces1m|l?100k) [ -n "$rss" ] && [[ $kind != direct-* ]] && cell="$cell, RSS $rss MiB" ;; esac
     [ "$test" = seq ] && [ -n "$cpus" ] && [ "$kind" != direct-file ] && cell="$cell, $cpus CPU-s/GiB"
     [ "$test" = fio16 ] && [ -n "$mib" ] && [[ $kind != direct-* ]] && cell="$cell, $mib MiB moved"
     [ -n "$warmed" ] && cell="$cell; warm-up moved $warmed MiB"
@@ -295,7 +298,8 @@ done
 declare -A LABEL=([seq]="sequential read, 1 GiB" [first]="open + first 4 KiB" [rand]="200 random 4 KiB reads"
   [ls10k]="ls -l, $SMALL_N blobs (S3)" [ls1m]="ls, $LIST_N blobs (flatfs)" [par]="8 parallel readers, 1 GiB"
   [fio16]="16 random 4 KiB readers of one blob (fio, 8 s)"
-  [walk1m]="walk of $LIST_N blobs (flatfs): find -type f \\| xargs stat, then du -s" [ls100k]="ls, $SHARDED_N sharded keys (S3; direct parallel: 16 prefixes at a time)"
+  [walk1m]="walk of $LIST_N blobs (flatfs): find -type f \\| xargs stat, then du -s"
+  [spaces1m]="walk of /spaces, $LIST_N blobs in 100 spaces (flatfs; direct: the data dir): find -type f \\| xargs stat, then du -s" [ls100k]="ls, $SHARDED_N sharded keys (S3; direct parallel: 16 prefixes at a time)"
   [ll100k]="ls -l, $SHARDED_N sharded keys (S3)")
 declare -A HEAD=([direct-file]="direct file" [direct-get]="direct GET" [direct-streams]="direct, parallel (seq: 8 ranged 8 MiB streams)"
   [storefs-flatfs]="storefs flatfs" [storefs-s3]="storefs S3" [storefs-cache]="storefs S3, cache" [rclone-off]="rclone (vfs off)" [rclone-full]="rclone (vfs full)" [s3fs]="s3fs")
