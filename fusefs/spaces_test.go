@@ -196,8 +196,19 @@ func TestSpacesIndexLifetime(t *testing.T) {
 		t.Fatal("a fresh index was rebuilt")
 	}
 
+	// An index that took long to build is kept longer.
 	x.mu.Lock()
-	x.built = x.built.Add(-spacesTTL)
+	x.built, x.took = x.built.Add(-3*spacesTTL/2), spacesTTL/10
+	x.mu.Unlock()
+	t2, _ := x.table(ctx)
+	x.mu.Lock()
+	rebuilt := x.building != nil
+	x.mu.Unlock()
+	if t2 != old || rebuilt {
+		t.Fatal("an index 90 s old that took 6 s to build was rebuilt")
+	}
+	x.mu.Lock()
+	x.took = 0
 	x.mu.Unlock()
 	if t2, err := x.table(ctx); err != nil || t2 != old {
 		t.Fatalf("an old index was not served while rebuilt: %v", err)
