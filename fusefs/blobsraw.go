@@ -453,9 +453,11 @@ func (b *blobsFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.Ope
 	case isBlobID(in.NodeId):
 		return fuse.ENOTDIR
 	case b.listsBlobs(in.NodeId):
-		l := b.r.blobs.listing()
+		var l *blobsListing
 		if space, ok := b.spaceDirs.Load(in.NodeId); ok {
 			l = b.r.spaces.blobListing(space.(string))
+		} else {
+			l = b.r.blobs.listing()
 		}
 		b.filesMu.Lock()
 		defer b.filesMu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"log"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
@@ -29,9 +28,7 @@ const maxBackground = 64
 // (no fusermount needed); otherwise it uses fusermount3.
 func Mount(dir string, root *Root) (*fuse.Server, error) {
 	o := root.cfg
-	// Resolved before mounting: afterwards a path walk would enter the
-	// mount, and the mount table names the resolved path.
-	real, err := realDir(dir)
+	real, err := mountinfo.Resolve(dir)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
@@ -119,15 +116,6 @@ func setReadAhead(dir string, kb int) error {
 	}
 	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", m.Major, m.Minor)
 	return os.WriteFile(path, []byte(fmt.Sprint(kb)), 0o644)
-}
-
-// realDir is dir absolute, with symlinks resolved.
-func realDir(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	return filepath.EvalSymlinks(abs)
 }
 
 // slogWriter sends go-fuse's log lines (its --debug trace) to slog.

@@ -450,20 +450,6 @@ func (t *spaceTable) links(digest []byte) uint32 {
 	return n
 }
 
-// listing is a directory handle over what entries yields of the index.
-func (x *spaceIndex) listing(path string, entries func(*spaceTable, func(fuse.DirEntry, error) bool)) fs.FileHandle {
-	return newDirHandle(x.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
-		return names(func(yield func(fuse.DirEntry, error) bool) {
-			t, err := x.table(ctx)
-			if err != nil {
-				yield(fuse.DirEntry{}, err)
-				return
-			}
-			entries(t, yield)
-		})
-	}, func(err error) syscall.Errno { return x.root.toErrno("readdir", path, err) })
-}
-
 // spacesDir is /spaces: one directory per space the node accepted
 // blobs for.
 type spacesDir struct {
@@ -478,14 +464,23 @@ var (
 	_ fs.NodeGetattrer      = (*spacesDir)(nil)
 )
 
+// OpendirHandle lists the spaces of the index.
 func (d *spacesDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	return d.index.listing("/spaces", func(t *spaceTable, yield func(fuse.DirEntry, error) bool) {
-		for _, s := range t.spaces {
-			if !yield(fuse.DirEntry{Name: s, Mode: syscall.S_IFDIR}, nil) {
+	x := d.index
+	return newDirHandle(x.root.ctx, func(ctx context.Context) iter.Seq2[dirEntry, error] {
+		return func(yield func(dirEntry, error) bool) {
+			t, err := x.table(ctx)
+			if err != nil {
+				yield(dirEntry{}, err)
 				return
 			}
+			for _, s := range t.spaces {
+				if !yield(dirEntry{DirEntry: fuse.DirEntry{Name: s, Mode: syscall.S_IFDIR}}, nil) {
+					return
+				}
+			}
 		}
-	}), 0, 0
+	}, func(err error) syscall.Errno { return x.root.toErrno("readdir", "/spaces", err) }), 0, 0
 }
 
 func (d *spacesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -544,17 +539,23 @@ func (x *spaceIndex) blobListing(space string) *blobsListing {
 			lo, hi, _ := t.of(space)
 			batch := make([]dirEntry, 0, statBatch)
 			for start := lo; start < hi; start += statBatch {
+				// S3 rows carry sizes; local files are stat'ed only when
+				// nodes are wanted, and are bare names otherwise.
+				stat := r.files != nil && l.nodes(uint64(start-lo))
 				batch = batch[:0]
 				for i := start; i < min(start+statBatch, hi); i++ {
 					d := t.digest(i)
-					e := dirEntry{DirEntry: fuse.DirEntry{Name: blobstore.Name(d), Mode: syscall.S_IFREG}, digest: mh.Multihash(slices.Clone(d))}
+					e := dirEntry{DirEntry: fuse.DirEntry{Name: blobstore.Name(d), Mode: syscall.S_IFREG}}
+					if r.files == nil || stat {
+						e.digest = mh.Multihash(slices.Clone(d))
+					}
 					if r.files == nil {
 						e.meta = blobMeta{size: t.rows[i].size, mtime: unixTime(t.rows[i].mtime)}
 					}
 					batch = append(batch, e)
 				}
-				if r.files != nil {
-					r.statFiles(ctx, batch, l.nodes(uint64(start-lo)))
+				if stat {
+					r.statFiles(ctx, batch)
 				}
 				for _, e := range batch {
 					if !yield(e, nil) {
@@ -572,16 +573,9 @@ func (x *spaceIndex) blobListing(space string) *blobsListing {
 // made a walk of /spaces 2.8× the walk of the data dir.
 const statBatch, statJobs = 256, 4
 
-// statFiles learns the sizes of a batch of local blobs when nodes are
-// wanted; otherwise, and where a stat fails, an entry is a bare name
-// (digest nil), which plusEntry stats or leaves to a LOOKUP.
-func (r *Root) statFiles(ctx context.Context, batch []dirEntry, nodes bool) {
-	if !nodes {
-		for i := range batch {
-			batch[i].digest = nil
-		}
-		return
-	}
+// statFiles learns the sizes of a batch of local blobs; where a stat
+// fails the entry stays a bare name (digest nil), as plusEntry takes it.
+func (r *Root) statFiles(ctx context.Context, batch []dirEntry) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(statJobs, len(batch)) {

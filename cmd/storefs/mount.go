@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -255,7 +254,7 @@ func prepareMountpoint(dir string, log *slog.Logger) error {
 
 // mountedType reports the filesystem type mounted exactly at dir.
 func mountedType(dir string) (string, bool) {
-	abs, err := realPath(dir)
+	abs, err := mountinfo.Resolve(dir)
 	if err != nil {
 		return "", false
 	}
@@ -264,17 +263,6 @@ func mountedType(dir string) (string, bool) {
 		return "", false
 	}
 	return m.FSType, ok
-}
-
-func realPath(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real, nil
-	}
-	return abs, nil
 }
 
 // unmountPath unmounts dir, live or stale.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -20,8 +21,23 @@ type Mount struct {
 	FSType       string // e.g. fuse.storefs, ext4
 }
 
-// At returns the mount on top at dir, an absolute path with symlinks
-// resolved; ok is false when nothing is mounted exactly there.
+// Resolve is dir as the table names it: absolute, with symlinks
+// resolved where they can be (a stale mount answers ENOTCONN). Resolve
+// a mountpoint before mounting on it: afterwards the walk would enter
+// the mount.
+func Resolve(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// At returns the mount on top at dir, a path from Resolve; ok is false
+// when nothing is mounted exactly there.
 func At(dir string) (m Mount, ok bool, err error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
