@@ -8,15 +8,23 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/objectstore/keyranges"
 )
 
 // List pages through ListObjectsV2 (1000 keys a page), yielding as it
-// goes; a full listing of a big Sharded bucket runs per shard.
+// goes. Past a full page, a listing runs as several at once: per shard
+// in a big Sharded bucket, else per range of keys (keyranges).
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objectstore.Info, error] {
 	if prefix == "" && s.shards > 0 {
 		return s.listAdaptive(ctx)
 	}
-	return s.list(ctx, prefix, "")
+	return s.listRanges(ctx, prefix, "")
+}
+
+func (s *Store) listRanges(ctx context.Context, prefix, after string) iter.Seq2[objectstore.Info, error] {
+	return keyranges.List(ctx, after, func(ctx context.Context, after string) iter.Seq2[objectstore.Info, error] {
+		return s.list(ctx, prefix, after)
+	}, keyranges.Defaults)
 }
 
 // perShardPays says whether a bucket whose shards hold k keys each is
@@ -29,7 +37,7 @@ func (s *Store) perShardPays(k int) bool { return k*s.shards >= 1000 }
 
 // listAdaptive lists page by page, and when the first 1,000 keys show
 // shards big enough for perShardPays, finishes the shard it is in and
-// lists the rest per shard.
+// lists the rest per shard; other keys past the first 1,000, per range.
 func (s *Store) listAdaptive(ctx context.Context) iter.Seq2[objectstore.Info, error] {
 	return func(yield func(objectstore.Info, error) bool) {
 		pageCtx, cancel := context.WithCancel(ctx)
@@ -64,8 +72,18 @@ func (s *Store) listAdaptive(ctx context.Context) iter.Seq2[objectstore.Info, er
 				lastShard = shard
 			}
 			lastKey = info.Key
-			if n == 1000 && sharded >= 900 && s.perShardPays(sharded/shards) {
+			switch {
+			case n != 1000 || switching:
+			case sharded >= 900 && s.perShardPays(sharded/shards):
 				switching = true
+			case sharded < 900:
+				cancel()
+				for info, err := range s.listRanges(ctx, "", lastKey) {
+					if !yield(info, err) || err != nil {
+						return
+					}
+				}
+				return
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package minio_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -296,12 +298,17 @@ func TestShardedListing(t *testing.T) {
 	srv := s3test.Start(t)
 	plain := open(t, config(srv), "sharded", true)
 	ctx := context.Background()
+	var put []string
 	for i := range 40 {
-		objectstoretest.Put(t, plain, fmt.Sprintf("%02d/key-%03d.data", i%13, i), []byte(fmt.Sprint(i)))
+		key := fmt.Sprintf("%02d/key-%03d.data", i%13, i)
+		objectstoretest.Put(t, plain, key, []byte(fmt.Sprint(i)))
+		put = append(put, fmt.Sprintf("%s %d", key, len(fmt.Sprint(i))))
 	}
 	for _, bare := range []string{"00a", "05bare", "zz-last"} {
 		objectstoretest.Put(t, plain, bare, []byte(bare))
+		put = append(put, fmt.Sprintf("%s %d", bare, len(bare)))
 	}
+	slices.Sort(put)
 	keys := func(s *s3.Store) []string {
 		var out []string
 		for info, err := range s.List(ctx, "") {
@@ -325,15 +332,20 @@ func TestShardedListing(t *testing.T) {
 	}
 	// A small bucket is listed page by page: the same listing.
 	small := open(t, cfg, "sharded", false).Sharded(3)
-	if got, want := keys(small), keys(plain); strings.Join(got, ",") != strings.Join(want, ",") || perShard.Load() != 0 {
+	if got, want := keys(small), put; strings.Join(got, ",") != strings.Join(want, ",") || perShard.Load() != 0 {
 		t.Fatalf("a small sharded bucket (%d listings by shard):\n%v\nwant\n%v", perShard.Load(), got, want)
 	}
 	// A big one (its first 1,000 keys in 2 shards) turns to a listing per
 	// shard after the shard it is in.
 	for i := range 2600 {
-		objectstoretest.Put(t, plain, fmt.Sprintf("%02d/big-%04d.data", i%5, i), []byte("b"))
+		key := fmt.Sprintf("%02d/big-%04d.data", i%5, i)
+		objectstoretest.Put(t, plain, key, []byte("b"))
+		put = append(put, key+" 1")
 	}
-	want := keys(plain)
+	want := slices.Sorted(slices.Values(put))
+	if got := keys(plain); !slices.Equal(got, want) {
+		t.Fatalf("plain listing: %d keys, want %d", len(got), len(want))
+	}
 	sharded := open(t, cfg, "sharded", false).Sharded(3)
 	got := keys(sharded)
 	if perShard.Load() < 11 { // the top level, and the 11 shards after the first two
@@ -365,3 +377,86 @@ func TestShardedListing(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRangedListing: a bucket without shards (records; flat v0.2.3
+// blobs) past its first page is listed by ranges of keys at once, cut
+// at points that are no key, and yields every key once in key order,
+// keys of odd bytes included.
+func TestRangedListing(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	b32 := func(i int) string { // a digest's base-32 letters
+		d := fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint(i))))
+		return "ciq" + strings.Map(func(r rune) rune {
+			if r <= '9' {
+				return r - '0' + 'a'
+			}
+			return r - 'a' + 'q'
+		}, d[:30])
+	}
+	odd := []string{"a key with spaces", "caf\u00e9/\u00e9t\u00e9", "~tilde~", "\U0001F600"}
+	for _, c := range []struct {
+		bucket  string
+		key     func(i int) string
+		sharded bool
+	}{
+		{"records", func(i int) string { return b32(i) + "/did:key:z6Mk" + fmt.Sprint(i) }, false},
+		{"flatblobs", func(i int) string { return b32(i) }, true},
+	} {
+		want := slices.Clone(odd)
+		for i := range 3000 {
+			want = append(want, c.key(i))
+		}
+		putAll(t, open(t, config(srv), c.bucket, true), want)
+		slices.Sort(want)
+
+		var cuts atomic.Int32 // listings that start after a point that is no key
+		cfg := config(srv)
+		cfg.WrapTransport = func(next http.RoundTripper) http.RoundTripper {
+			return roundTrip(func(r *http.Request) (*http.Response, error) {
+				if after := r.URL.Query().Get("start-after"); after != "" && !slices.Contains(want, after) {
+					cuts.Add(1)
+				}
+				return next.RoundTrip(r)
+			})
+		}
+		s := open(t, cfg, c.bucket, false)
+		if c.sharded {
+			s = s.Sharded(3)
+		}
+		var got []string
+		for info, err := range s.List(ctx, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, info.Key)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %d keys listed, want %d", c.bucket, len(got), len(want))
+		}
+		if cuts.Load() == 0 {
+			t.Fatalf("%s: a listing of 3,004 keys ran page by page", c.bucket)
+		}
+	}
+}
+
+// putAll stores a byte under each key, 8 at a time.
+func putAll(t *testing.T, s *s3.Store, keys []string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	ch := make(chan string)
+	for range 8 {
+		wg.Go(func() {
+			for k := range ch {
+				if err := s.Put(context.Background(), k, 1, strings.NewReader("r")); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for _, k := range keys {
+		ch <- k
+	}
+	close(ch)
+	wg.Wait()
+}
