@@ -56,10 +56,19 @@ func ls(t *testing.T, dir string) []string {
 func stat(t *testing.T, path string) *syscall.Stat_t {
 	t.Helper()
 	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
+	for {
+		// A signal to this process (Go's preemption among them) while
+		// the daemon waits, here for an index build, interrupts the
+		// request, and the daemon answers EINTR: retried, as os.Stat does.
+		err := syscall.Stat(path, &st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &st
 	}
-	return &st
 }
 
 // TestSpaces: /spaces lists what each space accepted, every entry the

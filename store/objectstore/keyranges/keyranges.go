@@ -51,13 +51,15 @@ func List(ctx context.Context, after string, list Lister, o Options) iter.Seq2[o
 		l := &listing{list: list, o: o, ranges: []*keyRange{{cur: after, open: true}}}
 		l.wake = sync.NewCond(&l.mu)
 		var wg sync.WaitGroup
-		for range max(o.Workers, 1) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				l.work(ctx)
-			}()
+		// Workers start as work is taken with none left idle: most
+		// listings (a record directory's) are one page, and need one.
+		l.spawn = func() {
+			l.started++
+			wg.Go(func() { l.work(ctx) })
 		}
+		l.mu.Lock()
+		l.spawn()
+		l.mu.Unlock()
 		defer func() {
 			l.mu.Lock()
 			l.stopped = true
@@ -108,6 +110,8 @@ type listing struct {
 	stopped bool
 	// buffered counts the keys listed and not read; peak is its most
 	buffered, peak int
+	spawn          func() // starts a worker; l.mu is held
+	started, idle  int    // workers
 }
 
 // read yields the first range's keys as they come, and moves to the
@@ -178,6 +182,7 @@ func (l *listing) next() *keyRange {
 		for _, r := range l.ranges {
 			if !r.done && !r.busy && len(r.buf)+l.o.PageKeys <= l.o.Buffer && (first || room) {
 				r.busy = true
+				l.took()
 				return r
 			}
 			first = first && r.done
@@ -198,9 +203,20 @@ func (l *listing) next() *keyRange {
 			upper := &keyRange{cur: m, hi: r.hi, open: r.open, busy: true, first: r.first, last: r.last, scale: r.scale, dense: r.dense, guesses: r.guesses + 1}
 			r.hi, r.open = m, false
 			l.ranges = append(l.ranges[:i+1], append([]*keyRange{upper}, l.ranges[i+1:]...)...)
+			l.took()
 			return upper
 		}
+		l.idle++
 		l.wake.Wait()
+		l.idle--
+	}
+}
+
+// took starts a worker when the one that took work leaves none idle.
+// l.mu is held.
+func (l *listing) took() {
+	if l.idle == 0 && l.started < max(l.o.Workers, 1) {
+		l.spawn()
 	}
 }
 

@@ -285,9 +285,22 @@ func TestListStop(t *testing.T) {
 	if !b.idle() {
 		t.Fatal("a listing still runs after the reader left")
 	}
-	requests := b.requests.Load()
-	if b.requests.Load() != requests {
-		t.Fatal("requests went on after the reader left")
+}
+
+// TestListWorkers: a listing of one page starts no more than one worker
+// beside the one that lists it; a big one starts them all.
+func TestListWorkers(t *testing.T) {
+	var started int
+	listed = func(l *listing) { started = l.started }
+	defer func() { listed = nil }()
+	for _, c := range []struct{ keys, most, least int }{{5, 2, 1}, {10000, small.Workers, small.Workers}} {
+		b := newBucket(keySets["digests"], c.keys, small.PageKeys, 13)
+		if _, err := collect(t, List(context.Background(), "", b.list, small)); err != nil {
+			t.Fatal(err)
+		}
+		if started > c.most || started < c.least {
+			t.Errorf("%d keys: %d workers started", c.keys, started)
+		}
 	}
 }
 
@@ -409,5 +422,19 @@ func TestScaleAhead(t *testing.T) {
 				t.Fatalf("%s: ahead(%q) on page %q..%q = %q", name, cur, page[0], page[9], m)
 			}
 		}
+	}
+}
+
+// TestGuessedPast: a guess that held no key stops the guesses after it
+// (the keys may end there), not the ranges that listed a page.
+func TestGuessedPast(t *testing.T) {
+	own := &keyRange{dense: true}
+	empty := &keyRange{dense: true, guesses: 1}
+	later := &keyRange{dense: true, guesses: 2}
+	listedPage := &keyRange{dense: true}
+	l := &listing{ranges: []*keyRange{own, empty, later, listedPage}}
+	l.guessedPast(empty)
+	if !own.dense || !listedPage.dense || later.dense {
+		t.Fatalf("dense after an empty guess: %v %v %v", own.dense, later.dense, listedPage.dense)
 	}
 }
