@@ -4,11 +4,14 @@
 // record bucket, one key per digest; a flat blob bucket), where a
 // listing page by page is a round trip per 1,000 keys.
 //
-// Ranges are found as the listing goes: a range whose listing came back
-// with a full page is cut in two at a key between where its listing is
-// and where the range ends, and a free listing takes the upper half.
-// Empty halves cost one request each; halves that hold keys are cut
-// again. No distribution of keys is assumed.
+// Ranges are found as the listing goes. A full page shows how densely
+// keys lie where it was listed (cuts.go reads keys as numbers in the
+// alphabet the page uses); the range is cut about two pages past where
+// its listing is, and an idle worker takes the part above, which may be
+// cut in turn on the same guess, up to one guess a worker. A guess past
+// the last key costs an empty request; a range that holds more than the
+// guess is cut again once it lists a page of its own. No shape of key
+// is assumed: where the numbers say nothing, a range is cut halfway.
 package keyranges
 
 import (
@@ -34,8 +37,8 @@ type Options struct {
 }
 
 // Defaults: 16 listings at once, the figure the sharded blob listing
-// uses, each range two pages; at most 64,000 keys held, ~10 MB of keys
-// of ~100 bytes.
+// uses, each range two pages; at most ~66,000 keys held (Ahead, a page
+// a worker, and the range being read), ~10 MB of keys of ~100 bytes.
 var Defaults = Options{Workers: 16, PageKeys: 1000, Buffer: 2000, Ahead: 48000}
 
 // List yields the keys after after, as list would, running up to
