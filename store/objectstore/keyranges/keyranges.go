@@ -235,7 +235,7 @@ func (l *listing) cutPoint(r *keyRange) (string, bool) {
 		r.dense = false
 		return m, ok
 	}
-	return m, m > r.cur && (r.open || m < r.hi)
+	return m, r.open || m < r.hi // ahead's m lies past cur
 }
 
 // listRange lists r, a page at a time, until it is done, it has no
