@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/store/blobcache"
+	"github.com/storacha/storefs/readstack"
 	"github.com/storacha/storefs/store/blobstore"
 )
 
@@ -25,18 +24,13 @@ type blobFile struct {
 	digest mh.Multihash
 	size   int64
 	pins   int // opens in progress and open files; guarded by Root.statesMu
-	// verifier checks the blob under --verify, for every open file.
-	verifier atomic.Pointer[blobVerifier] // set by the first open
-
-	// outboard checks every range read under --verify with a cache dir,
-	// once the blob was verified whole.
-	outboard atomic.Pointer[blobcache.Outboard]
+	// rs is the blob's read stack: the store, the cache, and --verify's
+	// checks, with what they learnt of the blob.
+	rs *readstack.Blob
 
 	streamsMu sync.Mutex
 	opens     int // open files of the blob the daemon serves
-	// cached is the blob's cache entry while it is open (under a cache
-	// dir); passOpens are its open files served from the cache file.
-	cached    *blobcache.Handle
+	// passOpens are its open files served from the cache file.
 	passOpens int
 	streams   []*stream // its runs of reads, while it is open
 	head      []byte    // its first bytes, when a lookup fetched them
@@ -51,7 +45,7 @@ type blobFile struct {
 // idle says whether nothing of the state is worth keeping: no open
 // file, and nothing --verify learnt. streamsMu is held.
 func (f *blobFile) idle() bool {
-	return f.opens == 0 && f.passOpens == 0 && f.backingRefs == 0 && f.verifier.Load() == nil && f.outboard.Load() == nil
+	return f.opens == 0 && f.passOpens == 0 && f.backingRefs == 0 && f.rs.Idle()
 }
 
 // blobAttr is a blob's attributes. Its link count is 1 + the spaces that
@@ -60,8 +54,8 @@ func (f *blobFile) idle() bool {
 func (r *Root) blobAttr(a *fuse.Attr, id uint64, digest mh.Multihash, size int64, mtime time.Time) {
 	r.fileAttr(a, size, mtime)
 	a.Ino = id
-	if t := r.spaces.loaded(); t != nil {
-		a.Nlink += t.links(digest)
+	if t := r.spaces.Loaded(); t != nil {
+		a.Nlink += t.Links(digest)
 	}
 }
 
@@ -85,45 +79,13 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		// pread should the kernel refuse this one.
 		return fs.NewLoopbackFileFromOS(file), fuse.FOPEN_KEEP_CACHE, 0
 	}
-	if f.root.isCorrupt(f.digest) {
-		return nil, 0, syscall.EIO
+	if err := f.rs.Open(); err != nil {
+		return nil, 0, f.root.toErrno("open", blobstore.Name(f.digest), err)
 	}
 	f.streamsMu.Lock()
 	defer f.streamsMu.Unlock()
-	if c := f.root.cache; c != nil {
-		if f.cached == nil {
-			h, err := c.Acquire(f.digest, f.size)
-			if err != nil {
-				f.root.log.Warn("cache: serving the blob without it", "blob", blobstore.Name(f.digest), "err", err)
-			}
-			f.cached = h
-		}
-		if f.root.cfg.Verify && f.outboard.Load() == nil {
-			if o := c.Outboard(f.digest, f.size); o != nil {
-				f.outboard.Store(o) // every range is checked: no whole-blob verifier
-			}
-		}
-		if fh := f.openCached(); fh != nil {
-			return fh, fuse.FOPEN_KEEP_CACHE, 0
-		}
-	}
-	if f.root.cfg.Verify && f.verifier.Load() == nil && f.outboard.Load() == nil {
-		var keep func(*blobcache.Outboard)
-		if f.root.cache != nil {
-			keep = f.keepOutboard
-		}
-		v, err := newBlobVerifier(f.digest, f.size, f.fetch, keep)
-		if err != nil {
-			// Serving bytes --verify cannot check would be a silent skip.
-			f.root.log.Error("cannot verify blob; refusing to serve it under --verify", "blob", blobstore.Name(f.digest), "err", err)
-			f.releaseCached()
-			return nil, 0, syscall.EIO
-		}
-		if _, err := v.Verdict(); err != nil { // an empty blob is decided at once
-			f.releaseCached()
-			return nil, 0, f.root.verifyFailed(f.digest, err)
-		}
-		f.verifier.Store(v)
+	if fh := f.openCached(); fh != nil {
+		return fh, fuse.FOPEN_KEEP_CACHE, 0
 	}
 	if f.opens++; f.opens == 1 {
 		f.head = f.root.heads.take(string(f.digest))
@@ -132,44 +94,21 @@ func (f *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 }
 
 // openCached opens a blob whose every byte is in the cache on its cache
-// file, which the kernel then reads itself (passthrough). Not under
-// --verify, where every read must pass the daemon's check, nor while the
+// file, which the kernel then reads itself (passthrough). Not while the
 // daemon serves an open file of the blob: the kernel fails an open in
 // passthrough mode of an inode open in cached mode, and the reverse
 // (fs/fuse/iomode.c). So once one open takes the cache file, later ones
 // do too until the last is closed. streamsMu is held.
 func (f *blobFile) openCached() fs.FileHandle {
-	if f.cached == nil || f.root.cfg.Verify || f.root.cfg.NoPassthrough || f.opens > 0 {
+	if f.root.cfg.NoPassthrough || f.opens > 0 {
 		return nil
 	}
-	if f.passOpens == 0 && !f.cached.Complete() {
-		return nil
-	}
-	file, err := f.cached.File()
-	if err != nil {
-		f.root.log.Warn("cache: cannot open a cached blob; serving it from the store", "blob", blobstore.Name(f.digest), "err", err)
+	file := f.rs.CachedFile()
+	if file == nil {
 		return nil
 	}
 	f.passOpens++
 	return &cachedFile{LoopbackFile: fs.NewLoopbackFileFromOS(file), f: f}
-}
-
-// releaseCached lets the cache entry go with the blob's last open file.
-// streamsMu is held.
-func (f *blobFile) releaseCached() {
-	if f.cached != nil && f.opens == 0 && f.passOpens == 0 {
-		f.cached.Release()
-		f.cached = nil
-	}
-}
-
-// keepOutboard stores the outboard of a blob read whole and verified.
-func (f *blobFile) keepOutboard(o *blobcache.Outboard) {
-	if err := f.root.cache.PutOutboard(f.digest, o); err != nil {
-		f.root.log.Warn("cache: outboard not kept; partial reads of the blob stay unverified", "blob", blobstore.Name(f.digest), "err", err)
-		return
-	}
-	f.outboard.Store(o)
 }
 
 // cachedFile is an open file on a blob's cache file.
@@ -181,9 +120,9 @@ type cachedFile struct {
 func (c *cachedFile) Release(ctx context.Context) syscall.Errno {
 	errno := c.LoopbackFile.Release(ctx)
 	c.f.streamsMu.Lock()
-	defer c.f.streamsMu.Unlock()
 	c.f.passOpens--
-	c.f.releaseCached()
+	c.f.streamsMu.Unlock()
+	c.f.rs.Close()
 	return errno
 }
 

@@ -11,10 +11,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/storacha/storefs/fusefs/prefetch"
-	"github.com/storacha/storefs/store/blobcache"
+	"github.com/storacha/storefs/readstack/prefetch"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/objectstore"
 )
 
 // blobHandle reads a blob through the mount's prefetch pool: sequential
@@ -61,7 +59,7 @@ func (f *blobFile) stream(off int64) *stream {
 		}
 	}
 	if len(f.streams) < maxStreams {
-		s := &stream{r: f.root.pool.NewReader(string(f.digest), f.size, f.fetch), used: f.tick}
+		s := &stream{r: f.root.pool.NewReader(string(f.digest), f.size, f.rs), used: f.tick}
 		if f.head != nil {
 			s.r.Seed(f.head)
 		}
@@ -79,26 +77,6 @@ var (
 	_ fs.FileReleaser = (*blobHandle)(nil)
 )
 
-// fetch reads bytes of the blob: from the cache, or from the store
-// through it, and checked against its outboard when it has one.
-func (f *blobFile) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	if o := f.outboard.Load(); o != nil {
-		return o.Verified(ctx, off, n, f.fetchCached)
-	}
-	return f.fetchCached(ctx, off, n)
-}
-
-func (f *blobFile) fetchCached(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	if c := f.root.cache; c != nil {
-		return c.Fetch(ctx, f.digest, f.size, off, n, f.fetchStored)
-	}
-	return f.fetchStored(ctx, off, n)
-}
-
-func (f *blobFile) fetchStored(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-	return f.root.stores.Blobs.Get(ctx, f.digest, objectstore.WithRange(objectstore.Bytes(off, off+n-1)))
-}
-
 func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	ctx, cancel := h.f.root.bound(ctx)
 	defer cancel()
@@ -106,7 +84,7 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if off >= f.size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
-	if f.root.isCorrupt(f.digest) {
+	if f.rs.Corrupt() {
 		return nil, syscall.EIO
 	}
 	var data []byte
@@ -118,23 +96,17 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		s.mu.Unlock()
 	} else {
 		var n int
-		n, err = f.root.pool.Random(ctx, string(f.digest), f.size, f.fetch, dest, off)
+		n, err = f.root.pool.Random(ctx, string(f.digest), f.size, f.rs, dest, off)
 		data, release = dest[:n], func() {}
 	}
 	if err != nil {
 		release()
-		if errors.Is(err, blobcache.ErrMismatch) {
-			return nil, f.root.verifyFailed(f.digest, err)
-		}
 		return nil, f.root.toErrno("read", blobstore.Name(f.digest), err)
 	}
-	if v := f.verifier.Load(); v != nil {
-		if err := v.Serve(ctx, data, off); err != nil {
-			release()
-			return nil, f.root.verifyFailed(f.digest, err)
-		}
+	if err := f.rs.Serve(ctx, data, off); err != nil {
+		release()
+		return nil, f.root.toErrno("verify", blobstore.Name(f.digest), err)
 	}
-	f.root.cfg.Metrics.Served(len(data))
 	return readResult{data, release}, 0
 }
 
@@ -142,23 +114,16 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 	f := h.f
 	f.streamsMu.Lock()
-	defer f.streamsMu.Unlock()
 	if f.opens--; f.opens == 0 {
-		if v := f.verifier.Load(); v != nil {
-			// Bytes served while the blob's verdict is open were not
-			// verified when they were read (a partial read): counted.
-			if done, _ := v.Verdict(); !done {
-				f.root.cfg.Metrics.UnverifiedReads(v.TakeUnverified())
-			}
-		}
 		for _, s := range f.streams {
 			s.mu.Lock()
 			s.r.Close()
 			s.mu.Unlock()
 		}
 		f.streams, f.head = nil, nil
-		f.releaseCached()
 	}
+	f.streamsMu.Unlock()
+	f.rs.Close()
 	return 0
 }
 

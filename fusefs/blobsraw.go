@@ -98,7 +98,7 @@ func (b *blobsFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, 
 			return b.lookupNode(cancel, h, name, out)
 		}
 		b.r.blobStats.Add(1)
-		errno = b.r.spaces.lookupBlob(fuseCtx(h, cancel), space.(string), name, out)
+		errno = b.r.lookupSpaceBlob(fuseCtx(h, cancel), space.(string), name, out)
 	}
 	if errno == syscall.ENOENT {
 		*out = fuse.EntryOut{}
@@ -304,7 +304,7 @@ func (r *Root) pinState(id uint64) *blobFile {
 		if !ok {
 			return nil
 		}
-		f = &blobFile{root: r, digest: digest, size: size}
+		f = &blobFile{root: r, digest: digest, size: size, rs: r.stack.Blob(digest, size)}
 		r.states[id] = f
 	}
 	f.pins++
@@ -455,7 +455,7 @@ func (b *blobsFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.Ope
 	case b.listsBlobs(in.NodeId):
 		var l *blobsListing
 		if space, ok := b.spaceDirs.Load(in.NodeId); ok {
-			l = b.r.spaces.blobListing(space.(string))
+			l = b.r.spaceListing(space.(string))
 		} else {
 			l = b.r.blobs.listing()
 		}
@@ -476,6 +476,9 @@ func (b *blobsFS) dir(in *fuse.ReadIn) *blobsListing {
 }
 
 func (b *blobsFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.ENOTDIR
+	}
 	if !b.listsBlobs(in.NodeId) {
 		return b.RawFileSystem.ReadDir(cancel, in, out)
 	}
@@ -487,6 +490,9 @@ func (b *blobsFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.Dir
 }
 
 func (b *blobsFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.ENOTDIR
+	}
 	if !b.listsBlobs(in.NodeId) {
 		return b.RawFileSystem.ReadDirPlus(cancel, in, out)
 	}
@@ -498,6 +504,9 @@ func (b *blobsFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse
 }
 
 func (b *blobsFS) ReleaseDir(in *fuse.ReleaseIn) {
+	if isBlobID(in.NodeId) {
+		return // OPENDIR of a blob gave no handle
+	}
 	if !b.listsBlobs(in.NodeId) {
 		b.RawFileSystem.ReleaseDir(in)
 		return
@@ -512,10 +521,114 @@ func (b *blobsFS) ReleaseDir(in *fuse.ReleaseIn) {
 }
 
 func (b *blobsFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	if b.listsBlobs(in.NodeId) {
+	switch {
+	case isBlobID(in.NodeId):
+		return fuse.ENOTDIR
+	case b.listsBlobs(in.NodeId):
 		return fuse.OK
 	}
 	return b.RawFileSystem.FsyncDir(cancel, in)
+}
+
+// Changes are refused on a read-only mount. The kernel refuses most of
+// them itself (MS_RDONLY), but a blob id must never reach go-fuse.
+
+func (b *blobsFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Mknod(cancel, in, name, out)
+}
+
+func (b *blobsFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Mkdir(cancel, in, name, out)
+}
+
+func (b *blobsFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	if isBlobID(h.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Unlink(cancel, h, name)
+}
+
+func (b *blobsFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	if isBlobID(h.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Rmdir(cancel, h, name)
+}
+
+func (b *blobsFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
+	if isBlobID(in.NodeId) || isBlobID(in.Newdir) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Rename(cancel, in, oldName, newName)
+}
+
+func (b *blobsFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	if isBlobID(in.NodeId) || isBlobID(in.Oldnodeid) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Link(cancel, in, name, out)
+}
+
+func (b *blobsFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	if isBlobID(h.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Symlink(cancel, h, target, name, out)
+}
+
+func (b *blobsFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, attr string, data []byte) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.SetXAttr(cancel, in, attr, data)
+}
+
+func (b *blobsFS) RemoveXAttr(cancel <-chan struct{}, h *fuse.InHeader, attr string) fuse.Status {
+	if isBlobID(h.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.RemoveXAttr(cancel, h, attr)
+}
+
+func (b *blobsFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Create(cancel, in, name, out)
+}
+
+func (b *blobsFS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Tmpfile(cancel, in, out)
+}
+
+func (b *blobsFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	if isBlobID(in.NodeId) {
+		return 0, fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Write(cancel, in, data)
+}
+
+func (b *blobsFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
+	if isBlobID(in.NodeId) {
+		return 0, fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Writev(cancel, in, data)
+}
+
+func (b *blobsFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
+	if isBlobID(in.NodeId) {
+		return fuse.Status(syscall.EROFS)
+	}
+	return b.RawFileSystem.Fallocate(cancel, in)
 }
 
 // blobsListing is an open /blobs (or /spaces/<space>): the backend

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"syscall"
 
+	"github.com/storacha/storefs/readstack"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/local/retrievaljournal"
@@ -23,6 +24,8 @@ func (r *Root) toErrno(op, what string, err error) syscall.Errno {
 		return 0
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, blobstore.ErrBadName): // objectstore.ErrNotExist too
 		return syscall.ENOENT
+	case errors.Is(err, readstack.ErrRefused): // logged once per blob by the stack
+		return syscall.EIO
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
 	case errors.Is(err, fs.ErrPermission):

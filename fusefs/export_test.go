@@ -1,8 +1,6 @@
 package fusefs
 
 import (
-	"context"
-
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
@@ -23,15 +21,5 @@ func (r *Root) RememberedSizes() int {
 // KernelPassthrough reports whether the kernel granted passthrough.
 func (r *Root) KernelPassthrough() bool { return r.kernelFlags.Load()&fuse.CAP_PASSTHROUGH != 0 }
 
-// BuildSpaces builds the /spaces index now and says how many (space,
-// blob) pairs it holds.
-func (r *Root) BuildSpaces(ctx context.Context) (int, error) {
-	t, err := r.spaces.table(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return t.pairs(), nil
-}
-
 // SpacesLoaded says whether the /spaces index is in memory.
-func (r *Root) SpacesLoaded() bool { return r.spaces.loaded() != nil }
+func (r *Root) SpacesLoaded() bool { return r.spaces.Loaded() != nil }

@@ -24,12 +24,14 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/storacha/storefs/fusefs/prefetch"
 	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/readstack"
+	"github.com/storacha/storefs/readstack/prefetch"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/records"
+	"github.com/storacha/storefs/store/spaceindex"
 )
 
 // Stores are what the filesystem shows. Nil record stores are left out.
@@ -103,8 +105,8 @@ type Root struct {
 	files blobstore.Files
 	// paths are the read paths opens choose from.
 	paths readPaths
-	// cache is Config.Cache where blobs are remote; nil: none.
-	cache *blobcache.Cache
+	// stack opens each blob's read stack.
+	stack *readstack.Stack
 	// kernelFlags are what the kernel granted, once mounted.
 	kernelFlags atomic.Uint64
 	// ctx outlives single requests: directory listings and sequential
@@ -129,11 +131,9 @@ type Root struct {
 	forgets    atomic.Int64
 	collecting atomic.Bool
 	blobs      *blobsDir
-	spaces     *spaceIndex
+	spaces     *spaceindex.Index
 	plusLimit  int64
 	nodesFirst uint64
-	// corrupt holds the blobs --verify found corrupt: string(digest).
-	corrupt sync.Map
 	// start is when the mount began: the time of directories, and of
 	// records whose backend keeps none.
 	start time.Time
@@ -177,11 +177,13 @@ func New(stores Stores, cfg Config) (*Root, error) {
 	}
 	r := &Root{stores: stores, cfg: cfg, log: cfg.Log, files: stores.Blobs.Files(), ctx: ctx, cancel: cancel, pool: pool,
 		plusLimit: plusLimit, nodesFirst: nodesFirst, heads: newHeadCache(256), start: time.Now().Truncate(time.Second), nodes: newNodeTable(), states: map[uint64]*blobFile{}}
-	r.spaces = &spaceIndex{root: r, store: stores.Acceptances}
+	r.spaces = spaceindex.New(ctx, stores.Acceptances, stores.Blobs, cfg.Log, r.collectSoon)
 	r.paths = newReadPaths(r.files, cfg)
-	if cfg.Cache != nil && r.files == nil {
-		r.cache = cfg.Cache
+	sc := readstack.Config{Blobs: stores.Blobs, Verify: cfg.Verify, Log: cfg.Log, Metrics: cfg.Metrics}
+	if r.files == nil { // local files need no cache
+		sc.Cache = cfg.Cache
 	}
+	r.stack = readstack.New(sc)
 	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
 	return r, nil

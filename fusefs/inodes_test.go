@@ -16,6 +16,7 @@ import (
 
 	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/internal/fusetest"
+	"github.com/storacha/storefs/internal/synthnode"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore"
 )
@@ -42,13 +43,7 @@ func (o smallObject) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func heapInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
+func heapInuse() uint64 { return synthnode.HeapInuse() }
 
 // BenchmarkBlobInodes stats 100k blobs (a LOOKUP each), then has the
 // kernel forget them, and reports the heap a blob inode costs and what

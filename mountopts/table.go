@@ -15,7 +15,7 @@ package mountopts
 import (
 	"strings"
 
-	"github.com/storacha/storefs/fusefs/prefetch"
+	"github.com/storacha/storefs/readstack/prefetch"
 )
 
 // Scope says which commands take a setting.

@@ -139,3 +139,12 @@ func PeakHeap(interval time.Duration) (stop func() uint64) {
 	}()
 	return func() uint64 { close(quit); <-done; return max.Load() }
 }
+
+// HeapInuse is the Go heap in use once garbage is collected.
+func HeapInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}

@@ -395,13 +395,10 @@ func (h *Handle) File() (*os.File, error) {
 	return f, nil
 }
 
-// Fetcher reads bytes [off, off+n) of a blob from where it is stored.
-type Fetcher func(ctx context.Context, off, n int64) (io.ReadCloser, error)
-
 // Fetch reads [off, off+n) of the blob: cached pages from the file, the
 // run between the first and last missing page from upstream, which is
 // written to the cache as it passes.
-func (h *Handle) Fetch(ctx context.Context, off, n int64, upstream Fetcher) (io.ReadCloser, error) {
+func (h *Handle) Fetch(ctx context.Context, off, n int64, upstream blobstore.Ranges) (io.ReadCloser, error) {
 	c, e := h.c, h.e
 	end := min(off+n, e.size)
 	if off >= end {
@@ -424,7 +421,7 @@ func (h *Handle) Fetch(ctx context.Context, off, n int64, upstream Fetcher) (io.
 	c.stats.CacheMiss()
 	// [mOff, mEnd): the missing run, within [off, end).
 	mOff, mEnd := max(off, lo*PageSize), min(end, (hi+1)*PageSize)
-	body, err := upstream(ctx, mOff, mEnd-mOff)
+	body, err := upstream.ReadRange(ctx, mOff, mEnd-mOff)
 	if err != nil {
 		return nil, err
 	}
@@ -730,15 +727,27 @@ func decodeMap(raw []byte) (int64, bitmap, error) {
 	return size, bitmapFrom(raw[len(mapMagic)+8:len(raw)-4], pagesOf(size)), nil
 }
 
-// Fetch reads [off, off+n) of a blob through its entry (Handle.Fetch),
-// holding the entry until the reader is closed.
-func (c *Cache) Fetch(ctx context.Context, digest mh.Multihash, size, off, n int64, upstream Fetcher) (io.ReadCloser, error) {
-	h, err := c.Acquire(digest, size)
+// Ranges reads the blob through the cache: each read holds the blob's
+// entry (Handle.Fetch) until its body is closed, and reads what is not
+// cached from upstream.
+func (c *Cache) Ranges(digest mh.Multihash, size int64, upstream blobstore.Ranges) blobstore.Ranges {
+	return cachedRanges{c: c, digest: digest, size: size, upstream: upstream}
+}
+
+type cachedRanges struct {
+	c        *Cache
+	digest   mh.Multihash
+	size     int64
+	upstream blobstore.Ranges
+}
+
+func (r cachedRanges) ReadRange(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	h, err := r.c.Acquire(r.digest, r.size)
 	if err != nil {
-		c.log.Warn("cache: reading past it", "blob", blobstore.Name(digest), "err", err)
-		return upstream(ctx, off, n)
+		r.c.log.Warn("cache: reading past it", "blob", blobstore.Name(r.digest), "err", err)
+		return r.upstream.ReadRange(ctx, off, n)
 	}
-	rc, err := h.Fetch(ctx, off, n, upstream)
+	rc, err := h.Fetch(ctx, off, n, r.upstream)
 	if err != nil {
 		h.Release()
 		return nil, err

@@ -40,7 +40,7 @@ func newBlob(t *testing.T, size int) *blob {
 
 func (b *blob) name() string { return blobstore.Name(b.digest) }
 
-func (b *blob) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+func (b *blob) ReadRange(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	b.gets.Add(1)
 	b.served.Add(n)
 	return io.NopCloser(bytes.NewReader(b.data[off : off+n])), nil
@@ -48,7 +48,7 @@ func (b *blob) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 
 func read(t *testing.T, h *Handle, b *blob, off, n int64) []byte {
 	t.Helper()
-	rc, err := h.Fetch(context.Background(), off, n, b.fetch)
+	rc, err := h.Fetch(context.Background(), off, n, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestOutboardChecksRanges(t *testing.T) {
 		t.Fatal("outboard lost across reopen")
 	}
 	for _, r := range [][2]int64{{0, 10}, {ChunkSize - 5, 10}, {3 * ChunkSize, 2*ChunkSize + 777}, {int64(len(b.data)) - 1, 1}} {
-		rc, err := o.Verified(context.Background(), r[0], r[1], b.fetch)
+		rc, err := o.Check(b).ReadRange(context.Background(), r[0], r[1])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,11 +295,11 @@ func TestOutboardChecksRanges(t *testing.T) {
 		}
 	}
 	b.data[2*ChunkSize+9] ^= 1 // rot at rest
-	rc, _ := o.Verified(context.Background(), 2*ChunkSize+4000, 4096, b.fetch)
+	rc, _ := o.Check(b).ReadRange(context.Background(), 2*ChunkSize+4000, 4096)
 	if _, err := io.ReadAll(rc); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("flipped byte in the chunk read: %v", err)
 	}
-	rc, _ = o.Verified(context.Background(), 0, 4096, b.fetch)
+	rc, _ = o.Check(b).ReadRange(context.Background(), 0, 4096)
 	if _, err := io.ReadAll(rc); err != nil {
 		t.Fatalf("another chunk: %v", err)
 	}

@@ -86,17 +86,26 @@ func (o *Outboard) check(i int64, data []byte) bool {
 	return bytes.Equal(sum[:], o.sums[i*sha256.Size:(i+1)*sha256.Size])
 }
 
-// Verified reads [off, off+n) of the blob through fetch, fetching the
-// whole chunks around it and checking each before any of its bytes are
-// returned. A chunk that does not match fails the read with ErrMismatch.
-func (o *Outboard) Verified(ctx context.Context, off, n int64, fetch Fetcher) (io.ReadCloser, error) {
+// Check reads the blob through next, checked: a read fetches the whole
+// chunks around the range it asks for and checks each before any of its
+// bytes are returned. A chunk that does not match fails the read with
+// ErrMismatch.
+func (o *Outboard) Check(next blobstore.Ranges) blobstore.Ranges { return checkedRanges{o, next} }
+
+type checkedRanges struct {
+	o    *Outboard
+	next blobstore.Ranges
+}
+
+func (r checkedRanges) ReadRange(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	o := r.o
 	end := min(off+n, o.size)
 	if off >= end {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
 	cOff := off / ChunkSize * ChunkSize
 	cEnd := min(roundUp(end, ChunkSize), o.size)
-	body, err := fetch(ctx, cOff, cEnd-cOff)
+	body, err := r.next.ReadRange(ctx, cOff, cEnd-cOff)
 	if err != nil {
 		return nil, err
 	}

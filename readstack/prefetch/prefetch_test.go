@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/fusefs/prefetch"
+	"github.com/storacha/storefs/readstack/prefetch"
+	"github.com/storacha/storefs/store/blobstore"
 )
 
 // backend serves one blob and records every request.
@@ -97,7 +98,7 @@ func TestSequentialGrowsAndRunsInParallel(t *testing.T) {
 			peakUse.Store(n)
 		}
 	})
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	got := readAll(t, r, int64(len(b.data)), 1<<20)
 	r.Close()
 	if !bytes.Equal(got, b.data) {
@@ -126,7 +127,7 @@ func TestSequentialGrowsAndRunsInParallel(t *testing.T) {
 func TestFirstReadIsFetchedAlone(t *testing.T) {
 	b := newBackend(8 << 20)
 	pool := newPool(t, prefetch.Defaults, nil)
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	defer r.Close()
 	buf := make([]byte, 10000)
 	if n, err := r.ReadAt(context.Background(), buf, 0); err != nil || n != len(buf) || !bytes.Equal(buf, b.data[:n]) {
@@ -151,7 +152,7 @@ func TestFirstReadIsFetchedAlone(t *testing.T) {
 func TestSeededHead(t *testing.T) {
 	b := newBackend(4 << 20)
 	pool := newPool(t, prefetch.Defaults, nil)
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	defer r.Close()
 	r.Seed(b.data[:16384])
 	buf := make([]byte, 4096)
@@ -171,7 +172,7 @@ func TestSeededHead(t *testing.T) {
 func TestRandomReadsFetchWhatTheyAsk(t *testing.T) {
 	b := newBackend(64 << 20)
 	pool := newPool(t, prefetch.Defaults, nil)
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 4096)
 	for range 200 {
@@ -191,7 +192,7 @@ func TestRandomReadsFetchWhatTheyAsk(t *testing.T) {
 func TestOutOfOrderWithinWindow(t *testing.T) {
 	b := newBackend(8 << 20)
 	pool := newPool(t, prefetch.Defaults, nil)
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	buf := make([]byte, 128<<10)
 	for _, off := range []int64{0, 256 << 10, 128 << 10, 384 << 10, 512 << 10} {
 		if _, err := r.ReadAt(context.Background(), buf, off); err != nil || !bytes.Equal(buf, b.data[off:off+int64(len(buf))]) {
@@ -222,7 +223,7 @@ func TestReadersShareChunks(t *testing.T) {
 	pool := newPool(t, cfg, nil)
 	readers := make([]*prefetch.Reader, 8)
 	for i := range readers {
-		readers[i] = pool.NewReader("blob", size, b.fetch)
+		readers[i] = pool.NewReader("blob", size, blobstore.RangeFunc(b.fetch))
 		defer readers[i].Close()
 	}
 	// Every reader reads each MiB before any reads the next. Chunks
@@ -268,7 +269,7 @@ func TestBudgetBoundsMemory(t *testing.T) {
 	})
 	var wg sync.WaitGroup
 	for range 4 {
-		r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+		r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -287,7 +288,7 @@ func TestBudgetBoundsMemory(t *testing.T) {
 func TestErrorsAndCancel(t *testing.T) {
 	b := newBackend(4 << 20)
 	pool := newPool(t, prefetch.Defaults, nil)
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	b.fail.Store(true)
 	if _, err := r.ReadAt(context.Background(), make([]byte, 4096), 0); err == nil {
 		t.Fatal("read with a failing backend succeeded")
@@ -302,7 +303,7 @@ func TestErrorsAndCancel(t *testing.T) {
 	b.mu.Lock()
 	b.gate = make(chan struct{}) // never opens
 	b.mu.Unlock()
-	r = pool.NewReader("blob2", int64(len(b.data)), b.fetch)
+	r = pool.NewReader("blob2", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := r.ReadAt(ctx, buf, 0); !errors.Is(err, context.Canceled) {
@@ -320,7 +321,7 @@ func TestParallelRequests(t *testing.T) {
 	b := newBackend(64 << 20)
 	b.latency = 5 * time.Millisecond // a network round trip
 	pool := newPool(t, prefetch.Defaults, nil)
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	if got := readAll(t, r, int64(len(b.data)), 1<<20); !bytes.Equal(got, b.data) {
 		t.Fatal("wrong bytes")
 	}
@@ -335,7 +336,7 @@ func TestParallelRequests(t *testing.T) {
 func TestViewHoldsTheChunk(t *testing.T) {
 	b := newBackend(4 << 20)
 	pool := newPool(t, prefetch.Defaults, nil)
-	r := pool.NewReader("blob", int64(len(b.data)), b.fetch)
+	r := pool.NewReader("blob", int64(len(b.data)), blobstore.RangeFunc(b.fetch))
 	dest := make([]byte, 1<<20)
 	data, release, err := r.View(context.Background(), dest, 0)
 	if err != nil || !bytes.Equal(data, b.data[:1<<20]) {
@@ -378,9 +379,9 @@ func TestServedChunkKeepsItsConnection(t *testing.T) {
 	pool := newPool(t, prefetch.Defaults, nil)
 	for _, mode := range []string{"random", "sequential"} {
 		letGo, closed := make(chan struct{}), make(chan error, 64)
-		fetch := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		fetch := blobstore.RangeFunc(func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 			return &closeWatch{Reader: bytes.NewReader(data[off : off+n]), ctx: ctx, letGo: letGo, closed: closed}, nil
-		}
+		})
 		buf := make([]byte, 4096)
 		if mode == "random" {
 			if _, err := pool.Random(context.Background(), mode, int64(len(data)), fetch, buf, 12345); err != nil {

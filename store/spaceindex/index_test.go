@@ -1,9 +1,8 @@
-package fusefs
+package spaceindex
 
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/memory"
-	"github.com/storacha/storefs/store/records"
 )
 
 // countingGets counts the records the index reads.
@@ -34,7 +32,7 @@ func (c *countingGets) Get(ctx context.Context, key string, opts ...objectstore.
 }
 
 type spacesNode struct {
-	root    *Root
+	index   *Index
 	blobs   blobstore.Store
 	accepts *acceptancestore.Store
 	objects *countingGets
@@ -44,12 +42,9 @@ func newSpacesNode(t *testing.T) *spacesNode {
 	t.Helper()
 	n := &spacesNode{blobs: blobstore.New(memory.New(), blobstore.S3{}), objects: &countingGets{Store: memory.New()}}
 	n.accepts = acceptancestore.NewS3(n.objects)
-	root, err := New(Stores{Blobs: n.blobs, Stores: records.Stores{Acceptances: n.accepts}}, Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(root.Close)
-	n.root = root
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	n.index = New(ctx, n.accepts, n.blobs, slog.New(slog.DiscardHandler), nil)
 	return n
 }
 
@@ -87,11 +82,11 @@ func did(seed byte) string {
 	return s
 }
 
-func spaceNames(t *spaceTable, space string) []string {
-	lo, hi, _ := t.of(space)
+func spaceNames(t *Table, space string) []string {
+	lo, hi, _ := t.Of(space)
 	var out []string
 	for i := lo; i < hi; i++ {
-		out = append(out, blobstore.Name(t.digest(i)))
+		out = append(out, blobstore.Name(t.Digest(i)))
 	}
 	return out
 }
@@ -126,7 +121,7 @@ func TestSpacesIndex(t *testing.T) {
 	n.accept(t, ghost, a)
 
 	n.objects.gets.Store(0)
-	tab, err := n.root.spaces.table(context.Background())
+	tab, err := n.index.Table(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,24 +149,24 @@ func TestSpacesIndex(t *testing.T) {
 		t.Errorf("space b: %v, want %v", got, want)
 	}
 	for _, d := range both {
-		if got := tab.links(d); got != 2 {
+		if got := tab.Links(d); got != 2 {
 			t.Errorf("%s: %d links, want 2", blobstore.Name(d), got)
 		}
 	}
 	for _, d := range slices.Concat(onlyA, odd) {
-		if got := tab.links(d); got != 1 {
+		if got := tab.Links(d); got != 1 {
 			t.Errorf("%s: %d links, want 1", blobstore.Name(d), got)
 		}
 	}
-	if got := tab.links(ghost); got != 0 {
+	if got := tab.Links(ghost); got != 0 {
 		t.Errorf("the blob not stored: %d links", got)
 	}
 	name := blobstore.Name(onlyA[0])
-	if i, ok := tab.find(a, name); !ok || !bytes.Equal(tab.digest(i), onlyA[0]) || tab.rows[i].size != int64(len("blob b")) {
+	if i, ok := tab.Find(a, name); !ok || !bytes.Equal(tab.Digest(i), onlyA[0]) || tab.Size(i) != int64(len("blob b")) {
 		t.Errorf("find %s in a: row %d, %v", name, i, ok)
 	}
 	for _, miss := range [][2]string{{b, name}, {c, blobstore.Name(ghost)}, {a, strings.ToUpper(name)}, {a, "nonsense"}, {"did:key:zNone", name}} {
-		if _, ok := tab.find(miss[0], miss[1]); ok {
+		if _, ok := tab.Find(miss[0], miss[1]); ok {
 			t.Errorf("find %q in %q: found", miss[1], miss[0])
 		}
 	}
@@ -182,17 +177,17 @@ func TestSpacesIndex(t *testing.T) {
 // directories the kernel forgot.
 func TestSpacesIndexLifetime(t *testing.T) {
 	n := newSpacesNode(t)
-	x := n.root.spaces
+	x := n.index
 	first := n.store(t, "first")
 	n.accept(t, first, did(1))
 	ctx := context.Background()
-	old, err := x.table(ctx)
-	if err != nil || old.pairs() != 1 {
+	old, err := x.Table(ctx)
+	if err != nil || old.Pairs() != 1 {
 		t.Fatalf("index: %v pairs, %v", old, err)
 	}
 	second := n.store(t, "second")
 	n.accept(t, second, did(1))
-	if t2, _ := x.table(ctx); t2 != old {
+	if t2, _ := x.Table(ctx); t2 != old {
 		t.Fatal("a fresh index was rebuilt")
 	}
 
@@ -200,7 +195,7 @@ func TestSpacesIndexLifetime(t *testing.T) {
 	x.mu.Lock()
 	x.built, x.took = x.built.Add(-3*spacesTTL/2), spacesTTL/10
 	x.mu.Unlock()
-	t2, _ := x.table(ctx)
+	t2, _ := x.Table(ctx)
 	x.mu.Lock()
 	rebuilt := x.building != nil
 	x.mu.Unlock()
@@ -210,7 +205,7 @@ func TestSpacesIndexLifetime(t *testing.T) {
 	x.mu.Lock()
 	x.took = 0
 	x.mu.Unlock()
-	if t2, err := x.table(ctx); err != nil || t2 != old {
+	if t2, err := x.Table(ctx); err != nil || t2 != old {
 		t.Fatalf("an old index was not served while rebuilt: %v", err)
 	}
 	x.mu.Lock()
@@ -220,33 +215,33 @@ func TestSpacesIndexLifetime(t *testing.T) {
 		t.Fatal("no rebuild under way")
 	}
 	<-b.done
-	if t2, _ := x.table(ctx); t2 == old || t2.pairs() != 2 {
-		t.Fatalf("after the rebuild: %d pairs", t2.pairs())
+	if t2, _ := x.Table(ctx); t2 == old || t2.Pairs() != 2 {
+		t.Fatalf("after the rebuild: %d pairs", t2.Pairs())
 	}
 
 	x.expire() // used just now: kept
-	if x.loaded() == nil {
+	if x.Loaded() == nil {
 		t.Fatal("an index in use was dropped")
 	}
 	x.mu.Lock()
 	x.used = time.Now().Add(-spacesTTL)
 	x.mu.Unlock()
 	x.expire()
-	if x.loaded() != nil {
+	if x.Loaded() != nil {
 		t.Fatal("an unused index was kept")
 	}
 
-	if _, err := x.table(ctx); err != nil {
+	if _, err := x.Table(ctx); err != nil {
 		t.Fatal(err)
 	}
-	x.heldDir()
-	x.heldDir()
-	x.forgotDir()
-	if x.loaded() == nil {
+	x.Hold()
+	x.Hold()
+	x.Release()
+	if x.Loaded() == nil {
 		t.Fatal("dropped while the kernel holds a space directory")
 	}
-	x.forgotDir()
-	if x.loaded() != nil {
+	x.Release()
+	if x.Loaded() != nil {
 		t.Fatal("kept after the kernel forgot every space directory")
 	}
 }

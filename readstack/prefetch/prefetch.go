@@ -17,10 +17,9 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-)
 
-// Fetch reads bytes [off, off+n) of one blob.
-type Fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error)
+	"github.com/storacha/storefs/store/blobstore"
+)
 
 // Config shapes read-ahead. A zero field takes its default (Defaults);
 // NewPool rejects the rest of what could not work.
@@ -125,7 +124,7 @@ type chunk struct {
 
 // acquire returns the chunk for key, shared if it exists, new if the
 // budget allows, or nil.
-func (p *Pool) acquire(key chunkKey, fetch Fetch) *chunk {
+func (p *Pool) acquire(key chunkKey, fetch blobstore.Ranges) *chunk {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.chunks[key]; ok {
@@ -143,9 +142,9 @@ func (p *Pool) acquire(key chunkKey, fetch Fetch) *chunk {
 	return c
 }
 
-func (p *Pool) fill(ctx context.Context, c *chunk, fetch Fetch) {
+func (p *Pool) fill(ctx context.Context, c *chunk, fetch blobstore.Ranges) {
 	defer c.cancel() // after the body is closed (deferred below): its connection is reused
-	body, err := fetch(ctx, c.key.off, c.key.n)
+	body, err := fetch.ReadRange(ctx, c.key.off, c.key.n)
 	if err == nil {
 		defer body.Close()
 		// Readers wait for their bytes only: publish what each Read brings.
@@ -270,7 +269,7 @@ type Reader struct {
 	pool  *Pool
 	blob  string
 	size  int64
-	fetch Fetch
+	fetch blobstore.Ranges
 
 	head   []byte  // the blob's first bytes, when the caller had them
 	next   int64   // where the last read ended
@@ -289,7 +288,7 @@ type held struct {
 }
 
 // NewReader reads blob (of size bytes) through the pool.
-func (p *Pool) NewReader(blob string, size int64, fetch Fetch) *Reader {
+func (p *Pool) NewReader(blob string, size int64, fetch blobstore.Ranges) *Reader {
 	return &Reader{pool: p, blob: blob, size: size, fetch: fetch, window: p.cfg.Initial}
 }
 
@@ -496,7 +495,7 @@ func (r *Reader) random(ctx context.Context, p []byte, off int64) (int, error) {
 // run: the bytes asked for, page-aligned, shared with identical
 // concurrent requests. It keeps no state, so random reads of one blob
 // run side by side, each its own request.
-func (p *Pool) Random(ctx context.Context, blob string, size int64, fetch Fetch, dest []byte, off int64) (int, error) {
+func (p *Pool) Random(ctx context.Context, blob string, size int64, fetch blobstore.Ranges, dest []byte, off int64) (int, error) {
 	if off >= size {
 		return 0, nil
 	}
@@ -521,8 +520,8 @@ func (r *Reader) direct(ctx context.Context, p []byte, off int64) (int, error) {
 	return direct(ctx, r.fetch, p, off)
 }
 
-func direct(ctx context.Context, fetch Fetch, p []byte, off int64) (int, error) {
-	body, err := fetch(ctx, off, int64(len(p)))
+func direct(ctx context.Context, fetch blobstore.Ranges, p []byte, off int64) (int, error) {
+	body, err := fetch.ReadRange(ctx, off, int64(len(p)))
 	if err != nil {
 		return 0, err
 	}

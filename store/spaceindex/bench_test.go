@@ -1,18 +1,18 @@
-package fusefs_test
+package spaceindex_test
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/internal/pirinode"
 	"github.com/storacha/storefs/internal/synthnode"
 	"github.com/storacha/storefs/store/acceptancestore"
-	"github.com/storacha/storefs/store/records"
+	"github.com/storacha/storefs/store/spaceindex"
 )
 
 // spaceDIDs are the synthetic spaces, made once: a DID costs a key
@@ -28,7 +28,7 @@ var spaceDIDs = func() (dids [100]string) {
 // STOREFS_BENCH_BLOBS blobs (default 1,000,000), each accepted by one of
 // 100 spaces, and reports the heap it keeps per accepted blob, the peak
 // heap while it is built, and the acceptances it read. Run it alone:
-// go test -run '^$' -bench SpacesIndex -benchtime 1x ./fusefs
+// go test -run '^$' -bench SpacesIndex -benchtime 1x ./store/spaceindex
 func BenchmarkSpacesIndex(b *testing.B) {
 	n, err := synthnode.Count(1_000_000)
 	if err != nil {
@@ -39,30 +39,25 @@ func BenchmarkSpacesIndex(b *testing.B) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(128<<20 + 48<<20))
 	var reads atomic.Int64
 	space := func(i int) string { return spaceDIDs[i%len(spaceDIDs)] }
-	stores := fusefs.Stores{Blobs: synthnode.Blobs{N: n}, Stores: records.Stores{
-		Acceptances: acceptancestore.NewS3(synthnode.Acceptances{N: n, Space: space, Reads: &reads})}}
+	blobs := synthnode.Blobs{N: n}
+	accepts := acceptancestore.NewS3(synthnode.Acceptances{N: n, Space: space, Reads: &reads})
 	var kept, peak uint64
 	var took time.Duration
 	for range b.N {
-		root, err := fusefs.New(stores, fusefs.Config{Log: quietLog()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		start := heapInuse()
+		start := synthnode.HeapInuse()
 		stop := synthnode.PeakHeap(10 * time.Millisecond)
 		began := time.Now()
-		pairs, err := root.BuildSpaces(context.Background())
+		t, err := spaceindex.Build(context.Background(), accepts, blobs, slog.New(slog.DiscardHandler))
 		took = time.Since(began)
 		peakHeap := stop()
 		if err != nil {
 			b.Fatal(err)
 		}
-		if pairs != n {
-			b.Fatalf("%d pairs in the index, want %d", pairs, n)
+		if t.Pairs() != n {
+			b.Fatalf("%d pairs in the index, want %d", t.Pairs(), n)
 		}
-		kept, peak = heapInuse()-start, peakHeap-start
-		runtime.KeepAlive(root)
-		root.Close()
+		kept, peak = synthnode.HeapInuse()-start, peakHeap-start
+		runtime.KeepAlive(t)
 	}
 	b.ReportMetric(float64(kept)/float64(n), "B/accepted-blob")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")

@@ -1,4 +1,4 @@
-package fusefs
+package readstack
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"syscall"
 
 	mh "github.com/multiformats/go-multihash"
 
@@ -29,7 +28,7 @@ import (
 type blobVerifier struct {
 	size  int64
 	name  string
-	fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error)
+	fetch blobstore.Ranges
 
 	// onGood is given the blob's outboard when it matched; nil: none made.
 	onGood func(*blobcache.Outboard)
@@ -67,7 +66,7 @@ var errBlobCorrupt = errors.New("blob bytes do not match their multihash")
 // newBlobVerifier checks the blob read through fetch. With keep, it also
 // hashes each chunk of the blob, and hands the outboard to keep once the
 // whole matched.
-func newBlobVerifier(digest mh.Multihash, size int64, fetch func(ctx context.Context, off, n int64) (io.ReadCloser, error), keep func(*blobcache.Outboard)) (*blobVerifier, error) {
+func newBlobVerifier(digest mh.Multihash, size int64, fetch blobstore.Ranges, keep func(*blobcache.Outboard)) (*blobVerifier, error) {
 	h, err := blobstore.NewVerifier(digest)
 	if err != nil {
 		return nil, err
@@ -196,7 +195,7 @@ func (v *blobVerifier) catchUp(ctx context.Context) error {
 		if len(v.pending) > 0 && v.pending[0].off > v.hashed {
 			to = v.pending[0].off
 		}
-		body, err := v.fetch(ctx, v.hashed, to-v.hashed)
+		body, err := v.fetch.ReadRange(ctx, v.hashed, to-v.hashed)
 		if err != nil {
 			return fmt.Errorf("read blob %s again to verify it: %w", v.name, err)
 		}
@@ -225,27 +224,4 @@ func (v *blobVerifier) finish() {
 	}
 	v.ob = nil
 	v.pending, v.kept, v.pages = nil, 0, nil
-}
-
-// verifyFailed is the errno of a READ the verifier refused. A corrupt
-// blob is remembered for the life of the mount (a new inode of it, after
-// the kernel forgot the old one, fails too) and logged once.
-func (r *Root) verifyFailed(digest mh.Multihash, err error) syscall.Errno {
-	if !errors.Is(err, errBlobCorrupt) && !errors.Is(err, blobcache.ErrMismatch) {
-		return r.toErrno("verify", blobstore.Name(digest), err)
-	}
-	if _, seen := r.corrupt.LoadOrStore(string(digest), true); !seen {
-		r.log.Error("verify failed; every read of the blob fails from now on", "blob", blobstore.Name(digest), "err", err)
-	}
-	return syscall.EIO
-}
-
-// isCorrupt is asked on every READ: without --verify nothing is ever
-// found corrupt, and the map lookup (which boxes the digest) is skipped.
-func (r *Root) isCorrupt(digest mh.Multihash) bool {
-	if !r.cfg.Verify {
-		return false
-	}
-	_, bad := r.corrupt.Load(string(digest))
-	return bad
 }

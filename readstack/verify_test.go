@@ -1,4 +1,4 @@
-package fusefs
+package readstack
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ type verifyStore struct {
 	fail    atomic.Int32 // fail this many fetches
 }
 
-func (s *verifyStore) fetch(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+func (s *verifyStore) ReadRange(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 	if s.fail.Add(-1) >= 0 {
 		return nil, errors.New("injected: backend down")
 	}
@@ -94,7 +94,7 @@ func TestVerifierAnyOrder(t *testing.T) {
 
 		// Intact: every READ is served; the verdict is good.
 		st := &verifyStore{data: data}
-		v, err := newBlobVerifier(digest, size, st.fetch, nil)
+		v, err := newBlobVerifier(digest, size, st, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestVerifierAnyOrder(t *testing.T) {
 		bad := bytes.Clone(data)
 		bad[r.Int64N(size)] ^= 0x20
 		st = &verifyStore{data: bad}
-		v, _ = newBlobVerifier(digest, size, st.fetch, nil)
+		v, _ = newBlobVerifier(digest, size, st, nil)
 		i, err := serveAll(t, v, bad, rs)
 		if i < 0 || !errors.Is(err, errBlobCorrupt) {
 			t.Fatalf("seed %d: corrupt blob read whole in shuffled READs: refused at %d (%v)", seed, i, err)
@@ -134,7 +134,7 @@ func TestVerifierKeepsThenFetches(t *testing.T) {
 
 	// The kernel's pattern: a later window before the one in between.
 	st := &verifyStore{data: data}
-	v, _ := newBlobVerifier(digest, size, st.fetch, nil)
+	v, _ := newBlobVerifier(digest, size, st, nil)
 	rs := [][2]int64{{0, 256 << 10}, {786432, 256 << 10}, {256 << 10, 512 << 10}}
 	for off := int64(1 << 20); off < size; off += 1 << 20 {
 		rs = append(rs, [2]int64{off, 1 << 20})
@@ -148,7 +148,7 @@ func TestVerifierKeepsThenFetches(t *testing.T) {
 
 	// Read backwards: nothing is in order, pending overflows.
 	st = &verifyStore{data: data}
-	v, _ = newBlobVerifier(digest, size, st.fetch, nil)
+	v, _ = newBlobVerifier(digest, size, st, nil)
 	rs = nil
 	for off := int64(size - 1<<20); off >= 0; off -= 1 << 20 {
 		rs = append(rs, [2]int64{off, 1 << 20})
@@ -171,7 +171,7 @@ func TestVerifierFetchFailure(t *testing.T) {
 	data := make([]byte, size)
 	rand.NewChaCha8([32]byte{5}).Read(data)
 	st := &verifyStore{data: data}
-	v, _ := newBlobVerifier(digestOf(t, data), size, st.fetch, nil)
+	v, _ := newBlobVerifier(digestOf(t, data), size, st, nil)
 	// The last MiB first, dropped as if pending had overflowed, so the
 	// READ that completes the blob must fetch it again.
 	v.Serve(context.Background(), data[2<<20:], 2<<20)
@@ -194,17 +194,17 @@ func TestVerifierFetchFailure(t *testing.T) {
 
 func TestVerifierEmptyAndPartial(t *testing.T) {
 	st := &verifyStore{}
-	v, _ := newBlobVerifier(digestOf(t, nil), 0, st.fetch, nil)
+	v, _ := newBlobVerifier(digestOf(t, nil), 0, st, nil)
 	if done, err := v.Verdict(); !done || err != nil {
 		t.Fatalf("empty intact blob: %v %v", done, err)
 	}
-	v, _ = newBlobVerifier(digestOf(t, []byte("not empty")), 0, st.fetch, nil)
+	v, _ = newBlobVerifier(digestOf(t, []byte("not empty")), 0, st, nil)
 	if done, err := v.Verdict(); !done || !errors.Is(err, errBlobCorrupt) {
 		t.Fatalf("empty blob named for other bytes: %v %v", done, err)
 	}
 
 	data := make([]byte, 1<<20)
-	v, _ = newBlobVerifier(digestOf(t, data), int64(len(data)), (&verifyStore{data: data}).fetch, nil)
+	v, _ = newBlobVerifier(digestOf(t, data), int64(len(data)), (&verifyStore{data: data}), nil)
 	for off := int64(0); off < 512<<10; off += 128 << 10 {
 		if err := v.Serve(context.Background(), data[off:off+128<<10], off); err != nil {
 			t.Fatal(err)
@@ -232,7 +232,7 @@ func TestVerifierConcurrent(t *testing.T) {
 		served []byte
 		want   error
 	}{{data, nil}, {bad, errBlobCorrupt}} {
-		v, _ := newBlobVerifier(digestOf(t, data), size, (&verifyStore{data: c.served}).fetch, nil)
+		v, _ := newBlobVerifier(digestOf(t, data), size, (&verifyStore{data: c.served}), nil)
 		var wg sync.WaitGroup
 		var refused atomic.Int32
 		for g := range 4 {

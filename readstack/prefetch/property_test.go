@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/fusefs/prefetch"
+	"github.com/storacha/storefs/readstack/prefetch"
+	"github.com/storacha/storefs/store/blobstore"
 )
 
 // A property of the reader: under any valid config, any sequence of reads
@@ -151,7 +152,7 @@ func checkCase(t *testing.T, c propertyCase) {
 // backend has faults left to explain it.
 func runReader(ctx context.Context, pool *prefetch.Pool, b *faultyBackend, reads [][2]int64) error {
 	size := int64(len(b.data))
-	r := pool.NewReader("blob", size, b.fetch)
+	r := pool.NewReader("blob", size, blobstore.RangeFunc(b.fetch))
 	defer r.Close()
 	maxFaults := int64(0)
 	if b.failAt > 0 {
