@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"encoding/json"
 	"iter"
 	"os"
 	"strings"
@@ -13,9 +12,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
-	"github.com/storacha/storefs/store/render"
+	"github.com/storacha/storefs/store/retrievaljournal"
 )
 
 // egressDir is /egress: the retrieval journal's batches, each as its
@@ -117,7 +114,7 @@ func (d *egressDir) content(b retrievaljournal.Batch, asJSON bool) ([]byte, erro
 	if err != nil || !asJSON {
 		return data, err
 	}
-	return renderBatch(b, data)
+	return retrievaljournal.RenderJSON(b, data)
 }
 
 // wipSizes are the sizes an open of the batch in progress would read
@@ -136,55 +133,12 @@ func (d *egressDir) wipSizes(b retrievaljournal.Batch) (wipSizes, error) {
 	if err != nil {
 		return wipSizes{}, err
 	}
-	rendered, err := renderBatch(b, data)
+	rendered, err := retrievaljournal.RenderJSON(b, data)
 	if err != nil {
 		return wipSizes{}, err
 	}
 	d.wip = wipSizes{size: fi.Size(), mtime: fi.ModTime(), car: int64(len(data)), json: int64(len(rendered))}
 	return d.wip, nil
-}
-
-// batchJSON is a batch as /egress/<CID>.json shows it.
-type batchJSON struct {
-	Batch    *string       `json:"batch"` // null for the batch in progress
-	Receipts []receiptJSON `json:"receipts"`
-}
-
-type receiptJSON struct {
-	Archive string          `json:"archive"`
-	Receipt string          `json:"receipt"`
-	Ran     string          `json:"ran"`
-	Can     string          `json:"can,omitempty"`
-	Space   string          `json:"space,omitempty"`
-	Blob    string          `json:"blob,omitempty"`
-	Range   *[2]uint64      `json:"range,omitempty"`
-	OK      bool            `json:"ok"`
-	Issuer  string          `json:"issuer,omitempty"`
-	Out     json.RawMessage `json:"out"`
-}
-
-func renderBatch(b retrievaljournal.Batch, data []byte) ([]byte, error) {
-	out := batchJSON{Receipts: []receiptJSON{}}
-	if !b.IsWIP() {
-		c := b.CID.String()
-		out.Batch = &c
-	}
-	for e, err := range retrievaljournal.Entries(data) {
-		if err != nil {
-			return nil, err
-		}
-		r := e.Receipt
-		rj := receiptJSON{Archive: e.Archive.String(), Receipt: r.CID.String(), Ran: r.Ran.String(),
-			Can: e.Can, Space: e.Space, Range: e.Range, OK: r.Ok != nil, Issuer: r.IssuerDID()}
-		if e.Blob != nil {
-			rj.Blob = blobstore.Name(e.Blob)
-		}
-		if rj.Out, err = r.OutJSON(); err != nil {
-			return nil, err
-		}
-		out.Receipts = append(out.Receipts, rj)
-	}
-	return render.JSON(out)
 }
 
 // batchFile is a batch's bytes or its rendering. A finished batch's

@@ -9,8 +9,8 @@ import (
 	"github.com/storacha/storefs/readstack"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/retrievaljournal"
 )
 
 // toErrno is the one place store errors become errnos: missing → ENOENT,

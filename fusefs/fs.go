@@ -29,8 +29,8 @@ import (
 	"github.com/storacha/storefs/readstack/prefetch"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/records"
+	"github.com/storacha/storefs/store/retrievaljournal"
 	"github.com/storacha/storefs/store/spaceindex"
 )
 

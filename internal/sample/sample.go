@@ -24,9 +24,9 @@ import (
 	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/consolidationstore"
 	"github.com/storacha/storefs/store/ipldutil"
-	"github.com/storacha/storefs/store/local/keystore"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
+	"github.com/storacha/storefs/store/keystore"
 	"github.com/storacha/storefs/store/node"
+	"github.com/storacha/storefs/store/retrievaljournal"
 	"github.com/storacha/storefs/store/ucan"
 )
 

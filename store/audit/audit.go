@@ -22,9 +22,9 @@ import (
 	"github.com/storacha/storefs/internal/throttle"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/records"
+	"github.com/storacha/storefs/store/retrievaljournal"
 )
 
 // Problems: what will fail.

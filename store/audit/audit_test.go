@@ -22,13 +22,13 @@ import (
 	"github.com/storacha/storefs/store/consolidationstore"
 	"github.com/storacha/storefs/store/delegationstore"
 	"github.com/storacha/storefs/store/ipldutil"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/objectstore/memory"
 	"github.com/storacha/storefs/store/receiptstore"
 	"github.com/storacha/storefs/store/records"
+	"github.com/storacha/storefs/store/retrievaljournal"
 )
 
 // testNode is an S3-layout node in memory, with the sample written to

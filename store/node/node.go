@@ -21,7 +21,6 @@ import (
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/consolidationstore"
 	"github.com/storacha/storefs/store/delegationstore"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/objectstore/flatfs"
@@ -29,6 +28,7 @@ import (
 	"github.com/storacha/storefs/store/objectstore/minio"
 	"github.com/storacha/storefs/store/receiptstore"
 	"github.com/storacha/storefs/store/records"
+	"github.com/storacha/storefs/store/retrievaljournal"
 )
 
 // Config selects a backend.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/storacha/storefs/internal/fixtures"
 	"github.com/storacha/storefs/internal/treehash"
-	"github.com/storacha/storefs/store/local/retrievaljournal"
+	"github.com/storacha/storefs/store/retrievaljournal"
 	"github.com/storacha/storefs/store/ucan"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/storacha/storefs/store/local/keystore"
+	"github.com/storacha/storefs/store/keystore"
 )
 
 func TestSecretsNeverPrint(t *testing.T) {

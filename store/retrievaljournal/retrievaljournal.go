@@ -5,7 +5,7 @@
 // the batch being written is "egress.car.wip", which Piri appends to
 // while we read. The view is read-only.
 //
-// Layout read from Piri v0.2.4 pkg/store/local/retrievaljournal/fsjournal.go.
+// Layout read from Piri v0.2.4 pkg/store/retrievaljournal/fsjournal.go.
 package retrievaljournal
 
 import (
