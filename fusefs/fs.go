@@ -24,7 +24,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/internal/helpers/metrics"
 	"github.com/storacha/storefs/readstack"
 	"github.com/storacha/storefs/readstack/prefetch"
 	"github.com/storacha/storefs/store/blobcache"

@@ -25,9 +25,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/fusefs"
-	"github.com/storacha/storefs/internal/fusetest"
-	"github.com/storacha/storefs/internal/s3test"
-	"github.com/storacha/storefs/internal/sample"
+	"github.com/storacha/storefs/internal/helpers/sample"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore"

@@ -16,8 +16,8 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/fusefs"
-	"github.com/storacha/storefs/internal/fusetest"
-	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/internal/helpers/metrics"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/ipldutil"

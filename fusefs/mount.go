@@ -10,7 +10,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"github.com/storacha/storefs/internal/mountinfo"
+	"github.com/storacha/storefs/internal/helpers/mountinfo"
 )
 
 // maxRead is the largest read the kernel sends (max_read): 1 MiB, the

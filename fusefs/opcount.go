@@ -5,7 +5,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/internal/helpers/metrics"
 )
 
 // countedFS times the FUSE operations storefs answers, for every node

@@ -16,7 +16,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/fusefs"
-	"github.com/storacha/storefs/internal/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore"
 )

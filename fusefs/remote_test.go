@@ -14,9 +14,9 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/fusefs"
-	"github.com/storacha/storefs/internal/fusetest"
-	"github.com/storacha/storefs/internal/s3test"
-	"github.com/storacha/storefs/internal/toxitest"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
+	"github.com/storacha/storefs/internal/testsupport/toxitest"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/storacha/storefs/fusefs"
-	"github.com/storacha/storefs/internal/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
 	"github.com/storacha/storefs/store/blobstore"
 )
 

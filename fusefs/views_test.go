@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/storacha/storefs/fusefs"
-	"github.com/storacha/storefs/internal/fixtures"
-	"github.com/storacha/storefs/internal/fusetest"
-	"github.com/storacha/storefs/internal/pirinode"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/pirinode"
 	"github.com/storacha/storefs/store/node"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 )
 
 // TestCacheDirWithVerify drives --cache-dir as an operator would: a

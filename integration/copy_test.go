@@ -19,8 +19,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/storacha/storefs/internal/pirinode"
-	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/testsupport/pirinode"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 )
 
 // copyCmd runs storefs copy with the test server's credentials.

@@ -18,8 +18,8 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	"golang.org/x/sys/unix"
 
-	"github.com/storacha/storefs/internal/fusetest"
-	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
 )

@@ -16,7 +16,7 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
 )

@@ -20,8 +20,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/storacha/storefs/internal/fusetest"
-	"github.com/storacha/storefs/internal/tier"
+	"github.com/storacha/storefs/internal/testsupport/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/tier"
 	"github.com/storacha/storefs/store/node"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/storacha/storefs/internal/pirinode"
-	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/testsupport/pirinode"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 )
 
 func TestCompletion(t *testing.T) {

@@ -25,7 +25,7 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/metrics"
+	"github.com/storacha/storefs/internal/helpers/metrics"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 )

@@ -51,7 +51,7 @@ trap cleanup EXIT
 log() { echo "bench: $*" >&2; }
 
 go build -o "$W/storefs" ./cmd/storefs
-go build -o "$W/bt" ./internal/benchtool
+go build -o "$W/bt" ./tools/benchtool
 SF="$W/storefs"; BT="$W/bt"
 
 export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret

@@ -14,8 +14,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/urfave/cli/v2"
 
-	"github.com/storacha/storefs/internal/s3test"
-	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
+	"github.com/storacha/storefs/internal/testsupport/treehash"
 )
 
 const (

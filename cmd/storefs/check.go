@@ -17,8 +17,8 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 
+	"github.com/storacha/storefs/engine/check"
 	"github.com/storacha/storefs/mountopts"
-	"github.com/storacha/storefs/store/audit"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 )
@@ -65,7 +65,7 @@ func runCheck(c *cli.Context) error {
 	if err := args(c, 0, 0); err != nil {
 		return err
 	}
-	cfg := audit.Config{Verify: c.Bool("verify"), Jobs: c.Int("jobs")}
+	cfg := check.Config{Verify: c.Bool("verify"), Jobs: c.Int("jobs")}
 	if cfg.Jobs < 1 {
 		return usagef("--jobs %d: want at least 1", cfg.Jobs)
 	}
@@ -101,7 +101,7 @@ func runCheck(c *cli.Context) error {
 	start := time.Now()
 	incomplete := func(err error) error {
 		if prom != "" {
-			if perr := writeProm(prom, audit.Summary{}, false, start); perr != nil {
+			if perr := writeProm(prom, check.Summary{}, false, start); perr != nil {
 				fmt.Fprintf(c.App.ErrWriter, "storefs: %v\n", perr)
 			}
 		}
@@ -123,7 +123,7 @@ func runCheck(c *cli.Context) error {
 	out := newReport(c.App.Writer, c.Bool("json"))
 	bar := newCheckBar(c)
 	cfg.Progress = bar.set
-	sum, err := audit.Run(c.Context, audit.Stores{Blobs: stores.Blobs, Stores: stores.Stores, Journal: stores.Journal}, cfg, out.finding)
+	sum, err := check.Run(c.Context, check.Stores{Blobs: stores.Blobs, Stores: stores.Stores, Journal: stores.Journal}, cfg, out.finding)
 	bar.done()
 	if err != nil {
 		out.flush()
@@ -153,14 +153,14 @@ func (e incompleteError) Unwrap() error { return e.error }
 type report struct {
 	w        *bufio.Writer
 	json     bool
-	examples map[string][]audit.Finding
+	examples map[string][]check.Finding
 }
 
 func newReport(w io.Writer, asJSON bool) *report {
-	return &report{w: bufio.NewWriter(w), json: asJSON, examples: map[string][]audit.Finding{}}
+	return &report{w: bufio.NewWriter(w), json: asJSON, examples: map[string][]check.Finding{}}
 }
 
-func (r *report) finding(f audit.Finding) {
+func (r *report) finding(f check.Finding) {
 	if r.json {
 		line, _ := json.Marshal(f)
 		r.w.Write(append(line, '\n'))
@@ -173,10 +173,10 @@ func (r *report) finding(f audit.Finding) {
 
 func (r *report) flush() { r.w.Flush() }
 
-func (r *report) summary(sum audit.Summary, store string, took time.Duration) error {
+func (r *report) summary(sum check.Summary, store string, took time.Duration) error {
 	defer r.w.Flush()
 	if r.json {
-		line, err := json.Marshal(map[string]audit.Summary{"summary": sum})
+		line, err := json.Marshal(map[string]check.Summary{"summary": sum})
 		if err != nil {
 			return err
 		}
@@ -209,8 +209,8 @@ func (r *report) summary(sum audit.Summary, store string, took time.Duration) er
 			}
 		}
 	}
-	section("problems", audit.ProblemNames, sum.Problems)
-	section("information", audit.InfoNames, sum.Info)
+	section("problems", check.ProblemNames, sum.Problems)
+	section("information", check.InfoNames, sum.Info)
 	total := 0
 	for _, n := range sum.Problems {
 		total += n
@@ -223,7 +223,7 @@ func (r *report) summary(sum audit.Summary, store string, took time.Duration) er
 	return w.Flush()
 }
 
-func describe(f audit.Finding) string {
+func describe(f check.Finding) string {
 	var parts []string
 	if f.Blob != "" {
 		parts = append(parts, f.Blob)
@@ -243,14 +243,14 @@ func describe(f audit.Finding) string {
 
 // writeProm writes a node_exporter textfile: written beside the target,
 // then renamed over it, so the collector never reads half a file.
-func writeProm(path string, sum audit.Summary, ok bool, at time.Time) error {
+func writeProm(path string, sum check.Summary, ok bool, at time.Time) error {
 	var b strings.Builder
 	b.WriteString("# HELP storefs_check_problems Problems storefs check found, by name.\n# TYPE storefs_check_problems gauge\n")
-	for _, n := range audit.ProblemNames {
+	for _, n := range check.ProblemNames {
 		fmt.Fprintf(&b, "storefs_check_problems{problem=%q} %d\n", n, sum.Problems[n])
 	}
 	b.WriteString("# HELP storefs_check_info Information storefs check reported, by name.\n# TYPE storefs_check_info gauge\n")
-	for _, n := range audit.InfoNames {
+	for _, n := range check.InfoNames {
 		fmt.Fprintf(&b, "storefs_check_info{info=%q} %d\n", n, sum.Info[n])
 	}
 	success := 0

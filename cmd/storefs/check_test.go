@@ -11,9 +11,9 @@ import (
 
 	leveldb "github.com/ipfs/go-ds-leveldb"
 
-	"github.com/storacha/storefs/internal/pirinode"
-	"github.com/storacha/storefs/internal/s3test"
-	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/internal/testsupport/pirinode"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
+	"github.com/storacha/storefs/internal/testsupport/treehash"
 )
 
 // checkJSON runs check --json and returns its findings by "name subject"

@@ -14,10 +14,10 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/storacha/storefs/engine/copy"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
-	"github.com/storacha/storefs/store/transfer"
 )
 
 func copyCommand() *cli.Command {
@@ -64,10 +64,10 @@ func runCopy(c *cli.Context) error {
 	if err := args(c, 2, 2); err != nil {
 		return err
 	}
-	opts := transfer.Options{Only: c.String("only"), Jobs: c.Int("jobs"), DryRun: c.Bool("dry-run"),
+	opts := copy.Options{Only: c.String("only"), Jobs: c.Int("jobs"), DryRun: c.Bool("dry-run"),
 		VerifyExisting: c.Bool("verify-existing"), Overwrite: c.Bool("overwrite")}
 	switch opts.Only {
-	case transfer.All, transfer.Blobs, transfer.Records:
+	case copy.All, copy.Blobs, copy.Records:
 	default:
 		return usagef("--only %q: want blobs or records", opts.Only)
 	}
@@ -95,7 +95,7 @@ func runCopy(c *cli.Context) error {
 	log := newLogger(c.App.ErrWriter, "text", false)
 	opts.Log = log
 
-	src.BlobsOnly = opts.Only == transfer.Blobs
+	src.BlobsOnly = opts.Only == copy.Blobs
 	from, err := node.Open(c.Context, src)
 	if err != nil {
 		if errors.Is(err, dsadapter.ErrLocked) {
@@ -111,11 +111,11 @@ func runCopy(c *cli.Context) error {
 	defer to.Close()
 
 	log.Info("copying", "from", src.String(), "to", dst.String(), "only", opts.Only, "jobs", opts.Jobs, "dry_run", opts.DryRun)
-	progress := &transfer.Progress{}
+	progress := &copy.Progress{}
 	stop := showProgress(c.App.ErrWriter, progress, log)
-	sum, err := transfer.Run(c.Context,
-		transfer.Stores{Blobs: from.Blobs, Stores: from.Stores},
-		transfer.Stores{Blobs: to.Blobs, Stores: to.Stores}, opts, progress)
+	sum, err := copy.Run(c.Context,
+		copy.Stores{Blobs: from.Blobs, Stores: from.Stores},
+		copy.Stores{Blobs: to.Blobs, Stores: to.Stores}, opts, progress)
 	stop()
 	if perr := printCopySummary(c.App.Writer, sum, c.Bool("json")); perr != nil {
 		return perr
@@ -168,9 +168,9 @@ func copySide(c *cli.Context, side string) (node.Config, error) {
 // LevelDBs are created as Piri would. A dry run writes nothing, so it
 // opens DST read-only, and a DST that does not exist yet reads as
 // empty.
-func openDestination(ctx context.Context, dst node.Config, opts transfer.Options) (*node.Stores, error) {
+func openDestination(ctx context.Context, dst node.Config, opts copy.Options) (*node.Stores, error) {
 	dst.Writable = !opts.DryRun
-	dst.BlobsOnly = opts.Only == transfer.Blobs
+	dst.BlobsOnly = opts.Only == copy.Blobs
 	to, err := node.Open(ctx, dst)
 	if err == nil {
 		return to, nil
@@ -186,7 +186,7 @@ func openDestination(ctx context.Context, dst node.Config, opts transfer.Options
 
 // showProgress shows the copy's progress until stop is called: a status
 // line on a terminal, a log line every 10 seconds otherwise.
-func showProgress(w io.Writer, p *transfer.Progress, log interface{ Info(string, ...any) }) (stop func()) {
+func showProgress(w io.Writer, p *copy.Progress, log interface{ Info(string, ...any) }) (stop func()) {
 	f, tty := w.(*os.File)
 	tty = tty && term.IsTerminal(int(f.Fd()))
 	every := 10 * time.Second
@@ -234,7 +234,7 @@ func showProgress(w io.Writer, p *transfer.Progress, log interface{ Info(string,
 	}
 }
 
-func printCopySummary(w io.Writer, s transfer.Summary, asJSON bool) error {
+func printCopySummary(w io.Writer, s copy.Summary, asJSON bool) error {
 	if asJSON {
 		line, err := json.Marshal(s)
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	"github.com/urfave/cli/v2"
 
-	"github.com/storacha/storefs/internal/sample"
+	"github.com/storacha/storefs/internal/helpers/sample"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
 )

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/storacha/storefs/fusefs"
-	"github.com/storacha/storefs/internal/metrics"
-	"github.com/storacha/storefs/internal/mountinfo"
+	"github.com/storacha/storefs/internal/helpers/metrics"
+	"github.com/storacha/storefs/internal/helpers/mountinfo"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/readstack/prefetch"
 	"github.com/storacha/storefs/store/blobcache"

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/storacha/storefs/internal/s3test"
-	"github.com/storacha/storefs/internal/sample"
-	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/internal/helpers/sample"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
+	"github.com/storacha/storefs/internal/testsupport/treehash"
 	"github.com/storacha/storefs/store/node"
 )
 

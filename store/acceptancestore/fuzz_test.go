@@ -3,8 +3,8 @@ package acceptancestore_test
 import (
 	"testing"
 
-	"github.com/storacha/storefs/internal/codectest"
-	"github.com/storacha/storefs/internal/sample"
+	"github.com/storacha/storefs/internal/helpers/sample"
+	"github.com/storacha/storefs/internal/testsupport/codectest"
 	"github.com/storacha/storefs/store/acceptancestore"
 )
 

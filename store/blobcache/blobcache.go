@@ -46,7 +46,7 @@ import (
 // PageSize is the unit of caching.
 const PageSize = 4096
 
-// Stats is told what the cache does (internal/metrics implements it).
+// Stats is told what the cache does (internal/helpers/metrics implements it).
 type Stats interface {
 	CacheHit()
 	CacheMiss()

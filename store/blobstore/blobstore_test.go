@@ -17,7 +17,7 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"

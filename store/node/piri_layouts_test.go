@@ -41,7 +41,7 @@ import (
 	"github.com/multiformats/go-multibase"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
 )

@@ -14,9 +14,9 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/s3test"
-	"github.com/storacha/storefs/internal/sample"
-	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/internal/helpers/sample"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
+	"github.com/storacha/storefs/internal/testsupport/treehash"
 	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/consolidationstore"

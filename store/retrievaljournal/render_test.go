@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/storacha/storefs/internal/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
 	"github.com/storacha/storefs/store/retrievaljournal"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/storacha/storefs/internal/fixtures"
-	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/treehash"
 	"github.com/storacha/storefs/store/retrievaljournal"
 	"github.com/storacha/storefs/store/ucan"
 )

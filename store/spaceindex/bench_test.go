@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/pirinode"
-	"github.com/storacha/storefs/internal/synthnode"
+	"github.com/storacha/storefs/internal/testsupport/pirinode"
+	"github.com/storacha/storefs/internal/testsupport/synthnode"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/spaceindex"
 )

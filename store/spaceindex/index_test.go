@@ -12,7 +12,7 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/pirinode"
+	"github.com/storacha/storefs/internal/testsupport/pirinode"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/ipldutil"

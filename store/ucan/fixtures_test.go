@@ -11,7 +11,7 @@ import (
 	"github.com/multiformats/go-multibase"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
 	"github.com/storacha/storefs/store/ucan"
 )
 

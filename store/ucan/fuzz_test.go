@@ -3,7 +3,7 @@ package ucan_test
 import (
 	"testing"
 
-	"github.com/storacha/storefs/internal/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/ucan"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/internal/testsupport/treehash"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/objectstore/objectstoretest"

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/treehash"
+	"github.com/storacha/storefs/internal/testsupport/treehash"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/flatfs"
 	"github.com/storacha/storefs/store/objectstore/objectstoretest"

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/s3test"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/store/objectstore"
 	s3 "github.com/storacha/storefs/store/objectstore/minio"
 	"github.com/storacha/storefs/store/objectstore/objectstoretest"

@@ -45,7 +45,7 @@ import (
 	"github.com/multiformats/go-multibase"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
 )
 
 // Store names: a data dir's LevelDB directory, an S3 bucket's suffix.

@@ -48,7 +48,7 @@ import (
 	"github.com/multiformats/go-multibase"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/pool"
+	"github.com/storacha/storefs/internal/helpers/pool"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"

@@ -1,10 +1,10 @@
-package audit
+package check
 
 import (
 	"hash/maphash"
 	"slices"
 
-	"github.com/storacha/storefs/internal/digestset"
+	"github.com/storacha/storefs/internal/helpers/digestset"
 )
 
 // Where a blob is stored (its digestset row's Flags): under the key

@@ -5,7 +5,7 @@
 // The binary comes from $STOREFS_VERSITYGW, the repo's .tools/bin (where
 // `make test` installs it) or PATH. When it is missing the test skips with a
 // message, except on CI (CI=true), where it fails. S3 tests are the
-// system tier: they run with STOREFS_SYSTEM_TESTS=1 (internal/tier).
+// system tier: they run with STOREFS_SYSTEM_TESTS=1 (internal/testsupport/tier).
 package s3test
 
 import (
@@ -23,7 +23,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/storacha/storefs/internal/tier"
+	"github.com/storacha/storefs/internal/testsupport/tier"
 )
 
 const (
@@ -50,7 +50,7 @@ type Server struct {
 // returns "".
 func Binary() string { return tier.Tool("STOREFS_VERSITYGW", "versitygw") }
 
-// Require marks t as an S3 test (the system tier, see internal/tier):
+// Require marks t as an S3 test (the system tier, see internal/testsupport/tier):
 // it skips, or fails on CI, when versitygw is missing.
 func Require(t testing.TB) string {
 	t.Helper()

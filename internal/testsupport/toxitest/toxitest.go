@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/tier"
+	"github.com/storacha/storefs/internal/testsupport/tier"
 )
 
 // Binary finds toxiproxy-server ($STOREFS_TOXIPROXY, .tools/bin, $PATH),

@@ -1,4 +1,4 @@
-package audit_test
+package check_test
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/sample"
+	"github.com/storacha/storefs/engine/check"
+	"github.com/storacha/storefs/internal/helpers/sample"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/allocationstore"
-	"github.com/storacha/storefs/store/audit"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/consolidationstore"
 	"github.com/storacha/storefs/store/delegationstore"
@@ -35,7 +35,7 @@ import (
 // it, and its raw objects at hand for planting faults.
 type testNode struct {
 	blobObjects, receiptObjects objectstore.Store
-	stores                      audit.Stores
+	stores                      check.Stores
 	set                         *sample.Set
 }
 
@@ -43,7 +43,7 @@ func newTestNode(t *testing.T) *testNode {
 	t.Helper()
 	ctx := context.Background()
 	n := &testNode{blobObjects: memory.New(), receiptObjects: dsadapter.NewMemory()}
-	n.stores = audit.Stores{
+	n.stores = check.Stores{
 		Blobs: blobstore.New(n.blobObjects, blobstore.S3{}),
 		Stores: records.Stores{
 			Allocations:    allocationstore.NewDatastore(dsadapter.NewMemory()),
@@ -64,13 +64,13 @@ func newTestNode(t *testing.T) *testNode {
 	return n
 }
 
-func run(t *testing.T, st audit.Stores, cfg audit.Config) (audit.Summary, []audit.Finding) {
+func run(t *testing.T, st check.Stores, cfg check.Config) (check.Summary, []check.Finding) {
 	t.Helper()
-	var found []audit.Finding
+	var found []check.Finding
 	if cfg.Now.IsZero() {
 		cfg.Now = time.Unix(1764000000, 0)
 	}
-	sum, err := audit.Run(context.Background(), st, cfg, func(f audit.Finding) { found = append(found, f) })
+	sum, err := check.Run(context.Background(), st, cfg, func(f check.Finding) { found = append(found, f) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func run(t *testing.T, st audit.Stores, cfg audit.Config) (audit.Summary, []audi
 
 func TestCleanNode(t *testing.T) {
 	n := newTestNode(t)
-	sum, found := run(t, n.stores, audit.Config{Verify: true})
+	sum, found := run(t, n.stores, check.Config{Verify: true})
 	for _, f := range found {
 		if f.Problem != "" {
 			t.Errorf("a clean node: %+v", f)
@@ -97,7 +97,7 @@ func TestCleanNode(t *testing.T) {
 	}
 	// The journal's batches, finished and in progress, are egress not
 	// yet paid for.
-	if sum.Info[audit.UnconsolidatedBatch] != 2 {
+	if sum.Info[check.UnconsolidatedBatch] != 2 {
 		t.Errorf("info %v", sum.Info)
 	}
 	for kind, want := range map[string]int64{"allocations": 3, "acceptances": 3, "receipts": 6, "delegations": 1, "consolidations": 2, "receipts by-ran": 6} {
@@ -172,29 +172,29 @@ func TestEveryProblem(t *testing.T) {
 	badDelegation := ipldutil.CBORCID([]byte("a delegation that rots"))
 	must(t, n.stores.Delegations.PutRaw(ctx, badDelegation.String(), []byte("not a CAR")))
 
-	sum, found := run(t, n.stores, audit.Config{Verify: true, Jobs: 3})
+	sum, found := run(t, n.stores, check.Config{Verify: true, Jobs: 3})
 	want := []string{ // name, then the blob or key it is about
-		audit.MissingBlob + " " + blobstore.Name(missing),
-		audit.SizeMismatch + " " + blobstore.Name(sized) + " acceptances",
-		audit.SizeMismatch + " " + blobstore.Name(sized) + " allocations",
-		audit.HashMismatch + " " + blobstore.Name(corrupt),
-		audit.OrphanBlob + " " + blobstore.Name(orphan),
-		audit.LegacyKey + " " + blobstore.Name(legacy),
-		audit.DanglingIndex + " by-ran/" + ran.String(),
-		audit.UndecodableRecord + " " + badDelegation.String(),
-		audit.BothKeys + " " + blobstore.Name(twin),
-		audit.PendingAllocation + " " + blobstore.Name(pending),
-		audit.ExpiredAllocation + " " + blobstore.Name(expired),
-		audit.UnconsolidatedBatch + " ", // the finished batch
-		audit.UnconsolidatedBatch + " ", // and the one in progress
+		check.MissingBlob + " " + blobstore.Name(missing),
+		check.SizeMismatch + " " + blobstore.Name(sized) + " acceptances",
+		check.SizeMismatch + " " + blobstore.Name(sized) + " allocations",
+		check.HashMismatch + " " + blobstore.Name(corrupt),
+		check.OrphanBlob + " " + blobstore.Name(orphan),
+		check.LegacyKey + " " + blobstore.Name(legacy),
+		check.DanglingIndex + " by-ran/" + ran.String(),
+		check.UndecodableRecord + " " + badDelegation.String(),
+		check.BothKeys + " " + blobstore.Name(twin),
+		check.PendingAllocation + " " + blobstore.Name(pending),
+		check.ExpiredAllocation + " " + blobstore.Name(expired),
+		check.UnconsolidatedBatch + " ", // the finished batch
+		check.UnconsolidatedBatch + " ", // and the one in progress
 	}
 	var got []string
 	for _, f := range found {
 		s := f.Name() + " " + f.Blob
-		if f.Blob == "" && f.Info != audit.UnconsolidatedBatch {
+		if f.Blob == "" && f.Info != check.UnconsolidatedBatch {
 			s += f.Key
 		}
-		if f.Problem == audit.SizeMismatch {
+		if f.Problem == check.SizeMismatch {
 			s += " " + f.Kind
 		}
 		got = append(got, s)
@@ -204,7 +204,7 @@ func TestEveryProblem(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("found:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	for _, name := range audit.ProblemNames {
+	for _, name := range check.ProblemNames {
 		if sum.Problems[name] == 0 {
 			t.Errorf("no %s counted: %v", name, sum.Problems)
 		}
@@ -214,8 +214,8 @@ func TestEveryProblem(t *testing.T) {
 	}
 
 	// Without --verify, bytes are not read: no hash-mismatch.
-	sum, _ = run(t, n.stores, audit.Config{})
-	if sum.Problems[audit.HashMismatch] != 0 || sum.Verified != 0 {
+	sum, _ = run(t, n.stores, check.Config{})
+	if sum.Problems[check.HashMismatch] != 0 || sum.Verified != 0 {
 		t.Errorf("without verify: %+v", sum)
 	}
 }
@@ -229,8 +229,8 @@ func TestCorruptJournal(t *testing.T) {
 	var err error
 	n.stores.Journal, err = retrievaljournal.Open(dir)
 	must(t, err)
-	sum, found := run(t, n.stores, audit.Config{})
-	if sum.Problems[audit.UndecodableRecord] != 1 || len(found) != 1 || found[0].Kind != "egress" {
+	sum, found := run(t, n.stores, check.Config{})
+	if sum.Problems[check.UndecodableRecord] != 1 || len(found) != 1 || found[0].Kind != "egress" {
 		t.Fatalf("%v %+v", sum.Problems, found)
 	}
 }
@@ -252,14 +252,14 @@ func TestIncomplete(t *testing.T) {
 		must(t, accs.Put(context.Background(), a.ID(), a))
 	}
 	n.stores.Acceptances = acceptancestore.NewDatastore(failing{objs})
-	_, err := audit.Run(context.Background(), n.stores, audit.Config{Jobs: 2}, func(audit.Finding) {})
-	if !errors.Is(err, audit.ErrIncomplete) || !strings.Contains(err.Error(), "connection reset") {
+	_, err := check.Run(context.Background(), n.stores, check.Config{Jobs: 2}, func(check.Finding) {})
+	if !errors.Is(err, check.ErrIncomplete) || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("err %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	n = newTestNode(t)
-	if _, err := audit.Run(ctx, n.stores, audit.Config{}, func(audit.Finding) {}); !errors.Is(err, audit.ErrIncomplete) {
+	if _, err := check.Run(ctx, n.stores, check.Config{}, func(check.Finding) {}); !errors.Is(err, check.ErrIncomplete) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }

@@ -1,8 +1,9 @@
-// Package audit checks a node's store the way a PDP challenge or an egress
-// payment would find it: records joined against blobs, streamed, in
-// memory bounded by a compact table of the stored blobs' digests (no
-// decoded record is kept). It reads and never writes.
-package audit
+// Package check is the engine of `storefs check`: it checks a node's
+// store the way a PDP challenge or an egress payment would find it:
+// records joined against blobs, streamed, in memory bounded by a compact
+// table of the stored blobs' digests (no decoded record is kept). It
+// reads and never writes.
+package check
 
 import (
 	"context"
@@ -17,9 +18,9 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/digestset"
-	"github.com/storacha/storefs/internal/pool"
-	"github.com/storacha/storefs/internal/throttle"
+	"github.com/storacha/storefs/internal/helpers/digestset"
+	"github.com/storacha/storefs/internal/helpers/pool"
+	"github.com/storacha/storefs/internal/helpers/throttle"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"

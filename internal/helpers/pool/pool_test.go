@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/pool"
+	"github.com/storacha/storefs/internal/helpers/pool"
 )
 
 func numbers(n int, failAt int) iter.Seq2[int, error] {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/storacha/storefs/internal/throttle"
+	"github.com/storacha/storefs/internal/helpers/throttle"
 )
 
 // TestReaderPassesEveryByte: bytes and their count come through whole,

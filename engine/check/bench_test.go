@@ -1,4 +1,4 @@
-package audit_test
+package check_test
 
 import (
 	"bufio"
@@ -9,24 +9,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storacha/storefs/internal/sample"
-	"github.com/storacha/storefs/internal/synthnode"
+	"github.com/storacha/storefs/engine/check"
+	"github.com/storacha/storefs/internal/helpers/sample"
+	"github.com/storacha/storefs/internal/testsupport/synthnode"
 	"github.com/storacha/storefs/store/acceptancestore"
-	"github.com/storacha/storefs/store/audit"
 	"github.com/storacha/storefs/store/records"
 )
 
 // BenchmarkCheck checks a synthetic node of STOREFS_BENCH_BLOBS blobs
 // (default 1,000,000), each accepted, and reports the peak Go heap and
 // the process's peak RSS (VmHWM). Run it alone, so the peak is this
-// check's: go test -run '^$' -bench Check -benchtime 1x ./store/audit
+// check's: go test -run '^$' -bench Check -benchtime 1x ./engine/check
 func BenchmarkCheck(b *testing.B) {
 	n, err := synthnode.Count(1_000_000)
 	if err != nil {
 		b.Fatal(err)
 	}
 	space := sample.Space()
-	st := audit.Stores{
+	st := check.Stores{
 		Blobs: synthnode.Blobs{N: n},
 		Stores: records.Stores{
 			Acceptances: acceptancestore.NewS3(synthnode.Acceptances{N: n, Space: func(int) string { return space }}),
@@ -36,7 +36,7 @@ func BenchmarkCheck(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		var problems int
-		sum, err := audit.Run(context.Background(), st, audit.Config{Jobs: 4}, func(f audit.Finding) {
+		sum, err := check.Run(context.Background(), st, check.Config{Jobs: 4}, func(f check.Finding) {
 			if f.Problem != "" {
 				problems++
 			}

@@ -1,13 +1,13 @@
 // Package fusetest checks that real FUSE mounts can run: /dev/fuse, and
 // root (tests mount with mount(2) directly, which needs it). FUSE tests
-// are the system tier (see internal/tier).
+// are the system tier (see internal/testsupport/tier).
 package fusetest
 
 import (
 	"os"
 	"testing"
 
-	"github.com/storacha/storefs/internal/tier"
+	"github.com/storacha/storefs/internal/testsupport/tier"
 )
 
 // Require skips or fails t when FUSE mounts cannot run.

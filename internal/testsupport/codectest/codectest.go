@@ -6,7 +6,7 @@ package codectest
 import (
 	"testing"
 
-	"github.com/storacha/storefs/internal/fixtures"
+	"github.com/storacha/storefs/internal/testsupport/fixtures"
 )
 
 // Codec is the genericstore codec shape, for records that render as JSON.

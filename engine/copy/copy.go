@@ -1,9 +1,10 @@
-// Package transfer copies a node's store to another backend in Piri
-// v0.2.4's own layouts: every blob, hashed as it streams, then every
-// record byte for byte, each allocation and acceptance only once its
-// blob has landed. It is idempotent: what the destination already holds
-// is skipped, so a run cut short is finished by running it again.
-package transfer
+// Package copy is the engine of `storefs copy`: it copies a node's store
+// to another backend in Piri v0.2.4's own layouts: every blob, hashed as
+// it streams, then every record byte for byte, each allocation and
+// acceptance only once its blob has landed. It is idempotent: what the
+// destination already holds is skipped, so a run cut short is finished
+// by running it again.
+package copy
 
 import (
 	"bytes"
@@ -19,9 +20,9 @@ import (
 
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/internal/digestset"
-	"github.com/storacha/storefs/internal/pool"
-	"github.com/storacha/storefs/internal/throttle"
+	"github.com/storacha/storefs/internal/helpers/digestset"
+	"github.com/storacha/storefs/internal/helpers/pool"
+	"github.com/storacha/storefs/internal/helpers/throttle"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
