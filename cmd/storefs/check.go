@@ -207,6 +207,9 @@ func (r *report) summary(sum check.Summary, store string, took time.Duration) er
 			if more := counts[n] - len(r.examples[n]); more > 0 && len(r.examples[n]) > 0 {
 				fmt.Fprintf(w, "      … and %d more (--json lists every one)\n", more)
 			}
+			if fix := check.TypeOf(n).Fix; counts[n] > 0 && fix != "" {
+				fmt.Fprintf(w, "      what to do: %s\n", fix)
+			}
 		}
 	}
 	section("problems", check.ProblemNames, sum.Problems)

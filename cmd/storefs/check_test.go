@@ -11,6 +11,7 @@ import (
 
 	leveldb "github.com/ipfs/go-ds-leveldb"
 
+	"github.com/storacha/storefs/engine/check"
 	"github.com/storacha/storefs/internal/testsupport/pirinode"
 	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/internal/testsupport/treehash"
@@ -145,6 +146,10 @@ func TestCheckDataDir(t *testing.T) {
 	out, _, code = storefs(t, append([]string{"check"}, backend...)...)
 	if code != 1 || !strings.Contains(out, "missing-blob           1") || !strings.Contains(out, orphan) {
 		t.Fatalf("human report, exit %d:\n%s", code, out)
+	}
+	// Each problem found says what to do; one not found says nothing.
+	if !strings.Contains(out, "what to do: "+check.TypeOf(check.MissingBlob).Fix) || strings.Contains(out, check.TypeOf(check.LegacyKey).Fix) {
+		t.Fatalf("human report without the fixes of its problems, or with another's:\n%s", out)
 	}
 
 	// The node's own config names the same store.

@@ -13,6 +13,7 @@ import (
 	"github.com/storacha/storefs/internal/helpers/sample"
 	"github.com/storacha/storefs/internal/testsupport/synthnode"
 	"github.com/storacha/storefs/store/acceptancestore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/records"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkCheck(b *testing.B) {
 	st := check.Stores{
 		Blobs: synthnode.Blobs{N: n},
 		Stores: records.Stores{
-			Acceptances: acceptancestore.NewS3(synthnode.Acceptances{N: n, Space: func(int) string { return space }}),
+			Acceptances: acceptancestore.New(synthnode.Acceptances{N: n, Space: func(int) string { return space }}, recordkind.S3),
 		},
 	}
 	stop := synthnode.PeakHeap(20 * time.Millisecond)

@@ -24,34 +24,10 @@ import (
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/records"
 	"github.com/storacha/storefs/store/retrievaljournal"
 )
-
-// Problems: what will fail.
-const (
-	MissingBlob       = "missing-blob"       // accepted, not stored: PDP challenges on it fail
-	SizeMismatch      = "size-mismatch"      // stored size differs from the record's
-	HashMismatch      = "hash-mismatch"      // (verify) bytes do not hash to the name
-	OrphanBlob        = "orphan-blob"        // stored, neither allocated nor accepted
-	LegacyKey         = "legacy-key"         // only under v0.2.3's bare S3 key: v0.2.4 cannot find it
-	DanglingIndex     = "dangling-index"     // a ran-index entry whose receipt is missing
-	UndecodableRecord = "undecodable-record" // a record (or journal batch) that does not decode
-)
-
-// ProblemNames lists every problem, in the order reports show them.
-var ProblemNames = []string{MissingBlob, SizeMismatch, HashMismatch, OrphanBlob, LegacyKey, DanglingIndex, UndecodableRecord}
-
-// Information: worth knowing, not a fault.
-const (
-	PendingAllocation   = "pending-allocation"   // allocated, not accepted, not expired
-	ExpiredAllocation   = "expired-allocation"   // allocated, never accepted, expired
-	BothKeys            = "both-keys"            // an S3 blob under its v0.2.4 and v0.2.3 keys
-	UnconsolidatedBatch = "unconsolidated-batch" // retrieval-journal egress not yet paid for
-)
-
-// InfoNames lists every kind of information.
-var InfoNames = []string{PendingAllocation, ExpiredAllocation, BothKeys, UnconsolidatedBatch}
 
 // Finding is one line of the report: a Problem or an Info.
 type Finding struct {
@@ -171,11 +147,14 @@ type auditor struct {
 	accepted *pairSet
 }
 
-func (a *auditor) report(f Finding) {
-	if f.Problem != "" {
-		a.sum.Problems[f.Problem]++
+// found reports a finding of the named type (a row of Types).
+func (a *auditor) found(name string, f Finding) {
+	if TypeOf(name).Class == Problem {
+		f.Problem = name
+		a.sum.Problems[name]++
 	} else {
-		a.sum.Info[f.Info]++
+		f.Info = name
+		a.sum.Info[name]++
 	}
 	a.emit(f)
 }
@@ -200,10 +179,10 @@ func (a *auditor) blobs(ctx context.Context) error {
 		name := blobstore.Name(a.table.Digest(r))
 		switch r.Flags {
 		case keyLegacy:
-			a.report(Finding{Problem: LegacyKey, Blob: name, Bytes: r.Size,
+			a.found(LegacyKey, Finding{Blob: name, Bytes: r.Size,
 				Detail: fmt.Sprintf("stored only under the bare key %s (Piri v0.2.3); Piri v0.2.4 reads %s", name, blobstore.S3{}.Key(a.table.Digest(r)))})
 		case keyCurrent | keyLegacy:
-			a.report(Finding{Info: BothKeys, Blob: name, Bytes: r.Size,
+			a.found(BothKeys, Finding{Blob: name, Bytes: r.Size,
 				Detail: fmt.Sprintf("stored under %s and the bare key %s", blobstore.S3{}.Key(a.table.Digest(r)), name)})
 		}
 	}
@@ -230,22 +209,22 @@ func (a *auditor) acceptances(ctx context.Context) error {
 	}
 	err := pool.Each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
 		id := e.ID
-		if skip, err := a.recordErr("acceptances", id, err); skip || err != nil {
+		if skip, err := a.recordErr(recordkind.Acceptances.Name, id, err); skip || err != nil {
 			return err
 		}
-		if a.undecodable("acceptances", id, r) {
+		if a.undecodable(recordkind.Acceptances.Name, id, r) {
 			return nil
 		}
 		a.accepted.add(r.digest, r.space)
 		row := a.table.Find(r.digest)
 		if row == nil {
-			a.report(Finding{Problem: MissingBlob, Blob: blobstore.Name(r.digest), Kind: "acceptances", Key: id, Space: r.space,
+			a.found(MissingBlob, Finding{Blob: blobstore.Name(r.digest), Kind: recordkind.Acceptances.Name, Key: id, Space: r.space,
 				Detail: fmt.Sprintf("accepted (%d bytes) but not in the blob store: PDP challenges on it will fail", r.size)})
 			return nil
 		}
 		row.Marks |= accepted
 		if row.Size != r.size {
-			a.report(Finding{Problem: SizeMismatch, Blob: blobstore.Name(r.digest), Kind: "acceptances", Key: id, Space: r.space, Bytes: row.Size,
+			a.found(SizeMismatch, Finding{Blob: blobstore.Name(r.digest), Kind: recordkind.Acceptances.Name, Key: id, Space: r.space, Bytes: row.Size,
 				Detail: fmt.Sprintf("stored %d bytes, the acceptance says %d", row.Size, r.size)})
 		}
 		return nil
@@ -265,17 +244,17 @@ func (a *auditor) allocations(ctx context.Context) error {
 	}
 	return pool.Each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
 		id := e.ID
-		if skip, err := a.recordErr("allocations", id, err); skip || err != nil {
+		if skip, err := a.recordErr(recordkind.Allocations.Name, id, err); skip || err != nil {
 			return err
 		}
-		if a.undecodable("allocations", id, r) {
+		if a.undecodable(recordkind.Allocations.Name, id, r) {
 			return nil
 		}
 		name := blobstore.Name(r.digest)
 		if row := a.table.Find(r.digest); row != nil {
 			row.Marks |= allocated
 			if row.Size != r.size {
-				a.report(Finding{Problem: SizeMismatch, Blob: name, Kind: "allocations", Key: id, Space: r.space, Bytes: row.Size,
+				a.found(SizeMismatch, Finding{Blob: name, Kind: recordkind.Allocations.Name, Key: id, Space: r.space, Bytes: row.Size,
 					Detail: fmt.Sprintf("stored %d bytes, the allocation says %d", row.Size, r.size)})
 			}
 		}
@@ -283,13 +262,13 @@ func (a *auditor) allocations(ctx context.Context) error {
 			return nil
 		}
 		expires := time.Unix(r.expires, 0).UTC()
-		f := Finding{Info: PendingAllocation, Blob: name, Kind: "allocations", Key: id, Space: r.space, Bytes: r.size,
+		typ, f := PendingAllocation, Finding{Blob: name, Kind: recordkind.Allocations.Name, Key: id, Space: r.space, Bytes: r.size,
 			Detail: fmt.Sprintf("allocated, not yet accepted; expires %s", expires.Format(time.RFC3339))}
 		if !expires.After(a.cfg.Now) {
-			f.Info = ExpiredAllocation
+			typ = ExpiredAllocation
 			f.Detail = fmt.Sprintf("allocated, never accepted; expired %s", expires.Format(time.RFC3339))
 		}
-		a.report(f)
+		a.found(typ, f)
 		return nil
 	})
 }
@@ -303,7 +282,7 @@ const byRan = "by-ran/"
 func (a *auditor) recordErr(kind, id string, err error) (skip bool, stop error) {
 	counter := kind
 	if strings.HasPrefix(id, byRan) {
-		counter = "receipts " + strings.TrimSuffix(byRan, "/")
+		counter = recordkind.Receipts.Name + " " + strings.TrimSuffix(byRan, "/")
 	}
 	switch {
 	case err == nil:
@@ -311,7 +290,7 @@ func (a *auditor) recordErr(kind, id string, err error) (skip bool, stop error) 
 		return false, nil
 	case errors.Is(err, genericstore.ErrCorrupt):
 		a.sum.Records[counter]++
-		a.report(Finding{Problem: UndecodableRecord, Kind: kind, Key: id, Detail: err.Error()})
+		a.found(UndecodableRecord, Finding{Kind: kind, Key: id, Detail: err.Error()})
 		return true, nil
 	case errors.Is(err, objectstore.ErrNotExist):
 		a.cfg.Log.Warn("a record went away while the check ran", "kind", kind, "key", id)
@@ -325,7 +304,7 @@ func (a *auditor) recordErr(kind, id string, err error) (skip bool, stop error) 
 func (a *auditor) undecodable(kind, id string, r recordBlob) bool {
 	if name, _, ok := strings.Cut(id, "/"); ok && !strings.HasPrefix(id, genericstore.AtKey) {
 		if d, err := blobstore.ParseName(name); err == nil && string(d) != string(r.digest) {
-			a.report(Finding{Problem: UndecodableRecord, Kind: kind, Key: id, Space: r.space,
+			a.found(UndecodableRecord, Finding{Kind: kind, Key: id, Space: r.space,
 				Detail: fmt.Sprintf("stored under blob %s but is for blob %s", name, blobstore.Name(r.digest))})
 			return true
 		}
@@ -337,7 +316,7 @@ func (a *auditor) undecodable(kind, id string, r recordBlob) bool {
 func (a *auditor) orphans(ctx context.Context) error {
 	for _, r := range a.table.Rows() {
 		if r.Marks == 0 {
-			a.report(Finding{Problem: OrphanBlob, Blob: blobstore.Name(a.table.Digest(r)), Bytes: r.Size,
+			a.found(OrphanBlob, Finding{Blob: blobstore.Name(a.table.Digest(r)), Bytes: r.Size,
 				Detail: fmt.Sprintf("%d bytes stored with neither an allocation nor an acceptance", r.Size)})
 		}
 	}
@@ -358,7 +337,7 @@ func (a *auditor) receipts(ctx context.Context) error {
 	}
 	err := pool.Each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, _ struct{}, err error) error {
 		stored.add(nil, e.ID) // stored, even when it does not decode
-		_, stop := a.recordErr("receipts", e.ID, err)
+		_, stop := a.recordErr(recordkind.Receipts.Name, e.ID, err)
 		return stop
 	})
 	if err != nil {
@@ -367,11 +346,11 @@ func (a *auditor) receipts(ctx context.Context) error {
 	stored.seal()
 	return pool.Each(ctx, a.cfg.Jobs, s.ListRan(ctx), s.ByRan, func(ran, receipt string, err error) error {
 		key := byRan + ran
-		if skip, stop := a.recordErr("receipts", key, err); skip || stop != nil {
+		if skip, stop := a.recordErr(recordkind.Receipts.Name, key, err); skip || stop != nil {
 			return stop
 		}
 		if !stored.has(nil, receipt) {
-			a.report(Finding{Problem: DanglingIndex, Kind: "receipts", Key: key,
+			a.found(DanglingIndex, Finding{Kind: recordkind.Receipts.Name, Key: key,
 				Detail: fmt.Sprintf("the ran index points to receipt %s, which is not stored", receipt)})
 		}
 		return nil
@@ -383,7 +362,7 @@ func (a *auditor) delegations(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	return a.decodeAll(ctx, "delegations", s.List(ctx, ""), func(ctx context.Context, e genericstore.Entry) (struct{}, error) {
+	return a.decodeAll(ctx, recordkind.Delegations.Name, s.List(ctx, ""), func(ctx context.Context, e genericstore.Entry) (struct{}, error) {
 		_, err := s.Get(ctx, e.ID)
 		return struct{}{}, err
 	})
@@ -394,7 +373,7 @@ func (a *auditor) consolidations(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	return a.decodeAll(ctx, "consolidations", s.List(ctx), func(ctx context.Context, e genericstore.Entry) (struct{}, error) {
+	return a.decodeAll(ctx, recordkind.Consolidations.Name, s.List(ctx), func(ctx context.Context, e genericstore.Entry) (struct{}, error) {
 		_, err := s.Get(ctx, e.ID)
 		return struct{}{}, err
 	})
@@ -443,13 +422,13 @@ func (a *auditor) journal(ctx context.Context) error {
 			egress += e.Bytes()
 		}
 		if err != nil {
-			a.report(Finding{Problem: UndecodableRecord, Kind: "egress", Key: key, Detail: fmt.Sprintf("%s: %v", b.Name, err)})
+			a.found(UndecodableRecord, Finding{Kind: "egress", Key: key, Detail: fmt.Sprintf("%s: %v", b.Name, err)})
 			continue
 		}
 		if receipts == 0 {
 			continue
 		}
-		f := Finding{Info: UnconsolidatedBatch, Kind: "egress", Key: key, Bytes: int64(egress)}
+		f := Finding{Kind: "egress", Key: key, Bytes: int64(egress)}
 		switch {
 		case b.IsWIP():
 			f.Detail = fmt.Sprintf("batch in progress: %d receipts, %d bytes served, not yet sent", receipts, egress)
@@ -458,7 +437,7 @@ func (a *auditor) journal(ctx context.Context) error {
 		default:
 			f.Detail = fmt.Sprintf("%d receipts, %d bytes served; not yet sent for tracking", receipts, egress)
 		}
-		a.report(f)
+		a.found(UnconsolidatedBatch, f)
 	}
 	return nil
 }
@@ -504,7 +483,7 @@ func (a *auditor) verify(ctx context.Context) error {
 			a.sum.Verified++
 		case errors.Is(err, blobstore.ErrDigestMismatch):
 			a.sum.Verified++
-			a.report(Finding{Problem: HashMismatch, Blob: name, Bytes: r.Size, Detail: "the stored bytes do not hash to the blob's multihash"})
+			a.found(HashMismatch, Finding{Blob: name, Bytes: r.Size, Detail: "the stored bytes do not hash to the blob's multihash"})
 		case errors.Is(err, objectstore.ErrNotExist):
 			a.cfg.Log.Warn("a blob went away while the check ran", "blob", name)
 		case ctx.Err() != nil:

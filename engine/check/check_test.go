@@ -27,6 +27,7 @@ import (
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/objectstore/memory"
 	"github.com/storacha/storefs/store/receiptstore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/records"
 	"github.com/storacha/storefs/store/retrievaljournal"
 )
@@ -46,11 +47,11 @@ func newTestNode(t *testing.T) *testNode {
 	n.stores = check.Stores{
 		Blobs: blobstore.New(n.blobObjects, blobstore.S3{}),
 		Stores: records.Stores{
-			Allocations:    allocationstore.NewDatastore(dsadapter.NewMemory()),
-			Acceptances:    acceptancestore.NewDatastore(dsadapter.NewMemory()),
-			Consolidations: consolidationstore.NewDatastore(dsadapter.NewMemory(), nil),
-			Delegations:    delegationstore.NewDatastore(dsadapter.NewMemory()),
-			Receipts:       receiptstore.NewDatastore(n.receiptObjects),
+			Allocations:    allocationstore.New(dsadapter.NewMemory(), recordkind.Datastore),
+			Acceptances:    acceptancestore.New(dsadapter.NewMemory(), recordkind.Datastore),
+			Consolidations: consolidationstore.New(dsadapter.NewMemory(), recordkind.Datastore, nil),
+			Delegations:    delegationstore.New(dsadapter.NewMemory(), recordkind.Datastore),
+			Receipts:       receiptstore.New(n.receiptObjects, recordkind.Datastore),
 		},
 	}
 	set, err := sample.New()
@@ -247,11 +248,11 @@ func (f failing) Get(context.Context, string, ...objectstore.GetOption) (objects
 func TestIncomplete(t *testing.T) {
 	n := newTestNode(t)
 	objs := dsadapter.NewMemory()
-	accs := acceptancestore.NewDatastore(objs)
+	accs := acceptancestore.New(objs, recordkind.Datastore)
 	for _, a := range n.set.Acceptances {
 		must(t, accs.Put(context.Background(), a.ID(), a))
 	}
-	n.stores.Acceptances = acceptancestore.NewDatastore(failing{objs})
+	n.stores.Acceptances = acceptancestore.New(failing{objs}, recordkind.Datastore)
 	_, err := check.Run(context.Background(), n.stores, check.Config{Jobs: 2}, func(check.Finding) {})
 	if !errors.Is(err, check.ErrIncomplete) || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("err %v", err)

@@ -26,6 +26,7 @@ import (
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/records"
 )
 
@@ -282,23 +283,23 @@ func (r *run) kinds() []kind {
 	var out []kind
 	s, d := r.src.Stores, r.dst.Stores
 	if s.Allocations != nil && d.Allocations != nil {
-		k := generic("allocations", s.Allocations, d.Allocations)
+		k := generic(recordkind.Allocations.Name, s.Allocations, d.Allocations)
 		k.blob = digestSpaceBlob
 		out = append(out, k)
 	}
 	if s.Acceptances != nil && d.Acceptances != nil {
-		k := generic("acceptances", s.Acceptances, d.Acceptances)
+		k := generic(recordkind.Acceptances.Name, s.Acceptances, d.Acceptances)
 		k.blob = digestSpaceBlob
 		out = append(out, k)
 	}
 	if s.Delegations != nil && d.Delegations != nil {
-		out = append(out, generic("delegations", s.Delegations, d.Delegations))
+		out = append(out, generic(recordkind.Delegations.Name, s.Delegations, d.Delegations))
 	}
 	if s.Receipts != nil && d.Receipts != nil {
-		out = append(out, generic("receipts", s.Receipts.Store, d.Receipts.Store))
+		out = append(out, generic(recordkind.Receipts.Name, s.Receipts.Store, d.Receipts.Store))
 	}
 	if s.Consolidations != nil && d.Consolidations != nil {
-		k := generic("consolidations", s.Consolidations.Store, d.Consolidations.Store)
+		k := generic(recordkind.Consolidations.Name, s.Consolidations.Store, d.Consolidations.Store)
 		k.list = s.Consolidations.List
 		k.raw = s.Consolidations.Raw // both forms, as one record
 		out = append(out, k)
@@ -321,7 +322,7 @@ func (r *run) hold(ctx context.Context, landed *digestset.Table, kind, id string
 	case !errors.Is(err, objectstore.ErrNotExist):
 		return false, err
 	}
-	if kind == "acceptances" {
+	if kind == recordkind.Acceptances.Name {
 		r.opts.Log.Warn("an acceptance of a blob the source does not store (check: missing-blob): copied as it is", "key", id)
 		r.warnings.Add(1)
 	}

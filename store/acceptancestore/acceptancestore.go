@@ -13,11 +13,12 @@ import (
 	"github.com/ipld/go-ipld-prime/node/basicnode"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/storacha/storefs/store/allocationstore"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/recordfield"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/render"
 	"github.com/storacha/storefs/store/ucan"
 )
@@ -44,14 +45,11 @@ func (a Acceptance) ID() string { return blobstore.Name(a.Digest) + "/" + a.Spac
 // Store is the acceptance store.
 type Store = genericstore.Store[Acceptance]
 
-// NewDatastore is the store over Piri's LevelDB (acceptance/).
-func NewDatastore(objects objectstore.Store) *Store {
-	return genericstore.New("acceptances", objects, Codec{}, genericstore.DigestSpace{})
-}
-
-// NewS3 is the store over Piri's <prefix>acceptances bucket.
-func NewS3(objects objectstore.Store) *Store {
-	return genericstore.New("acceptances", objects, Codec{}, genericstore.DigestSpace{Suffix: ".cbor"})
+// New is the store over objects, Piri's acceptance/ LevelDB or its
+// <prefix>acceptances bucket (keys: recordkind.Acceptances).
+func New(objects objectstore.Store, b recordkind.Backend) *Store {
+	k := recordkind.Acceptances
+	return genericstore.New(k.Name, objects, Codec{}, k.Keys(b))
 }
 
 // Codec is the dag-cbor encoding.
@@ -64,7 +62,7 @@ func (Codec) Encode(a Acceptance) ([]byte, error) {
 	}
 	n, err := qp.BuildMap(basicnode.Prototype.Any, -1, func(ma datamodel.MapAssembler) {
 		qp.MapEntry(ma, "space", qp.Bytes(space))
-		qp.MapEntry(ma, "blob", allocationstore.BlobNode(a.Digest, a.Size))
+		qp.MapEntry(ma, "blob", recordfield.BlobNode(a.Digest, a.Size))
 		if a.PDPAccept != nil {
 			qp.MapEntry(ma, "pdpAccept", qp.Map(1, func(ma datamodel.MapAssembler) {
 				qp.MapEntry(ma, "ucan/await", qp.List(2, func(la datamodel.ListAssembler) {
@@ -88,10 +86,10 @@ func (Codec) Decode(_ string, data []byte) (Acceptance, error) {
 		return Acceptance{}, err
 	}
 	var a Acceptance
-	if a.Space, err = allocationstore.SpaceField(n); err != nil {
+	if a.Space, err = recordfield.Space(n); err != nil {
 		return Acceptance{}, err
 	}
-	if a.Digest, a.Size, err = allocationstore.BlobField(n); err != nil {
+	if a.Digest, a.Size, err = recordfield.Blob(n); err != nil {
 		return Acceptance{}, err
 	}
 	if a.ExecutedAt, err = ipldutil.Int(n, "executedAt"); err != nil {
@@ -136,17 +134,17 @@ type promiseJSON struct {
 }
 
 type acceptanceJSON struct {
-	Space      string                   `json:"space"`
-	Blob       allocationstore.BlobJSON `json:"blob"`
-	ExecutedAt int64                    `json:"executedAt"`
-	Cause      string                   `json:"cause"`
-	PDPAccept  *promiseJSON             `json:"pdpAccept"`
+	Space      string               `json:"space"`
+	Blob       recordfield.BlobJSON `json:"blob"`
+	ExecutedAt int64                `json:"executedAt"`
+	Cause      string               `json:"cause"`
+	PDPAccept  *promiseJSON         `json:"pdpAccept"`
 }
 
 // JSON renders the acceptance as the mount shows it.
 func (a Acceptance) JSON() ([]byte, error) {
 	out := acceptanceJSON{
-		Space: a.Space, Blob: allocationstore.BlobJSON{Digest: blobstore.Name(a.Digest), Size: a.Size},
+		Space: a.Space, Blob: recordfield.BlobJSONOf(a.Digest, a.Size),
 		ExecutedAt: a.ExecutedAt, Cause: a.Cause.String(),
 	}
 	if a.PDPAccept != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/render"
 	"github.com/storacha/storefs/store/ucan"
 )
@@ -56,23 +57,22 @@ const (
 	legacyConsolidate = "consolidate/"
 )
 
-// NewDatastore is the store over Piri's LevelDB (consolidation/): keys
-// "/<batch CID>". journal, when not nil, is the old
+// New is the store over objects, Piri's consolidation/ LevelDB or its
+// <prefix>consolidation bucket (keys: recordkind.Consolidations). In a
+// data dir, journal, when not nil, is the old
 // egress_tracker/journal/consolidation LevelDB, read in the split form
 // (as is any split form left in the current one).
-func NewDatastore(objects, journal objectstore.Store) *Store {
-	s := &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{Others: []string{legacyTrack, legacyConsolidate}}), log: slog.Default()}
+func New(objects objectstore.Store, b recordkind.Backend, journal objectstore.Store) *Store {
+	k := recordkind.Consolidations
+	s := &Store{Store: genericstore.New(k.Name, objects, Codec{}, k.Keys(b)), log: slog.Default()}
+	if b == recordkind.S3 {
+		return s
+	}
 	if journal != nil {
 		s.split = append(s.split, journal)
 	}
 	s.split = append(s.split, objects)
 	return s
-}
-
-// NewS3 is the store over Piri's <prefix>consolidation bucket: keys
-// "<batch CID>.cbor".
-func NewS3(objects objectstore.Store) *Store {
-	return &Store{Store: genericstore.New("consolidations", objects, Codec{}, genericstore.CIDKeys{Suffix: ".cbor"}), log: slog.Default()}
 }
 
 // Get reads a record in either form.

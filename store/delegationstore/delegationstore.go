@@ -8,6 +8,7 @@ import (
 
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/ucan"
 )
 
@@ -17,14 +18,11 @@ type Store = genericstore.Store[*ucan.Delegation]
 // ClaimStore is Piri's name for the same store.
 type ClaimStore = Store
 
-// NewDatastore is the store over Piri's LevelDB (claim/): keys "/<CID>".
-func NewDatastore(objects objectstore.Store) *Store {
-	return genericstore.New("delegations", objects, Codec{}, genericstore.CIDKeys{})
-}
-
-// NewS3 is the store over Piri's <prefix>claims bucket: keys "<CID>".
-func NewS3(objects objectstore.Store) *Store {
-	return genericstore.New("delegations", objects, Codec{}, genericstore.CIDKeys{})
+// New is the store over objects, Piri's claim/ LevelDB or its
+// <prefix>claims bucket (keys: recordkind.Delegations).
+func New(objects objectstore.Store, b recordkind.Backend) *Store {
+	k := recordkind.Delegations
+	return genericstore.New(k.Name, objects, Codec{}, k.Keys(b))
 }
 
 // Codec is the delegation archive.

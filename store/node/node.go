@@ -27,6 +27,7 @@ import (
 	"github.com/storacha/storefs/store/objectstore/memory"
 	"github.com/storacha/storefs/store/objectstore/minio"
 	"github.com/storacha/storefs/store/receiptstore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/records"
 	"github.com/storacha/storefs/store/retrievaljournal"
 )
@@ -123,47 +124,37 @@ type Stores struct {
 	wrap    func(store string, o objectstore.Store) objectstore.Store
 }
 
-// Record stores: Piri's LevelDB directory and bucket suffix of each.
-const (
-	allocations    = "allocation"
-	acceptances    = "acceptance"
-	consolidations = "consolidation"
-	claims         = "claim"
-	receipts       = "receipt"
-)
-
 // Buckets are the S3 bucket suffixes of a node, blobs first.
-var Buckets = []string{"pdp", "allocations", "acceptances", "claims", "receipts", "consolidation"}
+var Buckets = func() []string {
+	out := []string{"pdp"}
+	for _, k := range recordkind.All {
+		if k.Bucket != "" {
+			out = append(out, k.Bucket)
+		}
+	}
+	return out
+}()
 
 // ConsolidationJournal is where Piri v0.0.15–v0.2.2 kept consolidations,
 // in the split form, inside a data_dir.
-var ConsolidationJournal = filepath.Join("egress_tracker", "journal", "consolidation")
+var ConsolidationJournal = recordkind.Consolidations.LegacyDirs[0]
 
 // recordStores fills the typed stores from one objectstore per kind;
 // journal is the old consolidation directory, nil where there is none.
-func (s *Stores) recordStores(open func(dir, bucket string) (objectstore.Store, error), s3 bool, journal objectstore.Store) error {
+func (s *Stores) recordStores(open func(k recordkind.Kind) (objectstore.Store, error), b recordkind.Backend, journal objectstore.Store) error {
 	objs := map[string]objectstore.Store{}
-	for dir, bucket := range map[string]string{allocations: "allocations", acceptances: "acceptances",
-		consolidations: "consolidation", claims: "claims", receipts: "receipts"} {
-		o, err := open(dir, bucket)
+	for _, k := range recordkind.All {
+		o, err := open(k)
 		if err != nil {
 			return err
 		}
-		objs[dir] = s.wrap(dir, o)
+		objs[k.Name] = s.wrap(k.Dir, o)
 	}
-	if s3 {
-		s.Allocations = allocationstore.NewS3(objs[allocations])
-		s.Acceptances = acceptancestore.NewS3(objs[acceptances])
-		s.Consolidations = consolidationstore.NewS3(objs[consolidations])
-		s.Delegations = delegationstore.NewS3(objs[claims])
-		s.Receipts = receiptstore.NewS3(objs[receipts])
-	} else {
-		s.Allocations = allocationstore.NewDatastore(objs[allocations])
-		s.Acceptances = acceptancestore.NewDatastore(objs[acceptances])
-		s.Consolidations = consolidationstore.NewDatastore(objs[consolidations], journal)
-		s.Delegations = delegationstore.NewDatastore(objs[claims])
-		s.Receipts = receiptstore.NewDatastore(objs[receipts])
-	}
+	s.Allocations = allocationstore.New(objs[recordkind.Allocations.Name], b)
+	s.Acceptances = acceptancestore.New(objs[recordkind.Acceptances.Name], b)
+	s.Consolidations = consolidationstore.New(objs[recordkind.Consolidations.Name], b, journal)
+	s.Delegations = delegationstore.New(objs[recordkind.Delegations.Name], b)
+	s.Receipts = receiptstore.New(objs[recordkind.Receipts.Name], b)
 	slices.Sort(s.Absent)
 	return nil
 }
@@ -189,7 +180,7 @@ func Open(ctx context.Context, c Config) (*Stores, error) {
 	s := &Stores{wrap: c.wrap}
 	// Piri's memory mode keeps blobs in a datastore: its keys and layout.
 	s.Blobs = blobstore.New(c.wrap("blobs", memory.New()), blobstore.Datastore{})
-	s.recordStores(func(string, string) (objectstore.Store, error) { return dsadapter.NewMemory(), nil }, false, dsadapter.NewMemory())
+	s.recordStores(func(recordkind.Kind) (objectstore.Store, error) { return dsadapter.NewMemory(), nil }, recordkind.Datastore, dsadapter.NewMemory())
 	return s, nil
 }
 
@@ -232,8 +223,12 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 	if c.BlobsOnly {
 		return s, nil
 	}
-	err = s.recordStores(func(_, bucket string) (objectstore.Store, error) {
-		name := c.S3.BucketPrefix + bucket
+	err = s.recordStores(func(k recordkind.Kind) (objectstore.Store, error) {
+		if k.Bucket == "" { // a kind Piri keeps in the data dir only
+			s.Absent = append(s.Absent, k.Name+" (not kept on S3)")
+			return dsadapter.NewMemory(), nil
+		}
+		name := c.S3.BucketPrefix + k.Bucket
 		b, err := client.Bucket(ctx, name, c.Writable)
 		if errors.Is(err, minio.ErrNoBucket) {
 			s.Absent = append(s.Absent, "bucket "+name)
@@ -243,7 +238,7 @@ func openS3(ctx context.Context, c Config) (*Stores, error) {
 			return nil, fmt.Errorf("open record store: %w", err)
 		}
 		return b, nil
-	}, true, nil)
+	}, recordkind.S3, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -311,8 +306,8 @@ func openDataDir(ctx context.Context, c Config) (*Stores, error) {
 		s.Close()
 		return nil, err
 	}
-	err = s.recordStores(func(dir, _ string) (objectstore.Store, error) {
-		path := filepath.Join(c.DataDir, dir)
+	err = s.recordStores(func(k recordkind.Kind) (objectstore.Store, error) {
+		path := filepath.Join(c.DataDir, k.Dir)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !c.Writable {
 			s.Absent = append(s.Absent, "leveldb "+path)
 			return dsadapter.NewMemory(), nil
@@ -323,7 +318,7 @@ func openDataDir(ctx context.Context, c Config) (*Stores, error) {
 		}
 		s.closers = append(s.closers, db.Close)
 		return db, nil
-	}, false, journal)
+	}, recordkind.Datastore, journal)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/ucan"
 )
 
@@ -32,30 +33,24 @@ type ranIndex struct {
 	decode         func([]byte) (cid.Cid, error)
 }
 
-// NewDatastore is the store over Piri's LevelDB (receipt/): receipts at
-// "/receipts/<CID>", the index at "/ranLinkIndex/<ran CID>" holding the
-// receipt CID's binary form.
-func NewDatastore(objects objectstore.Store) *Store {
-	return &Store{
-		Store:   genericstore.New("receipts", objects, Codec{}, genericstore.CIDKeys{Prefix: "receipts/", Others: []string{"ranLinkIndex/"}}),
-		objects: objects,
-		ran: ranIndex{prefix: "ranLinkIndex/",
-			encode: func(c cid.Cid) []byte { return c.Bytes() },
-			decode: func(b []byte) (cid.Cid, error) { return cid.Cast(b) }},
-	}
-}
-
-// NewS3 is the store over Piri's <prefix>receipts bucket: receipts at
-// "<CID>", the index at "receipts-ran/<ran CID>.ref" holding the receipt
-// CID as a string.
-func NewS3(objects objectstore.Store) *Store {
-	return &Store{
-		Store:   genericstore.New("receipts", objects, Codec{}, genericstore.CIDKeys{Others: []string{"receipts-ran/"}}),
-		objects: objects,
-		ran: ranIndex{prefix: "receipts-ran/", suffix: ".ref",
+// New is the store over objects, Piri's receipt/ LevelDB or its
+// <prefix>receipts bucket (keys: recordkind.Receipts), with the ran
+// index as that backend keeps it: in LevelDB at
+// "/ranLinkIndex/<ran CID>" holding the receipt CID's binary form; on S3
+// at "receipts-ran/<ran CID>.ref" holding it as a string.
+func New(objects objectstore.Store, b recordkind.Backend) *Store {
+	k := recordkind.Receipts
+	s := &Store{Store: genericstore.New(k.Name, objects, Codec{}, k.Keys(b)), objects: objects}
+	if b == recordkind.S3 {
+		s.ran = ranIndex{prefix: "receipts-ran/", suffix: ".ref",
 			encode: func(c cid.Cid) []byte { return []byte(c.String()) },
-			decode: func(b []byte) (cid.Cid, error) { return cid.Decode(strings.TrimSpace(string(b))) }},
+			decode: func(b []byte) (cid.Cid, error) { return cid.Decode(strings.TrimSpace(string(b))) }}
+	} else {
+		s.ran = ranIndex{prefix: "ranLinkIndex/",
+			encode: func(c cid.Cid) []byte { return c.Bytes() },
+			decode: func(b []byte) (cid.Cid, error) { return cid.Cast(b) }}
 	}
+	return s
 }
 
 // Codec is Piri's receiptstore CAR.

@@ -15,6 +15,7 @@ import (
 	"github.com/storacha/storefs/store/delegationstore"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/receiptstore"
+	"github.com/storacha/storefs/store/recordkind"
 )
 
 // Stores are a node's typed record stores. A nil store is left out.
@@ -26,12 +27,12 @@ type Stores struct {
 	Receipts       *receiptstore.Store
 }
 
-// Kind is one kind of record. Ids may hold '/': each is a directory level
-// in the mount (allocations: "<b32>/<space DID>").
+// Kind is one kind of record: its row of recordkind, and how its
+// records are read. Ids may hold '/': each is a directory level in the
+// mount (allocations: "<b32>/<space DID>").
 type Kind struct {
-	Name   string // as the mount's directory and the CLI's KIND
-	RawExt string // the stored-bytes file: "cbor" or "car"
-	List   func(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error]
+	recordkind.Kind
+	List func(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error]
 	// JSON renders a record, and Raw reads its stored bytes; each with the
 	// record's time: its own where it has one (an acceptance's
 	// executedAt), else when the backend stored it, else zero (LevelDB).
@@ -46,13 +47,13 @@ type Kind struct {
 func (s Stores) Kinds() []Kind {
 	var out []Kind
 	if s.Allocations != nil {
-		out = append(out, generic("allocations", "cbor", s.Allocations, nil))
+		out = append(out, generic(recordkind.Allocations, s.Allocations, nil))
 	}
 	if s.Acceptances != nil {
-		out = append(out, generic("acceptances", "cbor", s.Acceptances, acceptedAt))
+		out = append(out, generic(recordkind.Acceptances, s.Acceptances, acceptedAt))
 	}
 	if c := s.Consolidations; c != nil {
-		out = append(out, Kind{Name: "consolidations", RawExt: "cbor",
+		out = append(out, Kind{Kind: recordkind.Consolidations,
 			List: func(ctx context.Context, prefix string) iter.Seq2[genericstore.Entry, error] {
 				return func(yield func(genericstore.Entry, error) bool) {
 					for e, err := range c.List(ctx) {
@@ -77,10 +78,10 @@ func (s Stores) Kinds() []Kind {
 		})
 	}
 	if s.Delegations != nil {
-		out = append(out, generic("delegations", "car", s.Delegations, nil))
+		out = append(out, generic(recordkind.Delegations, s.Delegations, nil))
 	}
 	if s.Receipts != nil {
-		k := generic("receipts", "car", s.Receipts.Store, nil)
+		k := generic(recordkind.Receipts, s.Receipts.Store, nil)
 		k.Ran = s.Receipts
 		out = append(out, k)
 	}
@@ -88,14 +89,14 @@ func (s Stores) Kinds() []Kind {
 }
 
 // Names are the names of every kind.
-var Names = []string{"allocations", "acceptances", "consolidations", "delegations", "receipts"}
+var Names = recordkind.Names()
 
 type jsoner interface{ JSON() ([]byte, error) }
 
 // generic adapts a typed store; timeOf, when set, gives a record's own
 // time (zero: none).
-func generic[T jsoner](name, ext string, s *genericstore.Store[T], timeOf func(T) time.Time) Kind {
-	return Kind{Name: name, RawExt: ext, List: s.List,
+func generic[T jsoner](k recordkind.Kind, s *genericstore.Store[T], timeOf func(T) time.Time) Kind {
+	return Kind{Kind: k, List: s.List,
 		Raw: func(ctx context.Context, id string) ([]byte, time.Time, error) {
 			data, mod, err := s.RawTime(ctx, id)
 			if err != nil || timeOf == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/storacha/storefs/internal/testsupport/pirinode"
 	"github.com/storacha/storefs/internal/testsupport/synthnode"
 	"github.com/storacha/storefs/store/acceptancestore"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/spaceindex"
 )
 
@@ -40,7 +41,7 @@ func BenchmarkSpacesIndex(b *testing.B) {
 	var reads atomic.Int64
 	space := func(i int) string { return spaceDIDs[i%len(spaceDIDs)] }
 	blobs := synthnode.Blobs{N: n}
-	accepts := acceptancestore.NewS3(synthnode.Acceptances{N: n, Space: space, Reads: &reads})
+	accepts := acceptancestore.New(synthnode.Acceptances{N: n, Space: space, Reads: &reads}, recordkind.S3)
 	var kept, peak uint64
 	var took time.Duration
 	for range b.N {

@@ -18,6 +18,7 @@ import (
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/memory"
+	"github.com/storacha/storefs/store/recordkind"
 )
 
 // countingGets counts the records the index reads.
@@ -41,7 +42,7 @@ type spacesNode struct {
 func newSpacesNode(t *testing.T) *spacesNode {
 	t.Helper()
 	n := &spacesNode{blobs: blobstore.New(memory.New(), blobstore.S3{}), objects: &countingGets{Store: memory.New()}}
-	n.accepts = acceptancestore.NewS3(n.objects)
+	n.accepts = acceptancestore.New(n.objects, recordkind.S3)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	n.index = New(ctx, n.accepts, n.blobs, slog.New(slog.DiscardHandler), nil)

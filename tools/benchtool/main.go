@@ -52,6 +52,7 @@ import (
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
+	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/ucan"
 )
 
@@ -316,12 +317,12 @@ func mkflatfs(dir string, n, spaces int) error {
 	var accepts *acceptancestore.Store
 	var dids []string
 	if spaces > 0 {
-		db, err := dsadapter.OpenLevelDB(filepath.Join(dir, "acceptance"), false)
+		db, err := dsadapter.OpenLevelDB(filepath.Join(dir, recordkind.Acceptances.Dir), false)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		accepts = acceptancestore.NewDatastore(db)
+		accepts = acceptancestore.New(db, recordkind.Datastore)
 		for i := range spaces {
 			var seed [ed25519.SeedSize]byte
 			binary.BigEndian.PutUint64(seed[:], uint64(i))

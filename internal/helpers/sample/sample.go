@@ -26,6 +26,7 @@ import (
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/keystore"
 	"github.com/storacha/storefs/store/node"
+	"github.com/storacha/storefs/store/recordfield"
 	"github.com/storacha/storefs/store/retrievaljournal"
 	"github.com/storacha/storefs/store/ucan"
 )
@@ -174,7 +175,7 @@ func (s *Set) addBlob(digest mh.Multihash, size, at int64) error {
 	space, _ := ucan.ParseDID(Space())
 	nb := must(qp.BuildMap(basicnode.Prototype.Any, -1, func(ma datamodel.MapAssembler) {
 		qp.MapEntry(ma, "space", qp.Bytes(space))
-		qp.MapEntry(ma, "blob", allocationstore.BlobNode(digest, size))
+		qp.MapEntry(ma, "blob", recordfield.BlobNode(digest, size))
 	}))
 	alloc, err := s.invocation("blob/allocate", nb, fmt.Sprint("allocate-", at))
 	if err != nil {

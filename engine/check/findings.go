@@ -1,0 +1,101 @@
+package check
+
+// Class says what a finding is: a Problem (what will fail; the check
+// exits 1) or Info (worth knowing, not a fault).
+type Class string
+
+const (
+	Problem Class = "problem"
+	Info    Class = "info"
+)
+
+// Type is one type of finding. A new type of finding is one row of
+// Types (and the constant naming it): the report, the JSON, the --prom
+// file and the docs' table take it from there.
+type Type struct {
+	Name  string
+	Class Class
+	// Names says what a finding of it names.
+	Names string
+	// Meaning is one line: what it means.
+	Meaning string
+	// Fix is what to do about it, printed under a problem's examples;
+	// "" where nothing needs doing.
+	Fix string
+}
+
+// The types' names.
+const (
+	MissingBlob       = "missing-blob"
+	SizeMismatch      = "size-mismatch"
+	HashMismatch      = "hash-mismatch"
+	OrphanBlob        = "orphan-blob"
+	LegacyKey         = "legacy-key"
+	DanglingIndex     = "dangling-index"
+	UndecodableRecord = "undecodable-record"
+
+	PendingAllocation   = "pending-allocation"
+	ExpiredAllocation   = "expired-allocation"
+	BothKeys            = "both-keys"
+	UnconsolidatedBatch = "unconsolidated-batch"
+)
+
+// Types are every type of finding, in the order reports show them.
+var Types = []Type{
+	{MissingBlob, Problem, "an acceptance",
+		"an acceptance whose blob is not stored (Piri will fail PDP challenges on it)",
+		"restore the blob from a backup or another copy of the node (`storefs blob put FILE`); until then every challenge on it fails"},
+	{SizeMismatch, Problem, "an acceptance or allocation, and its blob",
+		"the stored blob's size differs from its acceptance's or allocation's",
+		"`storefs blob verify` says whether the blob hashes to its name: if it does the record is wrong, if not restore the blob from a good copy"},
+	{HashMismatch, Problem, "a stored blob",
+		"with `--verify`: the stored bytes do not hash to the blob's multihash",
+		"the bytes rotted at rest: restore the blob from a good copy (`storefs blob put FILE`); PDP challenges on it fail"},
+	{OrphanBlob, Problem, "a stored blob",
+		"a stored blob with neither an allocation nor an acceptance",
+		"nothing pays for it: once a backup shows its records were not lost, it can be removed"},
+	{LegacyKey, Problem, "a stored blob (S3)",
+		"an S3 blob only under Piri v0.2.3's bare key (v0.2.4 cannot find it)",
+		"write it under its v0.2.4 key: `storefs blob get NAME > F && storefs blob put F`, or `storefs copy` the node, which writes v0.2.4 keys"},
+	{DanglingIndex, Problem, "a ran-index entry",
+		"a ran-index entry whose receipt is missing",
+		"restore the receipt from a backup; the entry alone only makes its lookup fail"},
+	{UndecodableRecord, Problem, "a record, or a retrieval-journal batch",
+		"a record, or a retrieval-journal batch, that does not decode",
+		"Piri cannot read it either: compare its bytes (the mount's raw file) with a backup and restore it"},
+
+	{PendingAllocation, Info, "an allocation",
+		"allocated, not yet accepted, not expired", ""},
+	{ExpiredAllocation, Info, "an allocation",
+		"allocated, never accepted, expired", ""},
+	{BothKeys, Info, "a stored blob (S3)",
+		"an S3 blob under its v0.2.4 and v0.2.3 keys", ""},
+	{UnconsolidatedBatch, Info, "a retrieval-journal batch",
+		"journal batches whose egress is not yet paid for, with the bytes served", ""},
+}
+
+// ProblemNames lists every problem, in the order reports show them.
+var ProblemNames = namesOf(Problem)
+
+// InfoNames lists every kind of information.
+var InfoNames = namesOf(Info)
+
+func namesOf(c Class) []string {
+	var out []string
+	for _, t := range Types {
+		if t.Class == c {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// TypeOf is the type named name; a name not in Types is a bug.
+func TypeOf(name string) Type {
+	for _, t := range Types {
+		if t.Name == name {
+			return t
+		}
+	}
+	panic("check: no finding type " + name)
+}
