@@ -141,8 +141,8 @@ func (r *Root) blobEntry(out *fuse.EntryOut, digest mh.Multihash, meta blobMeta)
 	id, size, mtime := r.nodes.Acquire(digest, meta.size, meta.mtime)
 	out.NodeId, out.Generation = id, 0
 	r.blobAttr(&out.Attr, id, digest, size, mtime)
-	out.SetEntryTimeout(r.cfg.BlobTimeout)
-	out.SetAttrTimeout(r.cfg.BlobTimeout)
+	out.SetEntryTimeout(blobTimeout)
+	out.SetAttrTimeout(blobTimeout)
 }
 
 func (b *blobsFS) Forget(id, nlookup uint64) {
@@ -170,7 +170,7 @@ func (b *blobsFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.
 			return fuse.Status(syscall.ESTALE)
 		}
 		b.r.blobAttr(&out.Attr, in.NodeId, digest, size, mtime)
-		out.SetTimeout(b.r.cfg.BlobTimeout)
+		out.SetTimeout(blobTimeout)
 		return fuse.OK
 	case b.listsBlobs(in.NodeId) && in.Fh() != 0: // fstat of our own handle
 		b.r.dirAttr(&out.Attr)

@@ -43,7 +43,8 @@ type Stores struct {
 }
 
 // Config is everything a mount is made of: what the kernel is told and
-// how the tree answers. Zero values take the defaults noted.
+// how the tree answers. A zero value means what it says; the defaults
+// of the settings are mountopts.Table's (mountopts.Defaults).
 type Config struct {
 	// FsName is the mount's source as /proc/mounts shows it.
 	FsName             string
@@ -67,15 +68,11 @@ type Config struct {
 	// Budget bounds the memory of all read-ahead. Zero fields take
 	// prefetch.Defaults; New refuses a config prefetch.Config.Check does.
 	Prefetch prefetch.Config
-	// BlobTimeout is the entry/attr timeout of blobs (immutable): an hour.
-	BlobTimeout time.Duration
 	// RecordTimeout is the entry timeout of record files and
-	// directories: 10 s.
-	RecordTimeout time.Duration
-	// RecordAttrTimeout is their attribute timeout: RecordTimeout.
-	RecordAttrTimeout time.Duration
-	// NegativeTimeout is how long a missing name is remembered: 1 s.
-	NegativeTimeout time.Duration
+	// directories; RecordAttrTimeout their attribute timeout;
+	// NegativeTimeout how long a missing name is remembered. Zero: the
+	// kernel keeps nothing. (mountopts.Table states their defaults.)
+	RecordTimeout, RecordAttrTimeout, NegativeTimeout time.Duration
 	// OpTimeout bounds the backend work of one FUSE operation (a lookup,
 	// a read, a getxattr), retries included; zero: none beyond the
 	// backend's own per-request bound. Listings, which span many
@@ -90,9 +87,9 @@ type Config struct {
 	Metrics  *metrics.Metrics // nil: none
 }
 
-// NoCache is a timeout of zero: the kernel keeps nothing. (A zero
-// timeout in Config takes the default.)
-const NoCache time.Duration = -1
+// blobTimeout is the entry and attribute timeout of blobs, which never
+// change.
+const blobTimeout = time.Hour
 
 // Root is the filesystem's root directory.
 type Root struct {
@@ -149,23 +146,6 @@ var (
 // New builds the root of the tree. A prefetch config that could not work
 // is an error.
 func New(stores Stores, cfg Config) (*Root, error) {
-	if cfg.BlobTimeout == 0 {
-		cfg.BlobTimeout = time.Hour
-	}
-	if cfg.RecordTimeout == 0 {
-		cfg.RecordTimeout = 10 * time.Second
-	}
-	if cfg.RecordAttrTimeout == 0 {
-		cfg.RecordAttrTimeout = cfg.RecordTimeout
-	}
-	if cfg.NegativeTimeout == 0 {
-		cfg.NegativeTimeout = time.Second
-	}
-	for _, d := range []*time.Duration{&cfg.BlobTimeout, &cfg.RecordTimeout, &cfg.RecordAttrTimeout, &cfg.NegativeTimeout} {
-		if *d == NoCache {
-			*d = 0
-		}
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/storacha/storefs/internal/helpers/sample"
 	"github.com/storacha/storefs/internal/testsupport/fusetest"
 	"github.com/storacha/storefs/internal/testsupport/s3test"
+	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore"
@@ -116,11 +117,27 @@ func mount(t *testing.T, st *node.Stores, cfg fusefs.Config) (string, *counting,
 // newRoot builds a tree or fails the test.
 func newRoot(t *testing.T, stores fusefs.Stores, cfg fusefs.Config) *fusefs.Root {
 	t.Helper()
-	root, err := fusefs.New(stores, cfg)
+	root, err := fusefs.New(stores, withDefaults(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// withDefaults gives a test's config the timeouts storefs mount gives
+// a mount that sets none (mountopts.Defaults).
+func withDefaults(cfg fusefs.Config) fusefs.Config {
+	d := mountopts.Defaults().Mount
+	for _, p := range []struct {
+		got *time.Duration
+		def time.Duration
+	}{
+		{&cfg.RecordTimeout, d.RecordTimeout}, {&cfg.RecordAttrTimeout, d.RecordAttrTimeout}, {&cfg.NegativeTimeout, d.NegativeTimeout}} {
+		if *p.got == 0 {
+			*p.got = p.def
+		}
+	}
+	return cfg
 }
 
 // mountRoot mounts root on a temporary directory until the test ends.

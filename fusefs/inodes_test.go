@@ -52,7 +52,7 @@ func heapInuse() uint64 { return synthnode.HeapInuse() }
 func BenchmarkBlobInodes(b *testing.B) {
 	fusetest.Require(b)
 	const n = 100_000
-	root, err := fusefs.New(fusefs.Stores{Blobs: endless{}}, fusefs.Config{Log: quietLog()})
+	root, err := fusefs.New(fusefs.Stores{Blobs: endless{}}, withDefaults(fusefs.Config{Log: quietLog()}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,10 +30,10 @@ func TestOptions(t *testing.T) {
 		"ro,allow_other,default_permissions,uid=1000,gid=100,debug,verify,timeout=5s,entry_timeout=2,attr_timeout=3,negative_timeout=0.5,rw,nodev,nosuid,noauto,_netdev,x-systemd.automount,fsname=x",
 		"prefetch_budget=64,read_ahead_kb=512,no_passthrough,metrics_addr=127.0.0.1:9100,log_format=json",
 	}})
-	if !s.AllowOther || !s.DefaultPermissions || !s.Debug || !s.Verify || *s.UID != 1000 || *s.GID != 100 ||
-		s.Store.Timeout != 5*time.Second || s.EntryTimeout != 2*time.Second || s.AttrTimeout != 3*time.Second ||
-		s.NegativeTimeout != 500*time.Millisecond || s.PrefetchBudget != 64<<20 || s.ReadAheadKB != 512 ||
-		!s.NoPassthrough || s.MetricsAddr != "127.0.0.1:9100" || s.LogFormat != "json" {
+	if !s.Mount.AllowOther || !s.Mount.DefaultPermissions || !s.Mount.Debug || !s.Mount.Verify || s.Mount.UID != 1000 || s.Mount.GID != 100 ||
+		s.Store.Timeout != 5*time.Second || s.Mount.RecordTimeout != 2*time.Second || s.Mount.RecordAttrTimeout != 3*time.Second ||
+		s.Mount.NegativeTimeout != 500*time.Millisecond || s.Mount.Prefetch.Budget != 64<<20 || s.Mount.ReadAheadKB != 512 ||
+		!s.Mount.NoPassthrough || s.MetricsAddr != "127.0.0.1:9100" || s.LogFormat != "json" {
 		t.Fatalf("resolved %+v", s)
 	}
 	for _, bad := range []string{"bogus", "uid=abc", "uid", "timeout=soon", "allow_other=1", "gid=-1",
@@ -54,15 +54,15 @@ func TestOptions(t *testing.T) {
 // only to settings nobody set.
 func TestDefaultsOnlyWhenAbsent(t *testing.T) {
 	s := resolve(t, mountopts.Input{Scope: mountopts.Mount})
-	if s.PrefetchBudget != 128<<20 || s.ReadAheadKB != 1024 || s.Store.Timeout != 30*time.Second || s.EntryTimeout != 10*time.Second || s.LogFormat != "text" {
+	if s.Mount.Prefetch.Budget != 128<<20 || s.Mount.ReadAheadKB != 1024 || s.Store.Timeout != 30*time.Second || s.Mount.RecordTimeout != 10*time.Second || s.LogFormat != "text" {
 		t.Fatalf("defaults: %+v", s)
 	}
 	if s.From["prefetch-budget"] != mountopts.FromDefault {
 		t.Errorf("prefetch-budget came from %v", s.From["prefetch-budget"])
 	}
 	s = resolve(t, mountopts.Input{Scope: mountopts.Mount, Options: []string{"read_ahead_kb=0,entry_timeout=0"}})
-	if s.ReadAheadKB != 0 || s.EntryTimeout != 0 {
-		t.Fatalf("explicit zeros: read-ahead %d KiB, entry timeout %v", s.ReadAheadKB, s.EntryTimeout)
+	if s.Mount.ReadAheadKB != 0 || s.Mount.RecordTimeout != 0 {
+		t.Fatalf("explicit zeros: read-ahead %d KiB, entry timeout %v", s.Mount.ReadAheadKB, s.Mount.RecordTimeout)
 	}
 }
 
@@ -96,8 +96,8 @@ func TestPrecedence(t *testing.T) {
 		c.drop(&in)
 		full = in
 		s := resolve(t, in)
-		if s.Store.S3 == nil || s.Store.S3.BucketPrefix != c.prefix || s.PrefetchBudget != c.budget || s.From["s3-bucket-prefix"] != c.from {
-			t.Fatalf("want prefix %s and budget %d from %v; got %+v, %d, from %v", c.prefix, c.budget, c.from, s.Store.S3, s.PrefetchBudget, s.From["s3-bucket-prefix"])
+		if s.Store.S3 == nil || s.Store.S3.BucketPrefix != c.prefix || s.Mount.Prefetch.Budget != c.budget || s.From["s3-bucket-prefix"] != c.from {
+			t.Fatalf("want prefix %s and budget %d from %v; got %+v, %d, from %v", c.prefix, c.budget, c.from, s.Store.S3, s.Mount.Prefetch.Budget, s.From["s3-bucket-prefix"])
 		}
 		if s.Store.S3.Endpoint != "10.0.0.1:9000" {
 			t.Errorf("endpoint %q, want the config's", s.Store.S3.Endpoint)

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/store/node"
 )
 
@@ -76,17 +76,14 @@ func ConfigPaths() []string {
 type Settings struct {
 	// Store is the backend: selected, with its settings.
 	Store node.Config
+	// Mount is what the mount is made of, as the table resolved it; the
+	// command adds what is not a setting (its name, logger, metrics,
+	// cache). Its OpTimeout is Store.Timeout: one setting bounds both.
+	Mount fusefs.Config
 
-	AllowOther, DefaultPermissions bool
-	Verify, Debug, NoPassthrough   bool
-	UID, GID                       *uint32
-	EntryTimeout, AttrTimeout      time.Duration
-	NegativeTimeout                time.Duration
-	LogFormat, MetricsAddr         string
-	ReadAheadKB                    int
-	PrefetchBudget                 int64 // bytes
-	CacheDir                       string
-	CacheSize                      int64 // bytes
+	LogFormat, MetricsAddr string
+	CacheDir               string
+	CacheSize              int64 // bytes
 
 	// From says where each setting's value came from, by Name.
 	From map[string]Layer
@@ -95,6 +92,16 @@ type Settings struct {
 	// Warning says what a user should know of the backend chosen for
 	// them (no backend named, none found), "" when nothing.
 	Warning string
+}
+
+// Defaults are the settings of a mount nothing was set for: the table's
+// defaults, an empty memory store.
+func Defaults() Settings {
+	s, err := Resolve(Input{Scope: Mount})
+	if err != nil {
+		panic("mountopts: the table's defaults do not resolve: " + err.Error())
+	}
+	return s
 }
 
 // credentialOpts are what users might write to put credentials in -o;
@@ -109,97 +116,160 @@ func CredentialError(name string) error {
 // values holds one layer's raw values, by Name.
 type values map[string]string
 
-// Resolve applies flag > -o > environment > Piri config > default to in.
-func Resolve(in Input) (Settings, error) {
-	env := in.Env
-	if env == nil {
-		env = func(string) string { return "" }
-	}
-	layers := [unset]values{FromFlag: {}, FromOption: {}, FromEnv: {}, FromPiri: {}, FromDefault: {}}
-	// named are the backend selectors the user named: the setting, and
-	// how it was written (for the message when there are two).
-	type mention struct{ name, as string }
-	var named []mention
+// layers are every layer's values, strongest first.
+type layers [unset]values
 
+// first is the strongest layer's value of a setting.
+func (ls *layers) first(name string) (string, Layer) {
+	for l := FromFlag; l < unset; l++ {
+		if v, ok := ls[l][name]; ok {
+			return v, l
+		}
+	}
+	return "", unset
+}
+
+// Resolve applies flag > -o > environment > Piri config > default to in:
+// it layers what was given, selects the backend (reading a Piri config
+// into its layer), validates every value, then extracts them typed.
+func Resolve(in Input) (Settings, error) {
+	if in.Env == nil {
+		in.Env = func(string) string { return "" }
+	}
+	ls, named, err := layer(in)
+	if err != nil {
+		return Settings{}, err
+	}
+	sel, err := selectBackend(in, &ls, named)
+	if err != nil {
+		return Settings{}, err
+	}
+	if err := validate(in, &ls, sel.s3()); err != nil {
+		return Settings{}, err
+	}
+	return extract(in, &ls, sel)
+}
+
+// mention is a backend selector the user named, and how it was written
+// (for the message when there are two).
+type mention struct {
+	s  Setting
+	as string
+}
+
+// layer gathers each layer's values: flags, -o lists and the SOURCE,
+// the environment, the defaults; and the backend selectors named.
+func layer(in Input) (layers, []mention, error) {
+	ls := layers{FromFlag: {}, FromOption: {}, FromEnv: {}, FromPiri: {}, FromDefault: {}}
+	var named []mention
 	for name, val := range in.Flags {
 		s, ok := lookup(name)
 		if !ok || s.Name != name || !in.takes(s) {
-			return Settings{}, usage("--%s is not a setting of this command", name)
+			return ls, nil, usage("--%s is not a setting of this command", name)
 		}
-		layers[FromFlag][s.Name] = val
+		ls[FromFlag][s.Name] = val
 		if s.Selects && !(s.Kind == Bool && val == "false") {
-			named = append(named, mention{s.Name, "--" + s.Name})
+			named = append(named, mention{s, "--" + s.Name})
 		}
 	}
 	optSelectors := map[string]bool{}
 	for _, list := range in.Options {
 		if in.Scope != Mount {
-			return Settings{}, usage("-o is an option of mount only")
+			return ls, nil, usage("-o is an option of mount only")
 		}
-		if err := parseList(list, layers[FromOption], optSelectors); err != nil {
-			return Settings{}, err
+		if err := parseList(list, ls[FromOption], optSelectors); err != nil {
+			return ls, nil, err
 		}
 	}
 	for name := range optSelectors {
 		s, _ := lookup(name)
-		named = append(named, mention{s.Name, "-o " + s.Opt()})
+		named = append(named, mention{s, "-o " + s.Opt()})
 	}
 	if in.Source != "" {
 		src, err := Source(in.Source)
 		if err != nil {
-			return Settings{}, err
+			return ls, nil, err
 		}
-		selects := ""
+		var selects Setting
 		for name, val := range src { // -o options beside it win
-			if _, set := layers[FromOption][name]; !set {
-				layers[FromOption][name] = val
+			if _, set := ls[FromOption][name]; !set {
+				ls[FromOption][name] = val
 			}
 			if s, _ := lookup(name); s.Selects {
-				selects = name
+				selects = s
 			}
 		}
 		named = append(named, mention{selects, "SOURCE " + in.Source})
 	}
 	for _, s := range Table {
 		if in.takes(s) {
-			if v := env(s.Env()); v != "" {
-				layers[FromEnv][s.Name] = v
+			if v := in.Env(s.Env()); v != "" {
+				ls[FromEnv][s.Name] = v
 			}
 		}
 		if s.Default != "" {
-			layers[FromDefault][s.Name] = s.Default
+			ls[FromDefault][s.Name] = s.Default
 		}
 	}
-
-	// Exactly one backend selector: the command line's (flags, -o,
-	// SOURCE), else the environment's, else memory.
+	// With none on the command line (flags, -o, SOURCE), the
+	// environment's selectors count.
 	if len(named) == 0 {
 		for _, s := range Table {
-			if v, ok := layers[FromEnv][s.Name]; ok && s.Selects {
+			if v, ok := ls[FromEnv][s.Name]; ok && s.Selects {
 				if s.Kind == Bool {
 					if on, _ := parseBool(v); !on {
 						continue
 					}
 				}
-				named = append(named, mention{s.Name, "$" + s.Env()})
+				named = append(named, mention{s, "$" + s.Env()})
 			}
 		}
 	}
+	return ls, named, nil
+}
+
+// selection is the backend chosen.
+type selection struct {
+	kind           backendKind
+	found, warning string
+	// piri is the Piri config read, when the backend is one.
+	piri node.Config
+}
+
+// backendKind is what a selector picks.
+type backendKind int
+
+const (
+	memoryBackend backendKind = iota
+	dataDirBackend
+	s3Backend
+	configBackend
+)
+
+func (s selection) s3() bool {
+	return s.kind == s3Backend || (s.kind == configBackend && s.piri.S3 != nil)
+}
+
+// selectBackend picks exactly one backend: the one named, else (for
+// commands that Discover) the first Piri config where Piri looks, else
+// memory. A Piri config's values become the FromPiri layer.
+func selectBackend(in Input, ls *layers, named []mention) (selection, error) {
 	if len(named) > 1 {
 		var as []string
 		for _, m := range named {
 			as = append(as, m.as)
 		}
 		slices.Sort(as)
-		return Settings{}, usage("name one backend, not %s", strings.Join(as, " and "))
+		return selection{}, usage("name one backend, not %s", strings.Join(as, " and "))
 	}
-	selector := "memory"
-	var found, warning string
+	var sel selection
+	var path string
 	switch {
 	case len(named) == 1:
-		selector = named[0].name
+		sel.kind = named[0].s.backend
+		path, _ = ls.first(named[0].s.Name)
 	case in.Explicit:
-		return Settings{}, usage("name a backend (--data-dir, --s3-endpoint, --config or --memory): this command writes")
+		return selection{}, usage("name a backend (--data-dir, --s3-endpoint, --config or --memory): this command writes")
 	case in.Discover:
 		paths := in.ConfigPaths
 		if paths == nil {
@@ -207,146 +277,134 @@ func Resolve(in Input) (Settings, error) {
 		}
 		for _, p := range paths {
 			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-				found = p
+				sel.found = p
 				break
 			}
 		}
-		if found == "" {
-			warning = fmt.Sprintf("no backend named and no Piri config found (looked in %s): showing an empty memory store", strings.Join(paths, ", "))
+		if sel.found == "" {
+			sel.warning = fmt.Sprintf("no backend named and no Piri config found (looked in %s): showing an empty memory store", strings.Join(paths, ", "))
 			break
 		}
-		selector = "config"
+		sel.kind, path = configBackend, sel.found
 	}
+	if sel.kind != configBackend {
+		return sel, nil
+	}
+	var err error
+	if sel.piri, err = node.LoadPiri(path, in.Env); err != nil {
+		if errors.Is(err, node.ErrBadConfig) {
+			return selection{}, usage("%v", err)
+		}
+		return selection{}, err
+	}
+	for _, s := range Table {
+		if s.piri == nil {
+			continue
+		}
+		if v, ok := s.piri(sel.piri); ok {
+			ls[FromPiri][s.Name] = v
+		}
+	}
+	return sel, nil
+}
 
-	var piri node.Config
-	if selector == "config" {
-		path := found
-		if path == "" {
-			path, _ = first(layers, "config")
+// validate checks every value the command takes, as its kind reads it;
+// an S3 setting written beside another backend is a mistake (in the
+// environment it may be meant for another mount).
+func validate(in Input, ls *layers, s3 bool) error {
+	for _, s := range Table {
+		if !s.s3Only || s3 {
+			continue
 		}
-		var err error
-		if piri, err = node.LoadPiri(path, env); err != nil {
-			if errors.Is(err, node.ErrBadConfig) {
-				return Settings{}, usage("%v", err)
-			}
-			return Settings{}, err
+		_, byFlag := ls[FromFlag][s.Name]
+		_, byOpt := ls[FromOption][s.Name]
+		if byFlag || byOpt {
+			return usage("--%s (-o %s) is an S3 setting: it needs --s3-endpoint, or a --config whose [repo] has s3", s.Name, s.Opt())
 		}
-		p := layers[FromPiri]
-		if piri.DataDir != "" {
-			p["data-dir"] = piri.DataDir
-		}
-		if piri.S3 != nil {
-			p["s3-endpoint"] = piri.S3.Endpoint
-			p["s3-bucket-prefix"] = piri.S3.BucketPrefix
-			p["s3-insecure"] = fmt.Sprint(piri.S3.Insecure)
-		}
-	}
-	s3 := selector == "s3-endpoint" || (selector == "config" && piri.S3 != nil)
-	// S3 settings written beside another backend are a mistake; in the
-	// environment they may be meant for another mount.
-	for _, name := range []string{"s3-bucket-prefix", "s3-insecure", "s3-region", "s3-credentials-file"} {
-		_, byFlag := layers[FromFlag][name]
-		_, byOpt := layers[FromOption][name]
-		if (byFlag || byOpt) && !s3 {
-			return Settings{}, usage("--%s (-o %s) is an S3 setting: it needs --s3-endpoint, or a --config whose [repo] has s3", name, strings.ReplaceAll(name, "-", "_"))
-		}
-	}
-
-	out := Settings{From: map[string]Layer{}, Found: found, Warning: warning}
-	get := func(name string) string {
-		v, l := first(layers, name)
-		if l != unset {
-			out.From[name] = l
-		}
-		return v
 	}
 	for _, s := range Table {
 		if !in.takes(s) {
 			continue
 		}
-		if v, l := first(layers, s.Name); l != unset {
+		if v, l := ls.first(s.Name); l != unset {
 			if err := s.check(v); err != nil {
-				return Settings{}, usage("%s: %v", where(s, l, v), err)
+				return usage("%s: %v", where(s, l, v), err)
 			}
 		}
 	}
-
-	timeout, _ := parseDuration(get("timeout"))
-	out.Store = node.Config{Timeout: timeout}
-	switch {
-	case s3:
-		insecure, _ := parseBool(orFalse(get("s3-insecure")))
-		out.Store.S3 = &node.S3{
-			Endpoint:     get("s3-endpoint"),
-			BucketPrefix: get("s3-bucket-prefix"),
-			Insecure:     insecure,
-			Region:       get("s3-region"),
+	for _, s := range Table {
+		if s.needs == "" || !in.takes(s) {
+			continue
 		}
-		if err := credentialsFor(out.Store.S3, get("s3-credentials-file"), env, piri.S3); err != nil {
+		v, l := ls.first(s.Name)
+		if need, _ := ls.first(s.needs); l != unset && l != FromDefault && need == "" {
+			n, _ := lookup(s.needs)
+			return usage("%s: needs --%s (-o %s=%s)", where(s, l, v), n.Name, n.Opt(), n.ValueName)
+		}
+	}
+	return nil
+}
+
+// target is where extraction puts values: Settings, and the backend's
+// values until they make its node.Config.
+type target struct {
+	out   *Settings
+	store struct {
+		dataDir, config, credentialsFile string
+		s3                               node.S3
+	}
+}
+
+// extract puts each value where its setting says (Setting.to), typed,
+// then makes the backend's config.
+func extract(in Input, ls *layers, sel selection) (Settings, error) {
+	out := Settings{From: map[string]Layer{}, Found: sel.found, Warning: sel.warning}
+	out.Mount.UID, out.Mount.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	t := &target{out: &out}
+	for _, s := range Table {
+		if !in.takes(s) {
+			continue
+		}
+		v, l := ls.first(s.Name)
+		if l == unset {
+			continue
+		}
+		out.From[s.Name] = l
+		if s.to != nil {
+			s.assign(s.to(t), v)
+		}
+	}
+	out.Mount.OpTimeout = out.Store.Timeout
+	store := node.Config{Timeout: out.Store.Timeout}
+	switch {
+	case sel.s3():
+		s3 := t.store.s3
+		if err := credentialsFor(&s3, t.store.credentialsFile, in.Env, sel.piri.S3); err != nil {
 			return Settings{}, err
 		}
-		if selector == "config" {
-			out.Store.DataDir = piri.DataDir // a node in S3 mode keeps local stores there
+		store.S3 = &s3
+		if sel.kind == configBackend {
+			store.DataDir = sel.piri.DataDir // a node in S3 mode keeps local stores there
 		}
-	case selector == "data-dir" || selector == "config":
-		out.Store.DataDir = get("data-dir")
-		if out.Store.DataDir == "" {
+	case sel.kind == dataDirBackend || sel.kind == configBackend:
+		store.DataDir = t.store.dataDir
+		if store.DataDir == "" {
 			return Settings{}, usage("--data-dir: empty directory name")
 		}
-		if b := piri.BlobBucket; b != nil && selector == "config" {
+		if b := sel.piri.BlobBucket; b != nil {
 			bucket := *b
 			if bucket.AccessKeyID == "" {
-				bucket.AccessKeyID, bucket.SecretAccessKey = env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")
+				bucket.AccessKeyID, bucket.SecretAccessKey = in.Env("AWS_ACCESS_KEY_ID"), in.Env("AWS_SECRET_ACCESS_KEY")
 			}
-			out.Store.BlobBucket = &bucket
+			store.BlobBucket = &bucket
 		}
 	}
-	if in.Scope != Mount {
-		return out, nil
-	}
-
-	flag := func(name string) bool { b, _ := parseBool(orFalse(get(name))); return b }
-	dur := func(name string) time.Duration { d, _ := parseDuration(get(name)); return d }
-	size := func(name string) int64 {
-		s, _ := lookup(name)
-		n, _ := ParseSize(get(name), s.Unit)
-		return n
-	}
-	id := func(name string) *uint32 {
-		if v := get(name); v != "" {
-			n, _ := parseID(v)
-			return &n
-		}
-		return nil
-	}
-	out.AllowOther, out.DefaultPermissions = flag("allow-other"), flag("default-permissions")
-	out.Verify, out.Debug, out.NoPassthrough = flag("verify"), flag("debug"), flag("no-passthrough")
-	out.UID, out.GID = id("uid"), id("gid")
-	out.EntryTimeout, out.AttrTimeout, out.NegativeTimeout = dur("entry-timeout"), dur("attr-timeout"), dur("negative-timeout")
-	out.LogFormat, out.MetricsAddr = get("log-format"), get("metrics-addr")
-	out.ReadAheadKB = int(size("read-ahead-kb") >> 10)
-	out.PrefetchBudget = size("prefetch-budget")
-	out.CacheDir, out.CacheSize = get("cache-dir"), size("cache-size")
-	if out.CacheDir == "" && out.From["cache-size"] != FromDefault {
-		s, _ := lookup("cache-size")
-		v, l := first(layers, "cache-size")
-		return Settings{}, usage("%s: a cache size needs --cache-dir (-o cache_dir=DIR)", where(s, l, v))
-	}
+	out.Store = store
 	return out, nil
 }
 
 // takes reports whether the command takes the setting.
 func (in Input) takes(s Setting) bool { return s.Scope == Backend || in.Scope == Mount }
-
-// first is the strongest layer's value of a setting.
-func first(layers [unset]values, name string) (string, Layer) {
-	for l := FromFlag; l < unset; l++ {
-		if v, ok := layers[l][name]; ok {
-			return v, l
-		}
-	}
-	return "", unset
-}
 
 // where says a value as the user wrote it.
 func where(s Setting, l Layer, v string) string {
@@ -359,13 +417,6 @@ func where(s Setting, l Layer, v string) string {
 		return fmt.Sprintf("-o %s=%s", s.Opt(), v)
 	}
 	return fmt.Sprintf("%s %q (%s)", s.Name, v, l)
-}
-
-func orFalse(v string) string {
-	if v == "" {
-		return "false"
-	}
-	return v
 }
 
 // credentialsFor fills the S3 credentials: a credentials file named by a

@@ -13,9 +13,12 @@
 package mountopts
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/storacha/storefs/readstack/prefetch"
+	"github.com/storacha/storefs/store/node"
+	"github.com/storacha/storefs/store/objectstore/minio"
 )
 
 // Scope says which commands take a setting.
@@ -47,6 +50,10 @@ type Setting struct {
 	// Selects: naming this setting picks the backend. Exactly one
 	// selector may be named.
 	Selects bool
+	// backend is what the setting, when it selects, picks.
+	backend backendKind
+	// s3Only: a setting of the S3 backend, refused beside another.
+	s3Only bool
 	// Unit is what a bare number of a Size counts (1<<20: MiB).
 	Unit int64
 	// Min is the smallest value a Size or Duration may take.
@@ -59,6 +66,15 @@ type Setting struct {
 	ValueName string
 	// Choices, when set, are the only values a String may take.
 	Choices []string
+	// to is where the resolved value goes: a *bool, *string,
+	// *time.Duration, *uint32, *int64 (a Size in bytes) or *int (a Size
+	// in Units).
+	to func(*target) any
+	// piri is the value a Piri config gives the setting, if any.
+	piri func(node.Config) (string, bool)
+	// needs names a setting this one means nothing without, when set
+	// other than by default.
+	needs string
 }
 
 // Opt is the setting's -o name.
@@ -67,59 +83,101 @@ func (s Setting) Opt() string { return strings.ReplaceAll(s.Name, "-", "_") }
 // Env is the setting's environment variable.
 func (s Setting) Env() string { return "STOREFS_" + strings.ToUpper(s.Opt()) }
 
-// Table is every setting, backend first.
+// Table is every setting, backend first. A default that belongs to the
+// code that uses it (read-ahead's budget, S3's request bound) is read
+// from there, not stated again.
 var Table = []Setting{
-	{Name: "data-dir", Kind: String, Scope: Backend, Selects: true, ValueName: "DIR",
-		Usage: "a Piri data_dir: flatfs blobs in pdp/datastore, LevelDB records"},
-	{Name: "s3-endpoint", Kind: String, Scope: Backend, Selects: true, ValueName: "HOST:PORT",
-		Usage: "S3 server (a http:// or https:// URL also sets the scheme)"},
-	{Name: "s3-bucket-prefix", Kind: String, Scope: Backend, ValueName: "PREFIX",
-		Usage: "Piri's bucket_prefix: blobs are in the bucket PREFIX + pdp"},
-	{Name: "s3-insecure", Kind: Bool, Scope: Backend,
-		Usage: "plain http for S3"},
-	{Name: "s3-region", Kind: String, Scope: Backend, ValueName: "REGION",
-		Usage: "the S3 region requests are signed for (default: asked of the server)"},
-	{Name: "s3-credentials-file", Kind: String, Scope: Backend, ValueName: "FILE",
-		Usage: "S3 credentials in the AWS shared-credentials format (profile $AWS_PROFILE, else default); else $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else the Piri config's"},
-	{Name: "config", Kind: String, Scope: Backend, Selects: true, ValueName: "FILE",
-		Usage: "a Piri config TOML: its [repo] section picks the backend; other backend settings override it"},
-	{Name: "memory", Kind: Bool, Scope: Backend, Selects: true,
+	{Name: "data-dir", Kind: String, Scope: Backend, Selects: true, backend: dataDirBackend, ValueName: "DIR",
+		Usage: "a Piri data_dir: flatfs blobs in pdp/datastore, LevelDB records",
+		to:    func(t *target) any { return &t.store.dataDir },
+		piri:  func(c node.Config) (string, bool) { return c.DataDir, c.DataDir != "" }},
+	{Name: "s3-endpoint", Kind: String, Scope: Backend, Selects: true, backend: s3Backend, ValueName: "HOST:PORT",
+		Usage: "S3 server (a http:// or https:// URL also sets the scheme)",
+		to:    func(t *target) any { return &t.store.s3.Endpoint },
+		piri:  func(c node.Config) (string, bool) { return piriS3(c, func(s *node.S3) string { return s.Endpoint }) }},
+	{Name: "s3-bucket-prefix", Kind: String, Scope: Backend, s3Only: true, ValueName: "PREFIX",
+		Usage: "Piri's bucket_prefix: blobs are in the bucket PREFIX + pdp",
+		to:    func(t *target) any { return &t.store.s3.BucketPrefix },
+		piri: func(c node.Config) (string, bool) {
+			return piriS3(c, func(s *node.S3) string { return s.BucketPrefix })
+		}},
+	{Name: "s3-insecure", Kind: Bool, Scope: Backend, s3Only: true,
+		Usage: "plain http for S3",
+		to:    func(t *target) any { return &t.store.s3.Insecure },
+		piri: func(c node.Config) (string, bool) {
+			return piriS3(c, func(s *node.S3) string { return strconv.FormatBool(s.Insecure) })
+		}},
+	{Name: "s3-region", Kind: String, Scope: Backend, s3Only: true, ValueName: "REGION",
+		Usage: "the S3 region requests are signed for (default: asked of the server)",
+		to:    func(t *target) any { return &t.store.s3.Region }},
+	{Name: "s3-credentials-file", Kind: String, Scope: Backend, s3Only: true, ValueName: "FILE",
+		Usage: "S3 credentials in the AWS shared-credentials format (profile $AWS_PROFILE, else default); else $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else the Piri config's",
+		to:    func(t *target) any { return &t.store.credentialsFile }},
+	{Name: "config", Kind: String, Scope: Backend, Selects: true, backend: configBackend, ValueName: "FILE",
+		Usage: "a Piri config TOML: its [repo] section picks the backend; other backend settings override it",
+		to:    func(t *target) any { return &t.store.config }},
+	{Name: "memory", Kind: Bool, Scope: Backend, Selects: true, backend: memoryBackend,
 		Usage: "an empty in-memory store (also when no backend is named)"},
-	{Name: "timeout", Kind: Duration, Scope: Backend, Default: "30s", Min: 1, ValueName: "DUR",
-		Usage: "bound on the backend work of one operation (a lookup, a read), retries included"},
+	{Name: "timeout", Kind: Duration, Scope: Backend, Default: minio.DefaultTimeout.String(), Min: 1, ValueName: "DUR",
+		Usage: "bound on the backend work of one operation (a lookup, a read), retries included",
+		to:    func(t *target) any { return &t.out.Store.Timeout }},
 
 	{Name: "allow-other", Kind: Bool, Scope: Mount,
-		Usage: "let other users read the mount"},
+		Usage: "let other users read the mount",
+		to:    func(t *target) any { return &t.out.Mount.AllowOther }},
 	{Name: "default-permissions", Kind: Bool, Scope: Mount,
-		Usage: "let the kernel check file modes"},
+		Usage: "let the kernel check file modes",
+		to:    func(t *target) any { return &t.out.Mount.DefaultPermissions }},
 	{Name: "uid", Kind: ID, Scope: Mount, ValueName: "UID",
-		Usage: "owner of every file (default: the mounting user)"},
+		Usage: "owner of every file (default: the mounting user)",
+		to:    func(t *target) any { return &t.out.Mount.UID }},
 	{Name: "gid", Kind: ID, Scope: Mount, ValueName: "GID",
-		Usage: "group of every file (default: the mounting user's)"},
+		Usage: "group of every file (default: the mounting user's)",
+		to:    func(t *target) any { return &t.out.Mount.GID }},
 	{Name: "verify", Kind: Bool, Scope: Mount,
-		Usage: "check every blob read whole against its multihash; EIO when the bytes do not match"},
+		Usage: "check every blob read whole against its multihash; EIO when the bytes do not match",
+		to:    func(t *target) any { return &t.out.Mount.Verify }},
 	{Name: "debug", Kind: Bool, Scope: Mount,
-		Usage: "log every FUSE request"},
+		Usage: "log every FUSE request",
+		to:    func(t *target) any { return &t.out.Mount.Debug }},
 	{Name: "log-format", Kind: String, Scope: Mount, Default: "text", ValueName: "FORMAT", Choices: []string{"text", "json"},
-		Usage: "log as text or json"},
+		Usage: "log as text or json",
+		to:    func(t *target) any { return &t.out.LogFormat }},
 	{Name: "metrics-addr", Kind: String, Scope: Mount, ValueName: "HOST:PORT",
-		Usage: "serve Prometheus metrics on /metrics, e.g. 127.0.0.1:9464"},
+		Usage: "serve Prometheus metrics on /metrics, e.g. 127.0.0.1:9464",
+		to:    func(t *target) any { return &t.out.MetricsAddr }},
 	{Name: "read-ahead-kb", Kind: Size, Scope: Mount, Unit: 1 << 10, Default: "1024", ValueName: "KIB",
-		Usage: "kernel readahead of the mount (0: the kernel's own)"},
-	{Name: "prefetch-budget", Kind: Size, Scope: Mount, Unit: 1 << 20, Default: "128", Min: prefetch.Defaults.MaxChunk, ValueName: "MIB",
-		Usage: "memory for read-ahead of all open blobs; at least one 4 MiB chunk"},
+		Usage: "kernel readahead of the mount (0: the kernel's own)",
+		to:    func(t *target) any { return &t.out.Mount.ReadAheadKB }},
+	{Name: "prefetch-budget", Kind: Size, Scope: Mount, Unit: 1 << 20, Default: strconv.FormatInt(prefetch.Defaults.Budget>>20, 10), Min: prefetch.Defaults.MaxChunk, ValueName: "MIB",
+		Usage: "memory for read-ahead of all open blobs; at least one 4 MiB chunk",
+		to:    func(t *target) any { return &t.out.Mount.Prefetch.Budget }},
 	{Name: "no-passthrough", Kind: Bool, Scope: Mount,
-		Usage: "serve flatfs blobs through the daemon (pread) instead of FUSE passthrough"},
+		Usage: "serve flatfs blobs through the daemon (pread) instead of FUSE passthrough",
+		to:    func(t *target) any { return &t.out.Mount.NoPassthrough }},
 	{Name: "cache-dir", Kind: String, Scope: Mount, ValueName: "DIR",
-		Usage: "keep blob bytes fetched from S3 in DIR, across mounts (one mount at a time); with --verify also each verified blob's chunk hashes, which check partial reads"},
-	{Name: "cache-size", Kind: Size, Scope: Mount, Unit: 1 << 20, Default: "5G", Min: 1 << 20, ValueName: "SIZE",
-		Usage: "the most disk --cache-dir uses (256M, 2G; a bare number is MiB); least recently used blobs go first"},
+		Usage: "keep blob bytes fetched from S3 in DIR, across mounts (one mount at a time); with --verify also each verified blob's chunk hashes, which check partial reads",
+		to:    func(t *target) any { return &t.out.CacheDir }},
+	{Name: "cache-size", Kind: Size, Scope: Mount, Unit: 1 << 20, Default: "5G", Min: 1 << 20, ValueName: "SIZE", needs: "cache-dir",
+		Usage: "the most disk --cache-dir uses (256M, 2G; a bare number is MiB); least recently used blobs go first",
+		to:    func(t *target) any { return &t.out.CacheSize }},
 	{Name: "entry-timeout", Kind: Duration, Scope: Mount, Default: "10s", ValueName: "DUR",
-		Usage: "how long the kernel keeps a record file's name"},
+		Usage: "how long the kernel keeps a record file's name",
+		to:    func(t *target) any { return &t.out.Mount.RecordTimeout }},
 	{Name: "attr-timeout", Kind: Duration, Scope: Mount, Default: "10s", ValueName: "DUR",
-		Usage: "how long the kernel keeps a record file's attributes"},
+		Usage: "how long the kernel keeps a record file's attributes",
+		to:    func(t *target) any { return &t.out.Mount.RecordAttrTimeout }},
 	{Name: "negative-timeout", Kind: Duration, Scope: Mount, Default: "1s", ValueName: "DUR",
-		Usage: "how long the kernel remembers a missing name"},
+		Usage: "how long the kernel remembers a missing name",
+		to:    func(t *target) any { return &t.out.Mount.NegativeTimeout }},
+}
+
+// piriS3 is a value of a Piri config's [repo.s3], when it has one.
+func piriS3(c node.Config, v func(*node.S3) string) (string, bool) {
+	if c.S3 == nil {
+		return "", false
+	}
+	return v(c.S3), true
 }
 
 // aliases are older -o names, kept working.

@@ -105,3 +105,26 @@ func sizeText(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// assign puts a value check accepted where dst points: a *bool,
+// *string, *time.Duration, *uint32, *int64 (a Size in bytes) or *int (a
+// Size counted in Units).
+func (s Setting) assign(dst any, val string) {
+	switch d := dst.(type) {
+	case *bool:
+		*d, _ = parseBool(val)
+	case *string:
+		*d = val
+	case *time.Duration:
+		*d, _ = parseDuration(val)
+	case *uint32:
+		*d, _ = parseID(val)
+	case *int64:
+		*d, _ = ParseSize(val, s.Unit)
+	case *int:
+		n, _ := ParseSize(val, s.Unit)
+		*d = int(n / s.Unit)
+	default:
+		panic(fmt.Sprintf("mountopts: setting %s has a destination of type %T", s.Name, dst))
+	}
+}

@@ -59,7 +59,7 @@ func runChild(c *cli.Context, job mountJob) error {
 	ready := os.NewFile(3, "ready")
 	if sl, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "storefs"); err == nil {
 		level := slog.LevelInfo
-		if job.settings.Debug {
+		if job.settings.Mount.Debug {
 			level = slog.LevelDebug
 		}
 		job.log = slog.New(slog.NewTextHandler(sl, &slog.HandlerOptions{Level: level}))

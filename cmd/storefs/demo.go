@@ -62,7 +62,7 @@ func demo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	job := mountJob{settings: st, mountpoint: mnt, fsname: dataDir, log: newLogger(c.App.ErrWriter, "text", st.Debug)}
+	job := mountJob{settings: st, mountpoint: mnt, fsname: dataDir, log: newLogger(c.App.ErrWriter, "text", st.Mount.Debug)}
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	mounted := make(chan error, 1)

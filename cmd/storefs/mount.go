@@ -20,7 +20,6 @@ import (
 	"github.com/storacha/storefs/internal/helpers/metrics"
 	"github.com/storacha/storefs/internal/helpers/mountinfo"
 	"github.com/storacha/storefs/mountopts"
-	"github.com/storacha/storefs/readstack/prefetch"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/node"
 )
@@ -80,7 +79,7 @@ func mountAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(c.App.ErrWriter, st.LogFormat, st.Debug)
+	log := newLogger(c.App.ErrWriter, st.LogFormat, st.Mount.Debug)
 	if st.Found != "" {
 		log.Info("no backend named: using the Piri config found", "config", st.Found)
 	}
@@ -162,23 +161,12 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 			job.log.Info("blob cache", "dir", st.CacheDir, "size", st.CacheSize)
 		}
 	}
-	cfg := fusefs.Config{
-		FsName: job.fsname, AllowOther: st.AllowOther, DefaultPermissions: st.DefaultPermissions, Debug: st.Debug,
-		ReadAheadKB: st.ReadAheadKB, Verify: st.Verify, NoPassthrough: st.NoPassthrough,
-		Prefetch:      prefetch.Config{Budget: st.PrefetchBudget},
-		RecordTimeout: noCache(st.EntryTimeout), RecordAttrTimeout: noCache(st.AttrTimeout), NegativeTimeout: noCache(st.NegativeTimeout),
-		OpTimeout: st.Store.Timeout, UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Log: job.log, Metrics: m, Cache: cache,
-	}
+	cfg := st.Mount
+	cfg.FsName, cfg.Log, cfg.Metrics, cfg.Cache = job.fsname, job.log, m, cache
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Read-ahead buffers churn: let the GC work harder rather than
 		// let the heap grow far past the budget.
-		debug.SetMemoryLimit(st.PrefetchBudget + 48<<20)
-	}
-	if st.UID != nil {
-		cfg.UID = *st.UID
-	}
-	if st.GID != nil {
-		cfg.GID = *st.GID
+		debug.SetMemoryLimit(cfg.Prefetch.Budget + 48<<20)
 	}
 	root, err := fusefs.New(fusefs.Stores{Blobs: stores.Blobs, Stores: stores.Stores, Journal: stores.Journal}, cfg)
 	if err != nil {
@@ -189,7 +177,7 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if err != nil {
 		return err
 	}
-	job.log.Info("mounted", "source", job.fsname, "mountpoint", job.mountpoint, "backend", st.Store.Backend(), "verify", st.Verify)
+	job.log.Info("mounted", "source", job.fsname, "mountpoint", job.mountpoint, "backend", st.Store.Backend(), "verify", st.Mount.Verify)
 	ready(nil)
 
 	served := make(chan struct{})
@@ -218,12 +206,6 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 
 // noCache is how a timeout of zero reaches fusefs, where zero means the
 // default.
-func noCache(d time.Duration) time.Duration {
-	if d == 0 {
-		return fusefs.NoCache
-	}
-	return d
-}
 
 // prepareMountpoint checks the mountpoint, and clears a stale mount a
 // killed daemon left (statfs, unlike stat, always asks the daemon, so it

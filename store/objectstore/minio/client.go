@@ -24,6 +24,10 @@ import (
 	"github.com/storacha/storefs/store/objectstore"
 )
 
+// DefaultTimeout is a request's bound when Config names none (and
+// storefs's --timeout default).
+const DefaultTimeout = 30 * time.Second
+
 // Config says how to reach the S3 server. It is Piri's [repo.s3] section.
 type Config struct {
 	Endpoint        string // host:port
@@ -34,7 +38,7 @@ type Config struct {
 	// bucket (GetBucketLocation, once), as minio-go does.
 	Region string
 	// Timeout bounds each request's wait for the server (headers, and any
-	// stall of a body). Default 30s.
+	// stall of a body). Zero: DefaultTimeout.
 	Timeout time.Duration
 	// MaxRetries bounds attempts per request on retryable failures. Default 3.
 	MaxRetries int
@@ -61,7 +65,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, errors.New("s3: no endpoint")
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 3
