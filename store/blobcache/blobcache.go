@@ -620,10 +620,13 @@ func (c *Cache) flush(e *entry) {
 		return
 	}
 	if err := c.writeMap(e, snap); err != nil {
-		c.log.Warn("cache: could not record cached pages; they are fetched again next time", "blob", e.name, "err", err)
 		c.mu.Lock()
-		e.dirty = true
+		gone := e.gone // evicted meanwhile: nothing to record
+		e.dirty = !gone
 		c.mu.Unlock()
+		if !gone {
+			c.log.Warn("cache: could not record cached pages; they are fetched again next time", "blob", e.name, "err", err)
+		}
 	}
 }
 
