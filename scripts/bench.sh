@@ -11,6 +11,10 @@
 # table.
 #   TRIALS=3 LIST_N=1000000 SMALL_N=10000 SHARDED_N=100000 FIRST_N=11 scripts/bench.sh
 #   TESTS="first ls10k" KINDS="direct-get storefs-s3" scripts/bench.sh   (a part)
+#   BASELINE=<commit> TESTS="seq first fio16" KINDS="storefs-flatfs-pread baseline-flatfs-pread storefs-s3 baseline-s3" scripts/bench.sh
+#     this tree against another build of storefs, in one run: a baseline-X
+#     kind mounts as storefs-X does, with the binary built at <commit>;
+#     storefs-flatfs-pread is the data dir served by the daemon (--no-passthrough)
 #   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
 #     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
 #     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio);
@@ -45,6 +49,7 @@ cleanup() {
   for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
   [ -n "$PROXY" ] && kill "$PROXY" 2>/dev/null || true
+  [ -d "$W/base" ] && git worktree remove --force "$W/base" 2>/dev/null || true
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -52,7 +57,12 @@ log() { echo "bench: $*" >&2; }
 
 go build -o "$W/storefs" ./cmd/storefs
 go build -o "$W/bt" ./tools/benchtool
-SF="$W/storefs"; BT="$W/bt"
+SF="$W/storefs"; BT="$W/bt"; SFB=
+if [ -n "${BASELINE:-}" ]; then
+  git worktree add --detach "$W/base" "$BASELINE" >&2
+  (cd "$W/base" && go build -o "$W/storefs-base" ./cmd/storefs)
+  SFB="$W/storefs-base"
+fi
 
 export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret
 PORT=$("$BT" freeport)
@@ -113,11 +123,13 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # mount KIND BUCKET → prints the mountpoint; the daemon's pid in $W/pid
 mount_() {
-  local kind=$1 bucket=$2 mnt; mnt=$(mktemp -d "$W/mnt.XXXX"); MOUNTS+=("$mnt")
+  local kind=$1 bucket=$2 mnt sf=$SF; mnt=$(mktemp -d "$W/mnt.XXXX"); MOUNTS+=("$mnt")
+  case $kind in baseline-*) sf=$SFB; kind=storefs-${kind#baseline-} ;; esac
   case $kind in
-    storefs-s3) "$SF" mount "${S3FLAGS[@]}" --s3-bucket-prefix "${bucket%pdp}" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
-    storefs-cache) "$SF" mount "${S3FLAGS[@]}" --s3-bucket-prefix "${bucket%pdp}" --cache-dir "$W/cache" --cache-size 2G "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
-    storefs-flatfs) "$SF" mount --data-dir "$bucket" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
+    storefs-flatfs-pread) "$sf" mount --data-dir "$bucket" --no-passthrough "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
+    storefs-s3) "$sf" mount "${S3FLAGS[@]}" --s3-bucket-prefix "${bucket%pdp}" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
+    storefs-cache) "$sf" mount "${S3FLAGS[@]}" --s3-bucket-prefix "${bucket%pdp}" --cache-dir "$W/cache" --cache-size 2G "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
+    storefs-flatfs) "$sf" mount --data-dir "$bucket" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid" ;;
     rclone-off|rclone-full)
       local mode=${kind#rclone-}
       env -u AWS_CA_BUNDLE RCLONE_CONFIG=/dev/null RCLONE_CONFIG_LAB_TYPE=s3 RCLONE_CONFIG_LAB_PROVIDER=Other \
@@ -190,7 +202,7 @@ warm() {
 # key NAME → the blob's key in the bucket and in flatfs
 key() { echo "${1: -3:2}/$1.data"; }
 # path KIND MNT [NAME] → a blob's path in that mount (the big one by default)
-path() { local n=${3:-$NAME}; case $1 in storefs-*) echo "$2/blobs/$n" ;; *) echo "$2/$(key "$n")" ;; esac; }
+path() { local n=${3:-$NAME}; case $1 in storefs-*|baseline-*) echo "$2/blobs/$n" ;; *) echo "$2/$(key "$n")" ;; esac; }
 # firsts KIND MNT → the paths of the small blobs in that mount
 firsts() { for n in "${FIRSTS[@]}"; do path "$1" "$2" "$n"; done; }
 
@@ -217,17 +229,20 @@ trial() {
         rand) before=$(lo_bytes); t=$("$BT" s3 randread bench-pdp "$SHARD/$NAME.data" 200); echo "$(( ($(lo_bytes)-before)/1048576 ))" >"$W/side"; echo "$t" ;;
         ls10k) "$BT" s3 list flat-pdp | cut -d' ' -f1 ;; ls100k|ll100k) "$BT" s3 list shard-pdp | cut -d' ' -f1 ;; *) echo - ;; esac; return ;;
   esac
-  local bucket=bench-pdp
+  # k: the kind as the rules below know it (a baseline or the pread
+  # path of flatfs behaves as its storefs kind does)
+  local bucket=bench-pdp k=${kind#baseline-}
+  k=${k%-pread}; [[ $kind == baseline-* ]] && k=storefs-$k
   [ "$test" = ls10k ] && bucket=flat-pdp
   [[ $test == l?100k ]] && bucket=shard-pdp
-  [ "$kind" = storefs-flatfs ] && bucket="$W/piri"
-  [ "$kind" = storefs-flatfs ] && [[ $test == ls1m || $test == walk1m || $test == spaces1m ]] && bucket="$W/piri1m"
-  case $kind:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16|storefs-s3:walk1m|rclone*:walk1m|s3fs:walk1m|storefs-flatfs:l?100k) echo -; return ;; esac
-  case $kind:$test in storefs-flatfs:spaces1m) ;; *:spaces1m) echo -; return ;; esac
+  [ "$k" = storefs-flatfs ] && bucket="$W/piri"
+  [ "$k" = storefs-flatfs ] && [[ $test == ls1m || $test == walk1m || $test == spaces1m ]] && bucket="$W/piri1m"
+  case $k:$test in storefs-flatfs:ls10k|storefs-s3:ls1m|rclone*:ls1m|s3fs:ls1m|storefs-flatfs:fio16|storefs-s3:walk1m|rclone*:walk1m|s3fs:walk1m|storefs-flatfs:l?100k) echo -; return ;; esac
+  case $k:$test in storefs-flatfs:spaces1m) ;; *:spaces1m) echo -; return ;; esac
   # rclone lists 10k keys in 9-13 s here (2 min through the remote
   # profile): 100k would take most of the bench
-  case $kind:$test in rclone*:l?100k) echo -; return ;; esac
-  case $kind:$test in storefs-cache:seq|storefs-cache:fio16) warm "$kind" "$test" "$bucket" ;; storefs-cache:*) echo -; return ;; esac
+  case $k:$test in rclone*:l?100k) echo -; return ;; esac
+  case $k:$test in storefs-cache:seq|storefs-cache:fio16) warm "$kind" "$test" "$bucket" ;; storefs-cache:*) echo -; return ;; esac
   mnt=$(mount_ "$kind" "$bucket"); p=$(path "$kind" "$mnt")
   fresh "$test"
   # one request through the mount first: dropping caches evicted the
@@ -235,13 +250,13 @@ trial() {
   case $test in ls*|ll*|walk*|spaces*) ls "$mnt" >/dev/null ;; *) "$BT" first "$(path "$kind" "$mnt" "$WARM")" >/dev/null ;; esac
   before=$(lo_bytes); cpu0=$(cpu "$(cat "$W/pid")")
   case $test in
-    seq) case $kind in storefs-flatfs|storefs-cache) t=$(median5 "$BT" seq "$p") ;; *) t=$("$BT" seq "$p") ;; esac ;;
+    seq) case $k in storefs-flatfs|storefs-cache) t=$(median5 "$BT" seq "$p") ;; *) t=$("$BT" seq "$p") ;; esac ;;
     first) t=$("$BT" first $(firsts "$kind" "$mnt")) ;;
-    fio16) if [ "$kind" = storefs-cache ]; then t=$(fio16 "$p" "$WARM_IOS"); else t=$(fio16 "$p"); fi ;;
+    fio16) if [ "$k" = storefs-cache ]; then t=$(fio16 "$p" "$WARM_IOS"); else t=$(fio16 "$p"); fi ;;
     rand) t=$("$BT" randread "$p" 200) ;; par) t=$("$BT" parallel "$p" 8) ;;
-    ls10k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" -l | cut -d' ' -f1) ;;
+    ls10k) t=$("$BT" list "$mnt/$( [[ $k == storefs-* ]] && echo blobs )" -l | cut -d' ' -f1) ;;
     ls1m) t=$("$BT" list "$mnt/blobs" | cut -d' ' -f1) ;;
-    ls100k|ll100k) t=$("$BT" list "$mnt/$( [[ $kind == storefs-* ]] && echo blobs )" $( [ "$test" = ll100k ] && echo -l ) | cut -d' ' -f1) ;;
+    ls100k|ll100k) t=$("$BT" list "$mnt/$( [[ $k == storefs-* ]] && echo blobs )" $( [ "$test" = ll100k ] && echo -l ) | cut -d' ' -f1) ;;
     walk1m) walk "$mnt/blobs" >"$W/walk"; t=$(cut -d' ' -f1 "$W/walk") ;;
     spaces1m) walk "$mnt/spaces" >"$W/walk"; t=$(cut -d' ' -f1 "$W/walk") ;;
   esac
@@ -258,6 +273,10 @@ if [ "$PROFILE" = remote ]; then
   DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16"
 fi
 read -r -a KINDS <<<"${KINDS:-${ALL_KINDS[*]}}"
+# kinds asked for beyond the profile's (a baseline, the pread path) get
+# columns of their own
+for kind in "${KINDS[@]}"; do [[ " ${ALL_KINDS[*]} " == *" $kind "* ]] || ALL_KINDS+=("$kind"); done
+for kind in "${KINDS[@]}"; do [[ $kind != baseline-* || -n $SFB ]] || { log "$kind needs BASELINE=<commit>"; exit 2; }; done
 read -r -a TESTS <<<"${TESTS:-$DEFAULT_TESTS}"
 for test in "${TESTS[@]}"; do
   [ "$test" = copy ] && continue # a table of its own, below
@@ -302,7 +321,8 @@ declare -A LABEL=([seq]="sequential read, 1 GiB" [first]="open + first 4 KiB" [r
   [spaces1m]="walk of /spaces, $LIST_N blobs in 100 spaces (flatfs; direct: the data dir): find -type f \\| xargs stat, then du -s" [ls100k]="ls, $SHARDED_N sharded keys (S3; direct parallel: 16 prefixes at a time)"
   [ll100k]="ls -l, $SHARDED_N sharded keys (S3)")
 declare -A HEAD=([direct-file]="direct file" [direct-get]="direct GET" [direct-streams]="direct, parallel (seq: 8 ranged 8 MiB streams)"
-  [storefs-flatfs]="storefs flatfs" [storefs-s3]="storefs S3" [storefs-cache]="storefs S3, cache" [rclone-off]="rclone (vfs off)" [rclone-full]="rclone (vfs full)" [s3fs]="s3fs")
+  [storefs-flatfs]="storefs flatfs" [storefs-flatfs-pread]="storefs flatfs, --no-passthrough" [storefs-s3]="storefs S3"
+  [baseline-flatfs-pread]="baseline ${BASELINE:-} flatfs, --no-passthrough" [baseline-s3]="baseline ${BASELINE:-} S3" [baseline-flatfs]="baseline ${BASELINE:-} flatfs" [storefs-cache]="storefs S3, cache" [rclone-off]="rclone (vfs off)" [rclone-full]="rclone (vfs full)" [s3fs]="s3fs")
 echo
 header="| measure ($PROFILE) |"; rule="|---|"
 for kind in "${ALL_KINDS[@]}"; do header="$header ${HEAD[$kind]} |"; rule="$rule---|"; done

@@ -3,11 +3,11 @@ package check_test
 import (
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/storacha/storefs/engine/check"
+	"github.com/storacha/storefs/internal/testsupport/docblock"
 )
 
 var update = flag.Bool("update", false, "rewrite the findings tables of the docs from check.Types")
@@ -16,28 +16,8 @@ const begin, end = "<!-- findings: made from check.Types; go test ./engine/check
 
 // The README and docs/operations.md list exactly the types of finding.
 func TestDocsListTheFindings(t *testing.T) {
-	for doc, want := range map[string]string{"../../README.md": meanings(), "../../docs/operations.md": fixes()} {
-		b, err := os.ReadFile(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := string(b)
-		i, j := strings.Index(text, begin), strings.Index(text, end)
-		if i < 0 || j < i {
-			t.Errorf("%s has no findings table (between %q and %q)", doc, strings.TrimSpace(begin), end)
-			continue
-		}
-		if text[i+len(begin):j] == want {
-			continue
-		}
-		if *update {
-			if err := os.WriteFile(doc, []byte(text[:i+len(begin)]+want+text[j:]), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		t.Errorf("%s lists other findings than check.Types (go test ./engine/check -update rewrites it); want:\n%s", doc, want)
-	}
+	docblock.Check(t, "../../README.md", begin, end, meanings(), "go test ./engine/check -update rewrites it", *update)
+	docblock.Check(t, "../../docs/operations.md", begin, end, fixes(), "go test ./engine/check -update rewrites it", *update)
 }
 
 func meanings() string {
