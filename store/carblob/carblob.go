@@ -67,7 +67,9 @@ var ErrShort = errors.New("head too short")
 // ShortError asks for more of a blob's first bytes.
 type ShortError struct{ Need int64 }
 
-func (e *ShortError) Error() string { return fmt.Sprintf("%v: need the first %d bytes", ErrShort, e.Need) }
+func (e *ShortError) Error() string {
+	return fmt.Sprintf("%v: need the first %d bytes", ErrShort, e.Need)
+}
 func (e *ShortError) Is(target error) bool { return target == ErrShort }
 
 // Classify says what a blob of size bytes is from its first bytes (head,
