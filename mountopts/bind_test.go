@@ -73,3 +73,22 @@ func TestNeeds(t *testing.T) {
 		t.Errorf("cache_size with cache_dir: %+v, %v", s, err)
 	}
 }
+
+// The catalogue's place follows the user's cache directory, else the
+// system's, unless set.
+func TestCatalogDir(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_CACHE_HOME": "/x", "HOME": "/h"}, "/x/storefs/catalog"},
+		{map[string]string{"HOME": "/h"}, "/h/.cache/storefs/catalog"},
+		{nil, "/var/cache/storefs/catalog"},
+		{map[string]string{"HOME": "/h", "STOREFS_CATALOG_DIR": "/set"}, "/set"},
+	} {
+		s, err := Resolve(Input{Env: func(k string) string { return c.env[k] }})
+		if err != nil || s.CatalogDir != c.want {
+			t.Errorf("env %v: %q, %v; want %q", c.env, s.CatalogDir, err, c.want)
+		}
+	}
+}

@@ -84,6 +84,9 @@ type Settings struct {
 	LogFormat, MetricsAddr string
 	CacheDir               string
 	CacheSize              int64 // bytes
+	// CatalogDir holds the catalogues of what each blob is, one per
+	// store (Store.Key).
+	CatalogDir string
 
 	// From says where each setting's value came from, by Name.
 	From map[string]Layer
@@ -207,8 +210,11 @@ func layer(in Input) (layers, []mention, error) {
 				ls[FromEnv][s.Name] = v
 			}
 		}
-		if s.Default != "" {
+		switch {
+		case s.Default != "":
 			ls[FromDefault][s.Name] = s.Default
+		case s.dflt != nil:
+			ls[FromDefault][s.Name] = s.dflt(in.Env)
 		}
 	}
 	// With none on the command line (flags, -o, SOURCE), the

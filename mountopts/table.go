@@ -13,6 +13,7 @@
 package mountopts
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -75,6 +76,9 @@ type Setting struct {
 	// needs names a setting this one means nothing without, when set
 	// other than by default.
 	needs string
+	// dflt, when set, is the default where it depends on the
+	// environment (Default is then ""; Usage says the rule).
+	dflt func(env func(string) string) string
 }
 
 // Opt is the setting's -o name.
@@ -118,6 +122,9 @@ var Table = []Setting{
 		to:    func(t *target) any { return &t.store.config }},
 	{Name: "memory", Kind: Bool, Scope: Backend, Selects: true, backend: memoryBackend,
 		Usage: "an empty in-memory store (also when no backend is named)"},
+	{Name: "catalog-dir", Kind: String, Scope: Backend, ValueName: "DIR",
+		Usage: "where the catalogue of what each blob is lives, one per store (default $XDG_CACHE_HOME/storefs/catalog, else ~/.cache/storefs/catalog, else /var/cache/storefs/catalog)",
+		to:    func(t *target) any { return &t.out.CatalogDir }, dflt: catalogDir},
 	{Name: "timeout", Kind: Duration, Scope: Backend, Default: minio.DefaultTimeout.String(), Min: 1, ValueName: "DUR",
 		Usage: "bound on the backend work of one operation (a lookup, a read), retries included",
 		to:    func(t *target) any { return &t.out.Store.Timeout }},
@@ -205,4 +212,16 @@ func Of(scope Scope) []Setting {
 		}
 	}
 	return out
+}
+
+// catalogDir is the catalogue's default place: the user's cache
+// directory (XDG), else the system's.
+func catalogDir(env func(string) string) string {
+	if d := env("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "storefs", "catalog")
+	}
+	if h := env("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "storefs", "catalog")
+	}
+	return filepath.Join("/var/cache", "storefs", "catalog")
 }

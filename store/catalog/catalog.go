@@ -10,6 +10,7 @@ package catalog
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -78,9 +79,11 @@ type Catalog struct {
 	dir  string
 }
 
-// Path is where the catalogue of the store named key lives under dir.
+// Path is where the catalogue of the store named key lives under dir:
+// the key made a file name, and a hash of it (two keys never share one).
 func Path(dir, key string) string {
-	return filepath.Join(dir, safeName(key)+".db")
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(dir, fmt.Sprintf("%s-%x.db", safeName(key), sum[:4]))
 }
 
 // safeName makes a store's key (its backend and place) a file name.

@@ -103,6 +103,24 @@ func (c Config) String() string {
 	return "memory"
 }
 
+// Key names the store for what is kept about it elsewhere (its
+// catalogue): its backend and place, never a secret.
+func (c Config) Key() string {
+	switch c.Backend() {
+	case "s3":
+		return "s3-" + c.S3.Endpoint + "-" + c.S3.BucketPrefix
+	case "datadir":
+		if b := c.BlobBucket; b != nil {
+			return "bucket-" + b.Endpoint + "-" + b.Bucket
+		}
+		if abs, err := filepath.Abs(c.DataDir); err == nil {
+			return "datadir-" + abs
+		}
+		return "datadir-" + c.DataDir
+	}
+	return "memory"
+}
+
 // BlobDir is where a data_dir keeps its blobs (flatfs).
 func BlobDir(dataDir string) string { return filepath.Join(dataDir, "pdp", "datastore") }
 

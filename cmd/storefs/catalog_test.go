@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/storacha/storefs/internal/testsupport/uploads"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/node"
+)
+
+// uploadDataDir stores an upload packed as the JS client packs it in a
+// fresh data dir.
+func uploadDataDir(t *testing.T) (string, *uploads.DAG, *uploads.Upload) {
+	t.Helper()
+	big := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{3}).Read(big)
+	d, err := uploads.Import([]uploads.Entry{{Path: "a.bin", Data: big}, {Path: "b.txt", Data: []byte("bee")}}, uploads.Options{Chunk: 64 << 10, MaxLinks: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := uploads.JS(300 << 10).Pack(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := node.Open(context.Background(), node.Config{DataDir: dir, Writable: true, BlobsOnly: true})
+	must(t, err)
+	defer st.Close()
+	for _, b := range append(append([]uploads.Blob{}, u.Shards...), u.Indexes...) {
+		must(t, st.Blobs.Put(context.Background(), b.Digest, int64(len(b.Data)), bytes.NewReader(b.Data)))
+	}
+	return dir, d, u
+}
+
+// storefs catalog reads every blob once and says what it found; a second
+// run reads none; storefs find locates every block (by CID and by
+// multihash) and exits 1 naming one it cannot.
+func TestCatalogAndFind(t *testing.T) {
+	dir, d, u := uploadDataDir(t)
+	backend := []string{"--data-dir", dir, "--catalog-dir", t.TempDir()}
+	out, stderr, code := storefs(t, append([]string{"catalog", "--json"}, backend...)...)
+	if code != 0 {
+		t.Fatalf("catalog: exit %d: %s", code, stderr)
+	}
+	var sum map[string]any
+	must(t, json.Unmarshal([]byte(out), &sum))
+	blobs := float64(len(u.Shards) + len(u.Indexes))
+	if sum["read"] != blobs || sum["indexes"] != float64(len(u.Indexes)) || sum["shards"] != float64(len(u.Shards)) || sum["disk_bytes"].(float64) <= 0 {
+		t.Fatalf("first catalogue: %s", out)
+	}
+	out, _, code = storefs(t, append([]string{"catalog"}, backend...)...)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("%d blobs listed, 0 read", int(blobs))) {
+		t.Fatalf("second run, exit %d:\n%s", code, out)
+	}
+
+	var args []string
+	want := map[string]uploads.Slice{}
+	for _, b := range d.Blocks {
+		args = append(args, b.CID.String())
+		want[b.CID.String()] = u.Slices[string(b.CID.Hash())]
+	}
+	args = append(args, blobstore.Name(d.Blocks[0].CID.Hash())) // a multihash, as blobs are named
+	out, stderr, code = storefs(t, append(append([]string{"find", "--json"}, backend...), args...)...)
+	if code != 0 {
+		t.Fatalf("find: exit %d: %s", code, stderr)
+	}
+	got := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var f foundJSON
+		must(t, json.Unmarshal([]byte(line), &f))
+		w, ok := want[f.Query]
+		if ok && f.Blob == blobstore.Name(w.Shard) && f.Offset == w.Offset && f.Length == w.Length && f.Here && f.Index != "" {
+			got[f.Query] = true
+		}
+	}
+	for q := range want {
+		if !got[q] {
+			t.Fatalf("find %s: not located where the upload put it\n%s", q, out)
+		}
+	}
+
+	unknown, _ := mh.Sum([]byte("nowhere"), mh.SHA2_256, -1)
+	uc := cid.NewCidV1(cid.Raw, unknown).String()
+	_, stderr, code = storefs(t, append(append([]string{"find"}, backend...), args[0], uc)...)
+	if code != 1 || !strings.Contains(stderr, uc) {
+		t.Fatalf("find of an unknown CID: exit %d, %s", code, stderr)
+	}
+	if _, _, code := storefs(t, append(append([]string{"find"}, backend...), "not-a-cid")...); code != 2 {
+		t.Fatalf("find of nonsense: exit %d, want 2", code)
+	}
+}
