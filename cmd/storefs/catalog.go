@@ -127,8 +127,8 @@ func runCatalog(c *cli.Context) error {
 
 func findCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "find",
-		Usage:     "where blocks lie on this node: the blob, offset and length of each CID or multihash",
+		Name:  "find",
+		Usage: "where blocks lie on this node: the blob, offset and length of each CID or multihash",
 		UsageText: `storefs find [backend] [--json] CID|MULTIHASH...
 
 For each, every place its block lies: the blob, the offset and length of
