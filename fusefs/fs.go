@@ -11,6 +11,9 @@
 //	/receipts/by-ran/<ran CID>            symlink to ../<CID>.json
 //	/spaces/<space DID>/<b32>             each blob the space accepted: the /blobs inode
 //	/egress/<batch CID>.car               retrieval-journal batches, and .json; wip.car, wip.json
+//	/cars/<b32>/roots                     each CAR blob the catalogue knows: its roots,
+//	/cars/<b32>/blocks/<CID>              its blocks (checked against their CIDs),
+//	/cars/<b32>/index.json, shards/<b32>  and for an index, the index and links to its shards
 package fusefs
 
 import (
@@ -29,6 +32,7 @@ import (
 	"github.com/storacha/storefs/readstack/prefetch"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/records"
 	"github.com/storacha/storefs/store/retrievaljournal"
 	"github.com/storacha/storefs/store/spaceindex"
@@ -81,7 +85,10 @@ type Config struct {
 	// Cache keeps blob bytes fetched from a remote store on local disk,
 	// and outboards of blobs verified whole; nil: none. Unused for a
 	// store of local files.
-	Cache    *blobcache.Cache
+	Cache *blobcache.Cache
+	// Catalog is the store's catalogue of what each blob is, shown as
+	// /cars; nil: no /cars.
+	Catalog  *catalog.Catalog
 	UID, GID uint32
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics // nil: none
@@ -191,6 +198,9 @@ func (r *Root) OnAdd(ctx context.Context) {
 	}
 	if r.stores.Journal != nil {
 		dirs["egress"] = &egressDir{dir: dir{r}, j: r.stores.Journal}
+	}
+	if r.cfg.Catalog != nil {
+		dirs["cars"] = &carsDir{dir: dir{r}, cat: r.cfg.Catalog}
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)

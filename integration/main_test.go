@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "storefs")
+	// Catalogues go in the run's temp dir, not the user's cache.
+	os.Setenv("STOREFS_CATALOG_DIR", filepath.Join(dir, "catalog"))
 	build := exec.Command("go", "build", "-o", bin, "../cmd/storefs")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

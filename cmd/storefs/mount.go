@@ -21,6 +21,7 @@ import (
 	"github.com/storacha/storefs/internal/helpers/mountinfo"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobcache"
+	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/node"
 )
 
@@ -163,6 +164,10 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	}
 	cfg := st.Mount
 	cfg.FsName, cfg.Log, cfg.Metrics, cfg.Cache = job.fsname, job.log, m, cache
+	if cat, stop := openMountCatalog(ctx, st, stores, m, job.log); cat != nil {
+		defer stop()
+		cfg.Catalog = cat
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Read-ahead buffers churn: let the GC work harder rather than
 		// let the heap grow far past the budget.
@@ -282,4 +287,39 @@ func unmountPath(dir string, lazy bool) error {
 		return nil
 	}
 	return fmt.Errorf("unmount %s: %w", dir, err)
+}
+
+// openMountCatalog opens the store's catalogue and refreshes it in the
+// background while the mount serves what it has (/cars), with progress
+// in /metrics. Another process refreshing it is left to: the mount reads
+// what it writes. stop ends the refresh and closes the catalogue.
+func openMountCatalog(ctx context.Context, st mountopts.Settings, stores *node.Stores, m *metrics.Metrics, log *slog.Logger) (*catalog.Catalog, func()) {
+	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
+	if err != nil {
+		log.Warn("no catalogue: /cars is not shown", "err", err)
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		sum, err := cat.Refresh(ctx, stores.Blobs, catalog.Options{Log: log,
+			Progress: func(s catalog.Stats) { m.CatalogProgress(s.Listed, s.Read, false) }})
+		switch {
+		case errors.Is(err, catalog.ErrBusy):
+			log.Info("the catalogue is being refreshed by another process; /cars shows what it has", "err", err)
+		case err != nil && ctx.Err() == nil:
+			log.Warn("catalogue refresh failed; /cars shows what it has", "err", err)
+		case err == nil:
+			m.CatalogProgress(sum.Listed, sum.Read, true)
+			log.Info("catalogue up to date", "file", cat.File(), "listed", sum.Listed, "read", sum.Read,
+				"indexes", sum.Indexes, "shards", sum.Shards, "slices", sum.Slices, "dropped", sum.Dropped, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}()
+	return cat, func() {
+		cancel()
+		<-done
+		cat.Close()
+	}
 }

@@ -38,6 +38,7 @@ type Metrics struct {
 	cacheMisses     prometheus.Counter
 	cacheBytes      prometheus.Gauge
 	cacheEvictions  prometheus.Counter
+	catalog         *prometheus.GaugeVec
 }
 
 // New registers the collectors.
@@ -81,8 +82,11 @@ func New() *Metrics {
 		cacheEvictions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "storefs_cache_evictions_total", Help: "Blobs (and outboards) evicted from --cache-dir to make room.",
 		}),
+		catalog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "storefs_catalog_blobs", Help: "The catalogue's refresh: blobs listed so far, new ones read, and 1 for done once the listing was caught up.",
+		}, []string{"state"}),
 	}
-	m.reg.MustRegister(m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.prefetchBudget, m.unverifiedReads, m.readMode,
+	m.reg.MustRegister(m.catalog, m.backendRequests, m.backendBytes, m.servedBytes, m.fuseOps, m.prefetchBytes, m.prefetchBudget, m.unverifiedReads, m.readMode,
 		m.cacheHits, m.cacheMisses, m.cacheBytes, m.cacheEvictions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -104,6 +108,21 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
 		srv.Close()
 	}()
 	return l.Addr(), nil
+}
+
+// CatalogProgress says how far the catalogue's refresh is: blobs listed
+// and read so far, and whether it is done.
+func (m *Metrics) CatalogProgress(listed, read int64, done bool) {
+	if m == nil {
+		return
+	}
+	m.catalog.WithLabelValues("listed").Set(float64(listed))
+	m.catalog.WithLabelValues("read").Set(float64(read))
+	d := 0.0
+	if done {
+		d = 1
+	}
+	m.catalog.WithLabelValues("done").Set(d)
 }
 
 // FuseOp records one FUSE operation's latency: defer m.FuseOp("read", time.Now()).
