@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/storacha/storefs/engine/check"
 	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 )
@@ -37,8 +39,13 @@ Joins the node's records against its blobs and reports, by name:
   legacy-key          an S3 blob only under Piri v0.2.3's bare key (v0.2.4 cannot find it)
   dangling-index      a ran-index entry whose receipt is missing
   undecodable-record  a record or retrieval-journal batch that does not decode
+  bad-slice           (--verify) a block an index places in a shard does not hash to it
 and, as information: pending-allocation, expired-allocation, both-keys,
-unconsolidated-batch (egress in the retrieval journal not yet paid for).
+unconsolidated-batch (egress in the retrieval journal not yet paid for),
+upload (an index whose shards are all here), shard-elsewhere (a shard an
+index here names, stored on another node: normal).
+
+The catalogue of what each blob is (--catalog-dir) is refreshed first.
 
 It never writes to the store. A running node holds its LevelDB locks:
 copy the data dir (cp -a) and check the copy. Blobs on S3 can be
@@ -117,6 +124,10 @@ func runCheck(c *cli.Context) error {
 	defer stores.Close()
 	for _, a := range stores.Absent {
 		log.Info("record store absent: checked as empty", "store", a)
+	}
+	if cat := checkCatalog(c, st, stores, log); cat != nil {
+		defer cat.Close()
+		cfg.Catalog = cat
 	}
 	log.Info("checking", "store", st.Store.String(), "verify", cfg.Verify, "jobs", cfg.Jobs)
 
@@ -302,3 +313,24 @@ func (b *checkBar) set(done, total int64) {
 }
 
 func (b *checkBar) done() { b.bar.done() }
+
+// checkCatalog opens the store's catalogue and refreshes it, for the
+// upload information and --verify's slices; without one the check goes
+// on without them.
+func checkCatalog(c *cli.Context, st mountopts.Settings, stores *node.Stores, log *slog.Logger) *catalog.Catalog {
+	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
+	if err != nil {
+		log.Warn("no catalogue: checked without the upload information", "err", err)
+		return nil
+	}
+	sum, err := cat.Refresh(c.Context, stores.Blobs, catalog.Options{Log: log})
+	switch {
+	case errors.Is(err, catalog.ErrBusy):
+		log.Info("the catalogue is being refreshed by another process: checked with what it has", "err", err)
+	case err != nil:
+		log.Warn("the catalogue could not be refreshed: checked with what it has", "err", err)
+	default:
+		log.Info("catalogue up to date", "read", sum.Read, "indexes", sum.Indexes, "dropped", sum.Dropped)
+	}
+	return cat
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/storacha/storefs/internal/helpers/pool"
 	"github.com/storacha/storefs/internal/helpers/throttle"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/recordkind"
@@ -92,6 +93,10 @@ type Config struct {
 	BWLimit int64
 	// Now is the time allocations expire against: time.Now when zero.
 	Now time.Time
+	// Catalog, when set, is the store's catalogue, refreshed: its
+	// indexes give the upload and shard-elsewhere information, and under
+	// Verify each slice of a shard is hashed as the shard is read.
+	Catalog *catalog.Catalog
 	// Progress, when set, is told of Verify's progress: bytes hashed
 	// of total.
 	Progress func(done, total int64)
@@ -123,7 +128,7 @@ func Run(ctx context.Context, st Stores, cfg Config, emit func(Finding)) (Summar
 		a.sum.Info[n] = 0
 	}
 	steps := []func(context.Context) error{a.blobs, a.acceptances, a.allocations, a.orphans, a.receipts,
-		a.delegations, a.consolidations, a.journal}
+		a.delegations, a.consolidations, a.journal, a.uploads}
 	if cfg.Verify {
 		steps = append(steps, a.verify)
 	}
@@ -471,13 +476,27 @@ func (a *auditor) verify(ctx context.Context) error {
 			}
 		}
 	}
-	hash := func(ctx context.Context, r digestset.Row) (struct{}, error) {
-		through := func(r io.Reader) io.Reader { return limit.Reader(ctx, r, progress) }
-		return struct{}{}, blobstore.Check(ctx, a.st.Blobs, a.table.Digest(r), through)
+	hash := func(ctx context.Context, r digestset.Row) ([]catalog.Slice, error) {
+		digest := a.table.Digest(r)
+		slices, err := a.slicesOf(ctx, digest)
+		if err != nil {
+			return nil, err
+		}
+		sc := newSliceCheck(slices)
+		through := func(r io.Reader) io.Reader { return io.TeeReader(limit.Reader(ctx, r, progress), sc) }
+		err = blobstore.Check(ctx, a.st.Blobs, digest, through)
+		if err != nil && !errors.Is(err, blobstore.ErrDigestMismatch) {
+			return nil, err
+		}
+		return sc.bad(), err
 	}
 	var unreadable []string
-	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r digestset.Row, _ struct{}, err error) error {
+	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r digestset.Row, bad []catalog.Slice, err error) error {
 		name := blobstore.Name(a.table.Digest(r))
+		for _, s := range bad {
+			a.found(BadSlice, Finding{Blob: name, Bytes: int64(s.Length),
+				Detail: fmt.Sprintf("block %s at [%d, +%d), by index %s: its bytes do not hash to it", blobstore.Name(s.Digest), s.Offset, s.Length, nameOrScan(s.Index))})
+		}
 		switch {
 		case err == nil:
 			a.sum.Verified++

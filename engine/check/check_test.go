@@ -206,6 +206,9 @@ func TestEveryProblem(t *testing.T) {
 		t.Fatalf("found:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	for _, name := range check.ProblemNames {
+		if name == check.BadSlice {
+			continue // needs a catalogued upload: TestUploadsAndSlices plants it
+		}
 		if sum.Problems[name] == 0 {
 			t.Errorf("no %s counted: %v", name, sum.Problems)
 		}

@@ -33,11 +33,14 @@ const (
 	LegacyKey         = "legacy-key"
 	DanglingIndex     = "dangling-index"
 	UndecodableRecord = "undecodable-record"
+	BadSlice          = "bad-slice"
 
 	PendingAllocation   = "pending-allocation"
 	ExpiredAllocation   = "expired-allocation"
 	BothKeys            = "both-keys"
 	UnconsolidatedBatch = "unconsolidated-batch"
+	Upload              = "upload"
+	ShardElsewhere      = "shard-elsewhere"
 )
 
 // Types are every type of finding, in the order reports show them.
@@ -63,6 +66,9 @@ var Types = []Type{
 	{UndecodableRecord, Problem, "a record, or a retrieval-journal batch",
 		"a record, or a retrieval-journal batch, that does not decode",
 		"Piri cannot read it either: compare its bytes (the mount's raw file) with a backup and restore it"},
+	{BadSlice, Problem, "a block of a stored shard, and the index that places it",
+		"with `--verify`: the bytes an index says are a block's do not hash to its multihash",
+		"the shard or its index is wrong: if the shard is a hash-mismatch too, restore it from a good copy; else the index (a bad index misleads every retrieval of the upload)"},
 
 	{PendingAllocation, Info, "an allocation",
 		"allocated, not yet accepted, not expired", ""},
@@ -72,6 +78,10 @@ var Types = []Type{
 		"an S3 blob under its v0.2.4 and v0.2.3 keys", ""},
 	{UnconsolidatedBatch, Info, "a retrieval-journal batch",
 		"journal batches whose egress is not yet paid for, with the bytes served", ""},
+	{Upload, Info, "an index blob",
+		"an upload's index on this node whose shards are all here too", ""},
+	{ShardElsewhere, Info, "a shard an index on this node names",
+		"a shard stored on another node (Storacha places an upload's blobs apart): normal, never a problem", ""},
 }
 
 // ProblemNames lists every problem, in the order reports show them.
