@@ -283,3 +283,62 @@ func TestOneWriter(t *testing.T) {
 		t.Fatalf("after the writer let go: %v", err)
 	}
 }
+
+// Bad input is shown as what it is, never a crash: a truncated CAR is a
+// shard whose scan ends early with the blocks before the cut; a header
+// that lies about its length is other; an index whose shard blocks are
+// missing is a shard (its first block said index, the rest is no index);
+// an index naming a slice past its shard's end is catalogued as it says.
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	blobs := &counting{Store: blobstore.New(memory.New(), blobstore.S3{})}
+	good := n.uploads[0].Shards[0].Data
+	truncated := put(t, blobs, good[:len(good)-100])
+	lying := put(t, blobs, append([]byte{0xff, 0x7f}, good[2:500]...))
+	ixData := n.uploads[0].Indexes[0].Data
+	rootEnd := indexRootEnd(t, ixData)
+	brokenIndex := put(t, blobs, ixData[:rootEnd]) // the root block alone
+	c, err := catalog.Open(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st := refresh(t, c, blobs)
+	if st.Failed != 0 {
+		t.Fatalf("%+v", st)
+	}
+	for _, w := range []struct {
+		d    mh.Multihash
+		kind carblob.Kind
+	}{{truncated, carblob.Shard}, {lying, carblob.Other}, {brokenIndex, carblob.Shard}} {
+		if b, ok, _ := c.Blob(ctx, w.d); !ok || b.Kind != w.kind {
+			t.Errorf("%s: %v, want %v", blobstore.Name(w.d), b.Kind, w.kind)
+		}
+	}
+	blocks, err := c.Blocks(ctx, blobs, truncated)
+	if err == nil || len(blocks) == 0 {
+		t.Errorf("a truncated CAR: %d blocks, %v; want those before the cut and an error", len(blocks), err)
+	}
+}
+
+// indexRootEnd is where an index CAR's first section (its root block)
+// ends.
+func indexRootEnd(t *testing.T, data []byte) int {
+	t.Helper()
+	h, err := carblob.Classify(data, int64(len(data)))
+	if err != nil || h.Kind != carblob.Index {
+		t.Fatalf("not an index: %v %v", h.Kind, err)
+	}
+	end := 0
+	err = carblob.Scan(bytes.NewReader(data), func(b carblob.Block) error {
+		if end == 0 {
+			end = int(b.Offset + b.Length)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return end
+}

@@ -362,7 +362,7 @@ func (w *writer) add(ctx context.Context, info blobstore.Info, f found, st *Stat
 		st.Other++
 	}
 	if f.index != nil {
-		n, err := w.addIndex(ctx, tx, id, f.index)
+		n, err := w.addIndex(ctx, tx, id, info.Digest, f.index)
 		if err != nil {
 			return err
 		}
@@ -372,7 +372,7 @@ func (w *writer) add(ctx context.Context, info blobstore.Info, f found, st *Stat
 }
 
 // addIndex records where an index says each block lies.
-func (w *writer) addIndex(ctx context.Context, tx *sql.Tx, source int64, ix *carblob.ShardedIndex) (int64, error) {
+func (w *writer) addIndex(ctx context.Context, tx *sql.Tx, source int64, digest mh.Multihash, ix *carblob.ShardedIndex) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM slices WHERE source = ?`, source); err != nil {
 		return 0, fmt.Errorf("catalog: %w", err)
 	}
@@ -382,17 +382,27 @@ func (w *writer) addIndex(ctx context.Context, tx *sql.Tx, source int64, ix *car
 	}
 	defer stmt.Close()
 	var n int64
+	past := 0
 	for _, s := range ix.Shards {
 		shard, err := name(ctx, tx, s.Shard)
 		if err != nil {
 			return 0, err
 		}
+		var size int64 = -1 // the shard's, when it is catalogued
+		_ = tx.QueryRowContext(ctx, `SELECT size FROM blobs WHERE id = ?`, shard).Scan(&size)
 		for _, sl := range s.Slices {
+			if size >= 0 && sl.Offset+sl.Length > uint64(size) {
+				past++
+			}
 			if _, err := stmt.ExecContext(ctx, []byte(sl.Digest), shard, int64(sl.Offset), int64(sl.Length), source); err != nil {
 				return 0, fmt.Errorf("catalog: %w", err)
 			}
 			n++
 		}
+	}
+	if past > 0 {
+		// Said once, when the index is read; reads of those blocks fail.
+		w.log.Warn("an index places blocks past their shard's end", "index", blobstore.Name(digest), "slices", past)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO indexes(id, content, shards, slices) VALUES (?, ?, ?, ?)`,
 		source, ix.Content.String(), len(ix.Shards), n)
