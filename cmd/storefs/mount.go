@@ -294,8 +294,19 @@ func unmountPath(dir string, lazy bool) error {
 // in /metrics. Another process refreshing it is left to: the mount reads
 // what it writes. stop ends the refresh and closes the catalogue.
 func openMountCatalog(ctx context.Context, st mountopts.Settings, stores *node.Stores, m *metrics.Metrics, log *slog.Logger) (*catalog.Catalog, func()) {
-	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
+	dir, cleanup := st.CatalogDir, func() {}
+	if st.Store.Backend() == "memory" {
+		// A memory store lives as long as the mount: so does its catalogue.
+		tmp, err := os.MkdirTemp("", "storefs-catalog-")
+		if err != nil {
+			log.Warn("no catalogue: /cars is not shown", "err", err)
+			return nil, nil
+		}
+		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
+	}
+	cat, err := catalog.Open(dir, st.Store.Key())
 	if err != nil {
+		cleanup()
 		log.Warn("no catalogue: /cars is not shown", "err", err)
 		return nil, nil
 	}
@@ -321,5 +332,6 @@ func openMountCatalog(ctx context.Context, st mountopts.Settings, stores *node.S
 		cancel()
 		<-done
 		cat.Close()
+		cleanup()
 	}
 }
