@@ -15,6 +15,9 @@
 #     this tree against another build of storefs, in one run: a baseline-X
 #     kind mounts as storefs-X does, with the binary built at <commit>;
 #     storefs-flatfs-pread is the data dir served by the daemon (--no-passthrough)
+#   CAT_N=1000000 CAT_INDEXES=10000 CAT_SLICES=500   the catalogue rows (TESTS=catalog):
+#     loopback, a flatfs node of CAT_N blobs, CAT_INDEXES of them indexes of CAT_SLICES
+#     slices; remote, CAT_N (100000) blobs on S3, 1 % indexes, the rest 4 KiB
 #   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
 #     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
 #     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio);
@@ -100,6 +103,18 @@ DISKFILE="$W/piri/pdp/datastore/$SHARD/$NAME.data"
 [[ " ${TESTS:-ls100k} " == *" ls100k "* || " ${TESTS:-} " == *" ll100k "* ]] && "$BT" s3 putsharded shard-pdp "$SHARDED_N" >/dev/null
 # the 1M node's blobs, each accepted by one of 100 spaces when /spaces is walked
 "$BT" mkflatfs "$W/piri1m" "$LIST_N" $( [ "$PROFILE" = loopback ] && [[ " ${TESTS:-spaces1m} " == *" spaces1m "* ]] && echo 100) >/dev/null
+
+# the catalogue's node: uploads' blobs, indexes among them
+CAT_SLICES=${CAT_SLICES:-500}
+if [[ " ${TESTS:-catalog} " == *" catalog "* ]]; then
+  if [ "$PROFILE" = remote ]; then
+    CAT_N=${CAT_N:-100000}
+    "$BT" s3 putuploads cat-pdp "$CAT_N" $((CAT_N / 100)) "$CAT_SLICES" 4096 >/dev/null
+  else
+    CAT_N=${CAT_N:-$LIST_N}; CAT_INDEXES=${CAT_INDEXES:-$((CAT_N / 100))}
+    CAT_SAMPLE=$("$BT" mkuploads "$W/piricat" "$CAT_N" "$CAT_INDEXES" "$CAT_SLICES")
+  fi
+fi
 
 echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" >"$W/s3fs.passwd"; chmod 600 "$W/s3fs.passwd"
 
@@ -267,10 +282,10 @@ trial() {
 }
 
 ALL_KINDS=(direct-file direct-get direct-streams storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
-DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par copy"
+DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par catalog copy"
 if [ "$PROFILE" = remote ]; then
   ALL_KINDS=(direct-file direct-get direct-streams storefs-s3 storefs-cache rclone-off rclone-full s3fs)
-  DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16"
+  DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16 catalog"
 fi
 read -r -a KINDS <<<"${KINDS:-${ALL_KINDS[*]}}"
 # kinds asked for beyond the profile's (a baseline, the pread path) get
@@ -279,7 +294,7 @@ for kind in "${KINDS[@]}"; do [[ " ${ALL_KINDS[*]} " == *" $kind "* ]] || ALL_KI
 for kind in "${KINDS[@]}"; do [[ $kind != baseline-* || -n $SFB ]] || { log "$kind needs BASELINE=<commit>"; exit 2; }; done
 read -r -a TESTS <<<"${TESTS:-$DEFAULT_TESTS}"
 for test in "${TESTS[@]}"; do
-  [ "$test" = copy ] && continue # a table of its own, below
+  [ "$test" = copy ] || [ "$test" = catalog ] && continue # tables of their own, below
   for kind in "${KINDS[@]}"; do
     vals=(); sides=()
     for _ in $(seq "$TRIALS"); do
@@ -328,13 +343,53 @@ header="| measure ($PROFILE) |"; rule="|---|"
 for kind in "${ALL_KINDS[@]}"; do header="$header ${HEAD[$kind]} |"; rule="$rule---|"; done
 echo "$header"; echo "$rule"
 for test in "${TESTS[@]}"; do
-  [ "$test" = copy ] && continue
+  [ "$test" = copy ] || [ "$test" = catalog ] && continue
   row="| ${LABEL[$test]} |"
   for kind in "${ALL_KINDS[@]}"; do row="$row ${CELL[$test,$kind]:-·} |"; done
   echo "$row"
 done
 echo
 echo "medians of $TRIALS runs; $(nproc) cores; versitygw v1.8.0 (keep-alive) on 127.0.0.1$( [ "$PROFILE" = remote ] && echo ", behind toxiproxy (10 ms, 100 MiB/s per connection)"); MiB moved = loopback traffic; CPU-s/GiB = the daemon's (direct GET: the minio-go client's)"
+
+# catalog: storefs catalog's first build (a fresh catalogue, cold page
+# cache), its second run (which must read no blob), and storefs find of
+# one CID; remote, against a bare client that lists the bucket and reads
+# every head with 16 parallel ranged GETs.
+if [[ " ${TESTS[*]} " == *" catalog "* ]]; then
+  json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2"; }
+  if [ "$PROFILE" = remote ]; then
+    CATARGS=("${S3FLAGS[@]}" --s3-bucket-prefix cat-)
+  else
+    CATARGS=(--data-dir "$W/piricat")
+  fi
+  rows=()
+  for _ in $(seq "$TRIALS"); do
+    rm -rf "$W/cat"; fresh
+    /usr/bin/time -f "%e %M" -o "$W/time" "$SF" catalog "${CATARGS[@]}" --catalog-dir "$W/cat" --json >"$W/cat1.json" 2>"$W/cat.log" || { cat "$W/cat.log" >&2; exit 1; }
+    read -r first rss <"$W/time"
+    /usr/bin/time -f "%e %M" -o "$W/time" "$SF" catalog "${CATARGS[@]}" --catalog-dir "$W/cat" --json >"$W/cat2.json" 2>>"$W/cat.log"
+    read -r second rss2 <"$W/time"
+    bare=-; findms=-
+    if [ "$PROFILE" = remote ]; then
+      fresh; bare=$("$BT" s3 heads cat-pdp 16 | cut -d' ' -f1)
+    else
+      findms=$(for _ in $(seq 21); do s=$(date +%s.%N); "$SF" find "${CATARGS[@]}" --catalog-dir "$W/cat" "$CAT_SAMPLE" >/dev/null; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN {print (b-a)*1000}'; done | median)
+    fi
+    rows+=("$first $((rss / 1024)) $(json disk_bytes "$W/cat1.json") $(json slices "$W/cat1.json") $second $(json read "$W/cat2.json") $((rss2 / 1024)) $bare $findms")
+  done
+  col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '$c != "-" {print $c}' | median; }
+  first=$(col 1); rss=$(col 2); disk=$(col 3); slices=$(col 4); second=$(col 5); read2=$(col 6); rss2=$(col 7); bare=$(col 8); findms=$(col 9)
+  echo
+  if [ "$PROFILE" = remote ]; then
+    echo "| catalogue of $CAT_N blobs on S3 ($((CAT_N / 100)) indexes of $CAT_SLICES slices, the rest 4 KiB) | storefs catalog, first build | bare client: list + 16 parallel 4 KiB GETs | ratio | second run |"
+    echo "|---|---|---|---|---|"
+    echo "| time, peak RSS | $(printf '%.2f' "$first") s, RSS $rss MiB | $(printf '%.2f' "${bare:-0}") s | $(awk -v a="$first" -v b="${bare:-0}" 'BEGIN {if (b > 0) printf "%.2f×", a/b; else print "—"}') | $(printf '%.2f' "$second") s, $read2 blobs read |"
+  else
+    echo "| catalogue of $CAT_N flatfs blobs, $slices slices | first build | peak RSS | on disk | second run | storefs find of one CID |"
+    echo "|---|---|---|---|---|---|"
+    echo "| median of $TRIALS | $(printf '%.2f' "$first") s | $rss MiB (second run $rss2 MiB) | $(awk -v d="$disk" -v s="$slices" 'BEGIN {printf "%.0f MiB, %.0f B a slice", d/1048576, (s > 0 ? d/s : 0)}') | $(printf '%.2f' "$second") s, $read2 blobs read | $(printf '%.1f' "$findms") ms |"
+  fi
+fi
 
 # copy: the data dir's blobs (the 1 GiB one, the 64 MiB ones, one small)
 # into a fresh bucket: storefs copy (hashing every blob, writing Piri's

@@ -134,6 +134,11 @@ func (c *Catalog) Refresh(ctx context.Context, blobs blobstore.Store, o Options)
 	dropped, err := c.drop(ctx, gen)
 	st.Dropped = dropped
 	o.Progress(st)
+	if err == nil {
+		// Fold the write-ahead log into the database: a first build
+		// leaves a WAL as big as what it wrote.
+		_, err = c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
 	return st, err
 }
 

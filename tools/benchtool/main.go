@@ -10,7 +10,15 @@
 //	benchtool listr DIR                every file under DIR, as find does; prints seconds and the count
 //	benchtool mkflatfs DIR N [SPACES]  N small blobs in Piri's flatfs layout; with SPACES,
 //	                                   each accepted by one of that many spaces (LevelDB)
+//	benchtool mkuploads DIR N INDEXES SLICES
+//	                                   N blobs in Piri's flatfs layout, INDEXES of them sharded
+//	                                   DAG indexes of SLICES slices each (over shards kept
+//	                                   elsewhere); prints one slice's multihash (b32)
 //	benchtool s3 seq|first|randread|list|putflat BUCKET [KEY...|N]
+//	benchtool s3 putuploads BUCKET N INDEXES SLICES SIZE
+//	                                   the same under v0.2.4's sharded keys, other blobs SIZE bytes
+//	benchtool s3 heads BUCKET N        list the bucket and read each object's first 4 KiB,
+//	                                   N ranged GETs at a time; prints seconds and the count
 //	benchtool s3 randpar BUCKET KEY N SECONDS
 //	                                   N readers of random 4 KiB ranges at once; prints seconds and IOPS
 //	benchtool s3 listpar BUCKET N      list every key by shard prefix, N prefixes at a time; prints seconds and the count
@@ -43,12 +51,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/multiformats/go-multibase"
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/internal/helpers/pool"
+	"github.com/storacha/storefs/internal/testsupport/uploads"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
@@ -83,6 +93,13 @@ func main() {
 			spaces = atoi(os.Args[4])
 		}
 		err = mkflatfs(os.Args[2], atoi(os.Args[3]), spaces)
+	case "mkuploads":
+		var sample string
+		sample, err = mkuploads(os.Args[2], atoi(os.Args[3]), atoi(os.Args[4]), atoi(os.Args[5]))
+		if err == nil {
+			fmt.Println(sample)
+			return
+		}
 	case "listr": // every file under a directory tree, as a direct baseline
 		var n int
 		n, err = listTree(os.Args[2])
@@ -513,6 +530,47 @@ func s3cmd(args []string) (string, error) {
 			_, err := c.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableContentSha256: true})
 			return struct{}{}, err
 		}, func(_ int, _ struct{}, err error) error { return err })
+	case "putuploads": // a node of uploads' blobs, 16 PUTs at a time
+		c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"})
+		n, indexes, per, size := atoi(args[2]), atoi(args[3]), atoi(args[4]), atoi(args[5])
+		return "", pool.Each(ctx, 16, count(n), func(ctx context.Context, i int) (struct{}, error) {
+			data, err := uploadBlob(i, indexes, per, size)
+			if err != nil {
+				return struct{}{}, err
+			}
+			d, _ := mh.Sum(data, mh.SHA2_256, -1)
+			s, _ := multibase.Encode(multibase.Base32, d)
+			key := s[len(s)-3:len(s)-1] + "/" + s[1:] + ".data"
+			_, err = c.PutObject(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableContentSha256: true})
+			return struct{}{}, err
+		}, func(_ int, _ struct{}, err error) error { return err })
+	case "heads": // the bare client a catalogue's first build is measured against
+		var keys []string
+		for obj := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+			if obj.Err != nil {
+				return "", obj.Err
+			}
+			keys = append(keys, obj.Key)
+		}
+		items := func(yield func(string, error) bool) {
+			for _, k := range keys {
+				if !yield(k, nil) {
+					return
+				}
+			}
+		}
+		err := pool.Each(ctx, atoi(args[2]), items, func(ctx context.Context, key string) (struct{}, error) {
+			opts := minio.GetObjectOptions{}
+			opts.SetRange(0, 4095)
+			obj, _, _, err := core.GetObject(ctx, bucket, key, opts)
+			if err != nil {
+				return struct{}{}, err
+			}
+			defer obj.Close()
+			_, err = io.Copy(io.Discard, obj)
+			return struct{}{}, err
+		}, func(_ string, _ struct{}, err error) error { return err })
+		return fmt.Sprintf(" %d", len(keys)), err
 	case "putflat": // N small blobs under v0.2.3's flat keys
 		c.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: "us-east-1"})
 		for i := range atoi(args[2]) {
@@ -537,4 +595,70 @@ func count(n int) iter.Seq2[int, error] {
 			}
 		}
 	}
+}
+
+// uploadBlob is blob i of a synthetic node of uploads' blobs: the first
+// indexes are sharded DAG indexes of per slices each, over four shards
+// the node does not hold (an upload's index and shards usually sit on
+// different nodes); the others are size bytes (at least their number).
+func uploadBlob(i, indexes, per, size int) ([]byte, error) {
+	if i >= indexes {
+		data := make([]byte, max(size, 64))
+		copy(data, fmt.Sprintf("upload benchmark blob %d %x", i, sha256.Sum256([]byte(strconv.Itoa(i)))))
+		return data, nil
+	}
+	content, _ := mh.Sum([]byte(fmt.Sprint("content ", i)), mh.SHA2_256, -1)
+	var shards []uploads.IndexShard
+	for s := range 4 {
+		sd, _ := mh.Sum([]byte(fmt.Sprintf("shard %d %d", i, s)), mh.SHA2_256, -1)
+		shard := uploads.IndexShard{Shard: sd}
+		var off uint64 = 59
+		for j := s; j < per; j += 4 {
+			d := sliceDigest(i, j)
+			shard.Slices = append(shard.Slices, uploads.IndexSlice{Digest: d, Offset: off, Length: 1 << 20})
+			off += 1<<20 + 40
+		}
+		shards = append(shards, shard)
+	}
+	return uploads.EncodeIndex(cid.NewCidV1(cid.DagProtobuf, content), shards)
+}
+
+// sliceDigest is slice j of index i.
+func sliceDigest(i, j int) mh.Multihash {
+	d, _ := mh.Sum([]byte(fmt.Sprintf("slice %d %d", i, j)), mh.SHA2_256, -1)
+	return d
+}
+
+// mkuploads writes a synthetic node of uploads' blobs (uploadBlob, small
+// blobs) in Piri's flatfs layout, and names one of its slices.
+func mkuploads(dir string, n, indexes, per int) (string, error) {
+	root := filepath.Join(dir, "pdp", "datastore")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(root, "SHARDING"), []byte("/repo/flatfs/shard/v1/next-to-last/2\n"), 0o644); err != nil {
+		return "", err
+	}
+	var made sync.Map
+	err := pool.Each(context.Background(), 4, count(n), func(ctx context.Context, i int) (struct{}, error) {
+		data, err := uploadBlob(i, indexes, per, 0)
+		if err != nil {
+			return struct{}{}, err
+		}
+		d, _ := mh.Sum(data, mh.SHA2_256, -1)
+		s, _ := multibase.Encode(multibase.Base32, d)
+		name := s[1:]
+		shard := name[len(name)-3 : len(name)-1]
+		if _, ok := made.LoadOrStore(shard, true); !ok {
+			if err := os.MkdirAll(filepath.Join(root, shard), 0o755); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644)
+	}, func(_ int, _ struct{}, err error) error { return err })
+	if err != nil {
+		return "", err
+	}
+	s, _ := multibase.Encode(multibase.Base32, sliceDigest(indexes/2, per/2))
+	return s[1:], nil
 }

@@ -3,6 +3,7 @@ package uploads
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/ipfs/go-cid"
@@ -246,6 +247,34 @@ func carHeader(roots []cid.Cid) ([]byte, error) {
 type indexEntry struct {
 	shard  mh.Multihash
 	slices [][3]any // digest, offset, length
+}
+
+// IndexShard is a shard's part of an index: where each block lies in it.
+type IndexShard struct {
+	Shard  mh.Multihash
+	Slices []IndexSlice
+}
+
+// IndexSlice is a block's place in its shard.
+type IndexSlice struct {
+	Digest         mh.Multihash
+	Offset, Length uint64
+}
+
+// EncodeIndex writes the index blob of content over shards, as the
+// clients write it (slices sorted by digest within each shard).
+func EncodeIndex(content cid.Cid, shards []IndexShard) ([]byte, error) {
+	var entries []indexEntry
+	for _, s := range shards {
+		sl := slices.Clone(s.Slices)
+		sort.Slice(sl, func(a, b int) bool { return bytes.Compare(sl[a].Digest, sl[b].Digest) < 0 })
+		e := indexEntry{shard: s.Shard}
+		for _, x := range sl {
+			e.slices = append(e.slices, [3]any{x.Digest, x.Offset, x.Length})
+		}
+		entries = append(entries, e)
+	}
+	return writeIndex(content, entries)
 }
 
 // writeIndex is the index CAR: the root block first, then a BlobIndex
