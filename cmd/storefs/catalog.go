@@ -167,11 +167,18 @@ func runFind(c *cli.Context) error {
 		}
 		digests = append(digests, d)
 	}
-	stores, cat, _, err := openCatalog(c)
+	// The catalogue alone: find reads no blob, so the store is not opened.
+	st, err := settings(c, mountopts.Backend, false)
 	if err != nil {
 		return err
 	}
-	defer stores.Close()
+	if st.Warning != "" {
+		return usagef("name the store (--data-dir, --s3-endpoint or --config): no backend named and no Piri config found")
+	}
+	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
+	if err != nil {
+		return err
+	}
 	defer cat.Close()
 	enc := json.NewEncoder(c.App.Writer)
 	var missing []string

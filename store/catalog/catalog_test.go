@@ -342,3 +342,28 @@ func indexRootEnd(t *testing.T, data []byte) int {
 	}
 	return end
 }
+
+// BenchmarkFind looks one block up in a catalogue of the test node.
+func BenchmarkFind(b *testing.B) {
+	t := &testing.T{}
+	n := newNode(t)
+	c, err := catalog.Open(b.TempDir(), "x")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Refresh(context.Background(), n.blobs, catalog.Options{Log: quiet()}); err != nil {
+		b.Fatal(err)
+	}
+	var digest mh.Multihash
+	for d := range n.uploads[0].Slices {
+		digest = mh.Multihash(d)
+		break
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if locs, err := c.Find(context.Background(), digest); err != nil || len(locs) == 0 {
+			b.Fatal(err)
+		}
+	}
+}

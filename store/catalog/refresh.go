@@ -49,6 +49,9 @@ type Options struct {
 // and how many changes a transaction holds.
 const batch = 512
 
+// rowsPerInsert is how many slices one INSERT writes.
+const rowsPerInsert = 200
+
 // listed is one blob of the store's listing, and what the catalogue
 // already has of it.
 type listed struct {
@@ -127,6 +130,9 @@ func (c *Catalog) Refresh(ctx context.Context, blobs blobstore.Store, o Options)
 		})
 	if err != nil {
 		return st, fmt.Errorf("catalog: refresh: %w", err)
+	}
+	if err := w.flushSeen(ctx); err != nil {
+		return st, err
 	}
 	if err := w.commit(); err != nil {
 		return st, err
@@ -279,6 +285,7 @@ type writer struct {
 	log     *slog.Logger
 	tx      *sql.Tx
 	changes int
+	seenIDs []int64 // known blobs listed, not yet marked
 }
 
 func (w *writer) begin(ctx context.Context) (*sql.Tx, error) {
@@ -319,15 +326,35 @@ func (w *writer) rollback() {
 	}
 }
 
+// seen marks a known blob as listed by this refresh; the marks are
+// written a batch at a time.
 func (w *writer) seen(ctx context.Context, id int64) error {
+	w.seenIDs = append(w.seenIDs, id)
+	if len(w.seenIDs) < batch {
+		return nil
+	}
+	return w.flushSeen(ctx)
+}
+
+func (w *writer) flushSeen(ctx context.Context) error {
+	if len(w.seenIDs) == 0 {
+		return nil
+	}
 	tx, err := w.begin(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET gen = ? WHERE id = ?`, w.gen, id); err != nil {
+	args := make([]any, 0, len(w.seenIDs)+1)
+	args = append(args, w.gen)
+	for _, id := range w.seenIDs {
+		args = append(args, id)
+	}
+	q := `UPDATE blobs SET gen = ? WHERE id IN (?` + strings.Repeat(`, ?`, len(w.seenIDs)-1) + `)`
+	w.seenIDs = w.seenIDs[:0]
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
-	return w.done()
+	return w.commit()
 }
 
 // name is the id of a multihash, made when new.
@@ -381,11 +408,21 @@ func (w *writer) addIndex(ctx context.Context, tx *sql.Tx, source int64, digest 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM slices WHERE source = ?`, source); err != nil {
 		return 0, fmt.Errorf("catalog: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO slices(digest, shard, offset, length, source) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return 0, fmt.Errorf("catalog: %w", err)
+	// Many rows a statement: one Exec per slice made a first build of
+	// 5M slices take minutes.
+	var rows []any
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		q := `INSERT OR REPLACE INTO slices(digest, shard, offset, length, source) VALUES (?, ?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?, ?)`, len(rows)/5-1)
+		_, err := tx.ExecContext(ctx, q, rows...)
+		rows = rows[:0]
+		if err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		return nil
 	}
-	defer stmt.Close()
 	var n int64
 	past := 0
 	for _, s := range ix.Shards {
@@ -399,17 +436,23 @@ func (w *writer) addIndex(ctx context.Context, tx *sql.Tx, source int64, digest 
 			if size >= 0 && sl.Offset+sl.Length > uint64(size) {
 				past++
 			}
-			if _, err := stmt.ExecContext(ctx, []byte(sl.Digest), shard, int64(sl.Offset), int64(sl.Length), source); err != nil {
-				return 0, fmt.Errorf("catalog: %w", err)
+			rows = append(rows, []byte(sl.Digest), shard, int64(sl.Offset), int64(sl.Length), source)
+			if len(rows) == 5*rowsPerInsert {
+				if err := flush(); err != nil {
+					return 0, err
+				}
 			}
 			n++
 		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
 	}
 	if past > 0 {
 		// Said once, when the index is read; reads of those blocks fail.
 		w.log.Warn("an index places blocks past their shard's end", "index", blobstore.Name(digest), "slices", past)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO indexes(id, content, shards, slices) VALUES (?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO indexes(id, content, shards, slices) VALUES (?, ?, ?, ?)`,
 		source, ix.Content.String(), len(ix.Shards), n)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: %w", err)
