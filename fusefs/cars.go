@@ -379,12 +379,7 @@ func (f *blockFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off
 	if !ok {
 		return nil, syscall.EBADF
 	}
-	if off >= int64(len(h.data)) {
-		return fuse.ReadResultData(nil), 0
-	}
-	data := h.data[off:min(int64(len(h.data)), off+int64(len(dest)))]
-	f.root.cfg.Metrics.Served(len(data))
-	return readResult{data: data}, 0
+	return f.root.serveBytes(h.data, dest, off), 0
 }
 
 // blockMatches is whether data hashes to the CID's multihash.

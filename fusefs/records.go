@@ -144,12 +144,17 @@ func (f *recordFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uin
 }
 
 func (f *recordFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	if off >= int64(len(f.data)) {
-		return fuse.ReadResultData(nil), 0
+	return f.root.serveBytes(f.data, dest, off), 0
+}
+
+// serveBytes answers a READ of bytes held whole.
+func (r *Root) serveBytes(data, dest []byte, off int64) fuse.ReadResult {
+	if off >= int64(len(data)) {
+		return fuse.ReadResultData(nil)
 	}
-	data := f.data[off:min(int64(len(f.data)), off+int64(len(dest)))]
-	f.root.cfg.Metrics.Served(len(data))
-	return readResult{data: data}, 0
+	data = data[off:min(int64(len(data)), off+int64(len(dest)))]
+	r.cfg.Metrics.Served(len(data))
+	return readResult{data: data}
 }
 
 // byRanDir is /receipts/by-ran: one symlink per invocation with a receipt.
