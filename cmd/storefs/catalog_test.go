@@ -12,8 +12,11 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/storacha/storefs/internal/testsupport/jsupload"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/internal/testsupport/uploads"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/carblob"
 	"github.com/storacha/storefs/store/node"
 )
 
@@ -96,5 +99,42 @@ func TestCatalogAndFind(t *testing.T) {
 	}
 	if _, _, code := storefs(t, append(append([]string{"find"}, backend...), "not-a-cid")...); code != 2 {
 		t.Fatalf("find of nonsense: exit %d, want 2", code)
+	}
+}
+
+// On S3: the real JS client's upload, catalogued; find locates every
+// block an index places, by the index, in its shard.
+func TestFindOnS3(t *testing.T) {
+	srv := s3test.Start(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
+	cfg := node.Config{Writable: true, BlobsOnly: true, S3: &node.S3{Endpoint: srv.Endpoint, BucketPrefix: "cat-", Insecure: true,
+		AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}}
+	st, err := node.Open(context.Background(), cfg)
+	must(t, err)
+	u := jsupload.Load(t)
+	for _, b := range append(append([]jsupload.Blob{}, u.Shards...), u.Index) {
+		must(t, st.Blobs.Put(context.Background(), b.Digest, int64(len(b.Data)), bytes.NewReader(b.Data)))
+	}
+	st.Close()
+	backend := []string{"--s3-endpoint", srv.Endpoint, "--s3-insecure", "--s3-bucket-prefix", "cat-", "--catalog-dir", t.TempDir()}
+	if _, stderr, code := storefs(t, append([]string{"catalog"}, backend...)...); code != 0 {
+		t.Fatalf("catalog: exit %d: %s", code, stderr)
+	}
+	ix, err := carblob.DecodeIndex(u.Index.Data)
+	must(t, err)
+	for _, s := range ix.Shards {
+		for _, sl := range s.Slices {
+			if bytes.Equal(sl.Digest, s.Shard) {
+				continue // the shard's own slice: the whole blob
+			}
+			name := blobstore.Name(sl.Digest)
+			out, stderr, code := storefs(t, append(append([]string{"find", "--json"}, backend...), name)...)
+			var f foundJSON
+			if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &f) != nil ||
+				f.Blob != blobstore.Name(s.Shard) || f.Offset != sl.Offset || f.Length != sl.Length || f.Index != u.Index.Name {
+				t.Fatalf("find %s: exit %d %s %s", name, code, out, stderr)
+			}
+		}
 	}
 }
