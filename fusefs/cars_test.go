@@ -13,11 +13,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/minio/minio-go/v7"
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/internal/testsupport/fusetest"
+	"github.com/storacha/storefs/internal/testsupport/s3test"
 	"github.com/storacha/storefs/internal/testsupport/uploads"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/catalog"
@@ -172,12 +175,41 @@ func TestCars(t *testing.T) {
 	}
 }
 
-// A flipped byte in a block's data fails that block (EIO), and only it.
+// A flipped byte in a block's data fails that block (EIO), and only it,
+// in a data dir and on S3.
 func TestCarsFlippedByte(t *testing.T) {
-	dataDir := t.TempDir()
-	st, err := node.Open(context.Background(), node.Config{DataDir: dataDir, Writable: true})
-	if err != nil {
-		t.Fatal(err)
+	for _, backend := range []string{"datadir", "s3"} {
+		t.Run(backend, func(t *testing.T) { flippedByte(t, backend) })
+	}
+}
+
+func flippedByte(t *testing.T, backend string) {
+	var st *node.Stores
+	var flip func(shard uploads.Blob, off int64)
+	switch backend {
+	case "datadir":
+		dataDir := t.TempDir()
+		var err error
+		if st, err = node.Open(context.Background(), node.Config{DataDir: dataDir, Writable: true}); err != nil {
+			t.Fatal(err)
+		}
+		flip = func(shard uploads.Blob, off int64) { flipByte(t, dataDir, blobstore.Name(shard.Digest), off) }
+	default:
+		srv := s3test.Start(t)
+		var err error
+		st, err = node.Open(context.Background(), node.Config{Writable: true, Timeout: 5 * time.Second,
+			S3: &node.S3{Endpoint: srv.Endpoint, BucketPrefix: "flip-", Insecure: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flip = func(shard uploads.Blob, off int64) {
+			bad := bytes.Clone(shard.Data)
+			bad[off] ^= 0x40
+			if _, err := srv.Client().PutObject(context.Background(), "flip-pdp", blobstore.S3{}.Key(shard.Digest),
+				bytes.NewReader(bad), int64(len(bad)), minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	t.Cleanup(func() { st.Close() })
 	n := storeUpload(t, st)
@@ -190,7 +222,7 @@ func TestCarsFlippedByte(t *testing.T) {
 		}
 		if bad == "" {
 			bad = b.CID.String()
-			flipByte(t, dataDir, blobstore.Name(shard.Digest), int64(sl.Offset+sl.Length/2))
+			flip(shard, int64(sl.Offset+sl.Length/2))
 		} else if good == "" {
 			good = b.CID.String()
 		}
