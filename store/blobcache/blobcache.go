@@ -32,14 +32,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/storacha/storefs/internal/helpers/lockfile"
 	"github.com/storacha/storefs/store/blobstore"
 )
 
@@ -149,32 +148,15 @@ const cacheDirTag = "Signature: 8a477f597d28d172789f06886806bc55\n# storefs blob
 // process holds.
 var ErrLocked = errors.New("cache directory in use")
 
-// takeLock flocks DIR/lock and writes this process into it; the error for
-// a held lock names the holder.
+// takeLock takes DIR/lock; the error for a held lock names the holder.
 func takeLock(dir string) (*os.File, error) {
-	path := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	f, err := lockfile.Take(filepath.Join(dir, "lock"))
+	var held *lockfile.HeldError
+	switch {
+	case errors.As(err, &held):
+		return nil, fmt.Errorf("cache %s: %w by %s", dir, ErrLocked, held.Holder)
+	case err != nil:
 		return nil, fmt.Errorf("cache %s: %w", dir, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			who := strings.TrimSpace(string(holder))
-			if who == "" {
-				who = "another process"
-			}
-			return nil, fmt.Errorf("cache %s: %w by %s", dir, ErrLocked, who)
-		}
-		return nil, fmt.Errorf("cache %s: lock: %w", dir, err)
-	}
-	self := "storefs pid " + strconv.Itoa(os.Getpid())
-	if len(os.Args) > 0 {
-		self += " (" + strings.Join(os.Args, " ") + ")"
-	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(self+"\n"), 0)
 	}
 	return f, nil
 }

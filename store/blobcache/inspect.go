@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
+
+	"github.com/storacha/storefs/internal/helpers/lockfile"
 )
 
 // Info is one blob in a cache directory.
@@ -75,22 +76,7 @@ func List(dir string) ([]Info, error) {
 }
 
 // Holder says which process holds DIR, "" when none does.
-func Holder(dir string) string {
-	f, err := os.Open(filepath.Join(dir, "lock"))
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		return ""
-	}
-	raw, _ := os.ReadFile(filepath.Join(dir, "lock"))
-	if who := strings.TrimSpace(string(raw)); who != "" {
-		return who
-	}
-	return "another process"
-}
+func Holder(dir string) string { return lockfile.Holder(filepath.Join(dir, "lock")) }
 
 // Clear empties DIR; it must not be in use.
 func Clear(dir string) error {

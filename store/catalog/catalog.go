@@ -17,12 +17,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite", pure Go
 
+	"github.com/storacha/storefs/internal/helpers/lockfile"
 	"github.com/storacha/storefs/store/carblob"
 )
 
@@ -276,21 +276,14 @@ type writerLock struct{ f *os.File }
 var ErrBusy = errors.New("catalog being refreshed by another process")
 
 func (c *Catalog) lockWriter() (*writerLock, error) {
-	path := c.path + ".lock"
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	f, err := lockfile.Take(c.path + ".lock")
+	var held *lockfile.HeldError
+	switch {
+	case errors.As(err, &held):
+		return nil, fmt.Errorf("%w (%s)", ErrBusy, held.Holder)
+	case err != nil:
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (%s)", ErrBusy, strings.TrimSpace(string(holder)))
-		}
-		return nil, fmt.Errorf("catalog: lock: %w", err)
-	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt(fmt.Appendf(nil, "pid %d\n", os.Getpid()), 0)
 	return &writerLock{f}, nil
 }
 
