@@ -13,7 +13,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/ipfs/go-cid"
-	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/carblob"
@@ -367,7 +366,7 @@ func (f *blockFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 			return nil, 0, f.root.toErrno("read", name, err)
 		}
 	}
-	if !blockMatches(f.c, data) {
+	if !carblob.BlockMatches(f.c, data) {
 		f.root.log.Error("a block does not match its CID; not served", "block", name)
 		return nil, 0, syscall.EIO
 	}
@@ -380,11 +379,4 @@ func (f *blockFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off
 		return nil, syscall.EBADF
 	}
 	return f.root.serveBytes(h.data, dest, off), 0
-}
-
-// blockMatches is whether data hashes to the CID's multihash.
-func blockMatches(c cid.Cid, data []byte) bool {
-	p := c.Prefix()
-	sum, err := mh.Sum(data, p.MhType, p.MhLength)
-	return err == nil && bytes.Equal(sum, c.Hash())
 }

@@ -142,8 +142,9 @@ func decodeHeader(b []byte) ([]cid.Cid, bool) {
 	return roots, true
 }
 
-// checkBlock is whether data hashes to c.
-func checkBlock(c cid.Cid, data []byte) bool {
+// BlockMatches is whether data are the bytes of block c: they hash to
+// its multihash.
+func BlockMatches(c cid.Cid, data []byte) bool {
 	got, err := c.Prefix().Sum(data)
 	return err == nil && got.Equals(c)
 }

@@ -107,7 +107,7 @@ type indexRoot struct {
 
 // decodeIndexRoot reads {IndexVersion: {content: Link, shards: [Link]}}.
 func decodeIndexRoot(c cid.Cid, data []byte) (indexRoot, error) {
-	if c.Prefix().Codec != cid.DagCBOR || !checkBlock(c, data) {
+	if c.Prefix().Codec != cid.DagCBOR || !BlockMatches(c, data) {
 		return indexRoot{}, fmt.Errorf("%w: root %s is not a dag-cbor block of its CID", ErrNotIndex, c)
 	}
 	n, err := ipldutil.DecodeCBOR(data)
