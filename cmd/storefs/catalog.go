@@ -4,17 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
@@ -87,14 +84,15 @@ func runCatalog(c *cli.Context) error {
 	defer stores.Close()
 	defer cat.Close()
 	start := time.Now()
-	line := newStatusLine(c.App.ErrWriter)
+	bar := newCounter(c, "catalog")
 	sum, err := cat.Refresh(c.Context, stores.Blobs, catalog.Options{
 		Jobs: c.Int("jobs"), Rebuild: c.Bool("rebuild"), Log: newLogger(c.App.ErrWriter, "text", false),
 		Progress: func(s catalog.Stats) {
-			line.set(fmt.Sprintf("catalog: %d listed, %d read (%s), %d indexes, %d shards", s.Listed, s.Read, humanize.IBytes(uint64(s.Bytes)), s.Indexes, s.Shards))
+			bar.describe(fmt.Sprintf("catalog: %d read (%s), %d indexes, %d shards; listed", s.Read, humanize.IBytes(uint64(s.Bytes)), s.Indexes, s.Shards))
+			bar.set(s.Listed)
 		},
 	})
-	line.done()
+	bar.done()
 	if err != nil {
 		return err
 	}
@@ -236,39 +234,4 @@ func parseBlockName(s string) (mh.Multihash, error) {
 		return nil, errors.New("neither a CID nor a multihash")
 	}
 	return d, nil
-}
-
-// statusLine rewrites one line on a terminal, at most ten times a
-// second; elsewhere it says nothing.
-type statusLine struct {
-	mu   sync.Mutex
-	w    io.Writer
-	tty  bool
-	last time.Time
-	text string
-}
-
-func newStatusLine(w io.Writer) *statusLine {
-	f, ok := w.(*os.File)
-	return &statusLine{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
-}
-
-func (s *statusLine) set(text string) {
-	if !s.tty {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if time.Since(s.last) < 100*time.Millisecond {
-		return
-	}
-	s.last = time.Now()
-	fmt.Fprintf(s.w, "\r\033[K%s", text)
-	s.text = text
-}
-
-func (s *statusLine) done() {
-	if s.tty && s.text != "" {
-		fmt.Fprint(s.w, "\r\033[K")
-	}
 }

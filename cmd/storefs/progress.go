@@ -27,6 +27,28 @@ func newProgress(c *cli.Context, size int64, what string) progress {
 	)}
 }
 
+// newCounter is a spinner with a count, for work of no known size (on a
+// terminal only, as newProgress).
+func newCounter(c *cli.Context, what string) progress {
+	f, ok := c.App.ErrWriter.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return progress{}
+	}
+	return progress{progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+// describe says what the bar stands at, shown with its next move.
+func (p progress) describe(text string) {
+	if p.bar != nil {
+		p.bar.Describe(text)
+	}
+}
+
 func (p progress) reader(r io.Reader) io.Reader {
 	if p.bar == nil {
 		return r
