@@ -88,7 +88,7 @@ func runCatalog(c *cli.Context) error {
 	sum, err := cat.Refresh(c.Context, stores.Blobs, catalog.Options{
 		Jobs: c.Int("jobs"), Rebuild: c.Bool("rebuild"), Log: newLogger(c.App.ErrWriter, "text", false),
 		Progress: func(s catalog.Stats) {
-			bar.describe(fmt.Sprintf("catalog: %d read (%s), %d indexes, %d shards; listed", s.Read, humanize.IBytes(uint64(s.Bytes)), s.Indexes, s.Shards))
+			bar.describe(fmt.Sprintf("catalog: %d listed, %d read (%s), %d indexes, %d shards", s.Listed, s.Read, humanize.IBytes(uint64(s.Bytes)), s.Indexes, s.Shards))
 			bar.set(s.Listed)
 		},
 	})
