@@ -43,31 +43,21 @@ Example:
 	}
 }
 
-// openCatalog resolves the backend settings, opens the store's blobs and
-// its catalogue.
-func openCatalog(c *cli.Context) (*node.Stores, *catalog.Catalog, mountopts.Settings, error) {
+// catalogOf resolves the backend settings and opens the store's
+// catalogue.
+func catalogOf(c *cli.Context) (*catalog.Catalog, mountopts.Settings, error) {
 	st, err := settings(c, mountopts.Backend, false)
 	if err != nil {
-		return nil, nil, st, err
+		return nil, st, err
 	}
 	if st.Found != "" {
 		fmt.Fprintf(c.App.ErrWriter, "storefs: using the Piri config %s\n", st.Found)
 	}
 	if st.Warning != "" {
-		return nil, nil, st, usagef("name the store (--data-dir, --s3-endpoint or --config): no backend named and no Piri config found")
-	}
-	cfg := st.Store
-	cfg.BlobsOnly = true // blobs can be read from a running node
-	stores, err := node.Open(c.Context, cfg)
-	if err != nil {
-		return nil, nil, st, fmt.Errorf("open %s: %w", st.Store, err)
+		return nil, st, usagef("name the store (--data-dir, --s3-endpoint or --config): no backend named and no Piri config found")
 	}
 	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
-	if err != nil {
-		stores.Close()
-		return nil, nil, st, err
-	}
-	return stores, cat, st, nil
+	return cat, st, err
 }
 
 func runCatalog(c *cli.Context) error {
@@ -77,12 +67,18 @@ func runCatalog(c *cli.Context) error {
 	if c.Int("jobs") < 1 {
 		return usagef("--jobs %d: want at least 1", c.Int("jobs"))
 	}
-	stores, cat, st, err := openCatalog(c)
+	cat, st, err := catalogOf(c)
 	if err != nil {
 		return err
 	}
-	defer stores.Close()
 	defer cat.Close()
+	cfg := st.Store
+	cfg.BlobsOnly = true // blobs can be read from a running node
+	stores, err := node.Open(c.Context, cfg)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", st.Store, err)
+	}
+	defer stores.Close()
 	start := time.Now()
 	bar := newCounter(c, "catalog")
 	sum, err := cat.Refresh(c.Context, stores.Blobs, catalog.Options{
@@ -166,14 +162,7 @@ func runFind(c *cli.Context) error {
 		digests = append(digests, d)
 	}
 	// The catalogue alone: find reads no blob, so the store is not opened.
-	st, err := settings(c, mountopts.Backend, false)
-	if err != nil {
-		return err
-	}
-	if st.Warning != "" {
-		return usagef("name the store (--data-dir, --s3-endpoint or --config): no backend named and no Piri config found")
-	}
-	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
+	cat, _, err := catalogOf(c)
 	if err != nil {
 		return err
 	}
