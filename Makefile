@@ -3,6 +3,12 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 export STOREFS_VERSITYGW ?= $(CURDIR)/.tools/bin/versitygw
+# Every build, test and benchmark uses the binary operators run: static
+# (no cgo: no dynamic loader at start, runs on any Linux), without
+# urfave/cli's man-page generator (its markdown parser's init is
+# startup time storefs find pays for nothing). See docs/performance.md.
+export CGO_ENABLED = 0
+export GOFLAGS += -tags=urfave_cli_no_docs
 
 .PHONY: build test test-unit test-deps lint demo bench bench-go fuzz clean
 

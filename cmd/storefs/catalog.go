@@ -46,6 +46,10 @@ Example:
 // catalogOf resolves the backend settings and opens the store's
 // catalogue.
 func catalogOf(c *cli.Context) (*catalog.Catalog, mountopts.Settings, error) {
+	return openCatalog(c, catalog.Open)
+}
+
+func openCatalog(c *cli.Context, open func(dir, key string) (*catalog.Catalog, error)) (*catalog.Catalog, mountopts.Settings, error) {
 	st, err := settings(c, mountopts.Backend, false)
 	if err != nil {
 		return nil, st, err
@@ -56,7 +60,7 @@ func catalogOf(c *cli.Context) (*catalog.Catalog, mountopts.Settings, error) {
 	if st.Warning != "" {
 		return nil, st, usagef("name the store (--data-dir, --s3-endpoint or --config): no backend named and no Piri config found")
 	}
-	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
+	cat, err := open(st.CatalogDir, st.Store.Key())
 	return cat, st, err
 }
 
@@ -161,8 +165,9 @@ func runFind(c *cli.Context) error {
 		}
 		digests = append(digests, d)
 	}
-	// The catalogue alone: find reads no blob, so the store is not opened.
-	cat, _, err := catalogOf(c)
+	// The catalogue alone, read only: find reads no blob, so the store is
+	// not opened, and it writes nothing.
+	cat, _, err := openCatalog(c, catalog.OpenReader)
 	if err != nil {
 		return err
 	}

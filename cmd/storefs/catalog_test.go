@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -49,7 +50,14 @@ func uploadDataDir(t *testing.T) (string, *uploads.DAG, *uploads.Upload) {
 // multihash) and exits 1 naming one it cannot.
 func TestCatalogAndFind(t *testing.T) {
 	dir, d, u := uploadDataDir(t)
-	backend := []string{"--data-dir", dir, "--catalog-dir", t.TempDir()}
+	catDir := t.TempDir()
+	backend := []string{"--data-dir", dir, "--catalog-dir", catDir}
+	// find only reads: before any catalogue it says how to build one and
+	// makes none.
+	_, stderr, code := storefs(t, append(append([]string{"find"}, backend...), d.Root.String())...)
+	if files, _ := os.ReadDir(catDir); code != 1 || !strings.Contains(stderr, "storefs catalog builds it") || len(files) != 0 {
+		t.Fatalf("find before a catalogue: exit %d, %d files made: %s", code, len(files), stderr)
+	}
 	out, stderr, code := storefs(t, append([]string{"catalog", "--json"}, backend...)...)
 	if code != 0 {
 		t.Fatalf("catalog: exit %d: %s", code, stderr)

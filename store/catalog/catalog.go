@@ -138,6 +138,42 @@ func (c *Catalog) init(key string) error {
 	return nil
 }
 
+// ErrNotBuilt: the store has no catalogue under the directory yet.
+var ErrNotBuilt = errors.New("no catalogue of this store yet (storefs catalog builds it)")
+
+// OpenReader opens the existing catalogue of the store named key to read
+// only: it creates no table and writes nothing, not even the checkpoint
+// a last connection's close runs, so a command that only looks (find)
+// starts fast and never takes a write lock from the mount building it.
+func OpenReader(dir, key string) (*Catalog, error) {
+	path := Path(dir, key)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("catalog %s: %w", path, ErrNotBuilt)
+		}
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	dsn := "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=cache_size(-32768)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	c := &Catalog{db: db, path: path, dir: dir}
+	var v string
+	err = db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		err = ErrNotBuilt
+	case err == nil && v != schemaVersion:
+		err = fmt.Errorf("schema %s, this storefs reads %s: refresh it with storefs catalog --rebuild", v, schemaVersion)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	return c, nil
+}
+
 // Close closes the catalogue.
 func (c *Catalog) Close() error { return c.db.Close() }
 

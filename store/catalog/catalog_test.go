@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync/atomic"
 	"testing"
 
@@ -281,6 +282,49 @@ func TestOneWriter(t *testing.T) {
 	hold()
 	if _, err := b.Refresh(ctx, n.blobs, catalog.Options{Log: quiet()}); err != nil {
 		t.Fatalf("after the writer let go: %v", err)
+	}
+}
+
+// A reader opens only a catalogue that exists, answers while a writer
+// is in the middle of a batch, and cannot write.
+func TestReader(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := catalog.OpenReader(dir, "x"); !errors.Is(err, catalog.ErrNotBuilt) {
+		t.Fatalf("no catalogue yet: %v, want ErrNotBuilt", err)
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Fatalf("a reader of nothing made %d files", len(files))
+	}
+	n := newNode(t)
+	w, err := catalog.Open(dir, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	refresh(t, w, n.blobs)
+	commit := catalog.WriteForTest(w)
+	r, err := catalog.OpenReader(dir, "x")
+	if err != nil {
+		t.Fatalf("open while a write is under way: %v", err)
+	}
+	defer r.Close()
+	shard := n.uploads[0].Shards[0]
+	locs, err := r.Find(ctx, n.dag.Root.Hash())
+	if err != nil || len(locs) == 0 {
+		t.Fatalf("find while a write is under way: %v %v", locs, err)
+	}
+	if _, ok, err := r.Blob(ctx, shard.Digest); !ok || err != nil {
+		t.Fatalf("blob while a write is under way: %v %v", ok, err)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Refresh(ctx, n.blobs, catalog.Options{Log: quiet(), Rebuild: true}); err == nil {
+		t.Fatal("a reader refreshed the catalogue")
+	}
+	if _, ok, err := w.Blob(ctx, shard.Digest); !ok || err != nil {
+		t.Fatalf("the catalogue after a reader's refused refresh: %v %v", ok, err)
 	}
 }
 

@@ -27,6 +27,8 @@
 //	                                   N parallel ranged GETs of CHUNK bytes over the object
 //	                                   the same against S3 directly (minio-go; endpoint
 //	                                   in BENCH_S3, credentials in AWS_* variables)
+//	benchtool exec N CMD [ARG...]      run CMD N times (output discarded); prints the median
+//	                                   seconds from start to exit
 //	benchtool freeport                 a free 127.0.0.1 port
 package main
 
@@ -42,6 +44,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -106,6 +109,8 @@ func main() {
 		extra = fmt.Sprintf(" %d", n)
 	case "s3":
 		extra, err = s3cmd(os.Args[2:])
+	case "exec":
+		measured, err = execMedian(atoi(os.Args[2]), os.Args[3:])
 	case "freeport":
 		l, lerr := net.Listen("tcp", "127.0.0.1:0")
 		if lerr != nil {
@@ -661,4 +666,25 @@ func mkuploads(dir string, n, indexes, per int) (string, error) {
 	}
 	s, _ := multibase.Encode(multibase.Base32, sliceDigest(indexes/2, per/2))
 	return s[1:], nil
+}
+
+// execMedian times a command as a user waits for it: from start to exit,
+// with nothing else (no shell, no clock process) inside the timing.
+func execMedian(n int, argv []string) (float64, error) {
+	if n < 1 || len(argv) == 0 {
+		return 0, fmt.Errorf("exec: N >= 1 and a command")
+	}
+	var ts []float64
+	for range n {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("exec %s: %w: %s", argv[0], err, stderr.Bytes())
+		}
+		ts = append(ts, time.Since(t0).Seconds())
+	}
+	slices.Sort(ts)
+	return ts[len(ts)/2], nil
 }
