@@ -47,6 +47,9 @@ type Options struct {
 	Trickle bool
 	// HAMTAbove shards a directory of more entries than this (0: none).
 	HAMTAbove int
+	// PBLeaves makes leaves dag-pb nodes (UnixFS File with data), as
+	// older clients did, instead of raw blocks.
+	PBLeaves bool
 }
 
 // Block is one block of a DAG.
@@ -90,7 +93,7 @@ func Import(entries []Entry, o Options) (*DAG, error) {
 				n, err = pn, ds.Add(ctx, pn)
 			}
 		default:
-			p := helpers.DagBuilderParams{Dagserv: ds, RawLeaves: true, Maxlinks: o.MaxLinks, CidBuilder: prefix}
+			p := helpers.DagBuilderParams{Dagserv: ds, RawLeaves: !o.PBLeaves, Maxlinks: o.MaxLinks, CidBuilder: prefix}
 			var db *helpers.DagBuilderHelper
 			if db, err = p.New(chunker.NewSizeSplitter(bytes.NewReader(e.Data), o.Chunk)); err == nil {
 				if o.Trickle {

@@ -1,0 +1,166 @@
+package unixfs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+)
+
+// A file is its root node's own data, then each child's bytes in link
+// order, each child as long as the root's block size for it says; the
+// same holds under every node, for balanced and trickle layouts alike.
+// So a byte is found by descending from the root, and a read seeks
+// without reading any leaf before it.
+
+// segment is a run of a file's bytes one block holds: a leaf, or a
+// node's own data.
+type segment struct {
+	c      cid.Cid
+	off    uint64 // where it starts in the file
+	length uint64
+	// inner: the bytes are a dag-pb node's own Data (a leaf or an inner
+	// node), not the whole block as a raw leaf's.
+	inner bool
+}
+
+// File reads one file. Its inner nodes are kept once read (small: a few
+// KiB to 50 KiB each, and a 1 GiB file of 1 MiB leaves has ~7 of them),
+// so seeking costs a read of a leaf and no more.
+type File struct {
+	g    Blocks
+	root *Node
+
+	mu    sync.Mutex
+	inner map[cid.Cid]*Node
+}
+
+// maxInner bounds the inner nodes a File keeps; past it, the oldest half
+// is dropped (a file of billions of leaves).
+const maxInner = 4096
+
+// NewFile reads the file under root, a File node.
+func NewFile(g Blocks, root *Node) (*File, error) {
+	if root.Kind != KindFile {
+		return nil, fmt.Errorf("%s: a %s, not a file", root.CID, root.Kind)
+	}
+	return &File{g: g, root: root, inner: map[cid.Cid]*Node{}}, nil
+}
+
+// Size is the file's length.
+func (f *File) Size() uint64 { return f.root.Size }
+
+// segmentAt is the segment holding byte off (< Size).
+func (f *File) segmentAt(ctx context.Context, off uint64) (segment, error) {
+	n, base := f.root, uint64(0)
+	for depth := 0; ; depth++ {
+		if n.CID.Prefix().Codec == cid.Raw {
+			return segment{c: n.CID, off: base, length: n.Size}, nil
+		}
+		if off < base+uint64(len(n.Data)) || len(n.Links) == 0 {
+			return segment{c: n.CID, off: base, length: uint64(len(n.Data)), inner: true}, nil
+		}
+		if depth >= MaxDepth {
+			return segment{}, fmt.Errorf("%s: %w: a file nested past %d levels", f.root.CID, ErrBad, MaxDepth)
+		}
+		start := base + uint64(len(n.Data))
+		i := 0
+		for ; i < len(n.Links); i++ {
+			if off < start+n.Sizes[i] {
+				break
+			}
+			start += n.Sizes[i]
+		}
+		if i == len(n.Links) {
+			return segment{}, fmt.Errorf("%s: offset %d past the file's end", f.root.CID, off)
+		}
+		l, want := n.Links[i], n.Sizes[i]
+		if l.CID.Prefix().Codec == cid.Raw {
+			// A raw leaf is fetched by the reader, whole; its size is
+			// checked then.
+			return segment{c: l.CID, off: start, length: want}, nil
+		}
+		child, err := f.node(ctx, l.CID)
+		if err != nil {
+			return segment{}, err
+		}
+		if child.Kind != KindFile || child.Size != want {
+			return segment{}, fmt.Errorf("%s: %w: link %d names a %s of %d bytes, its block size says %d", n.CID, ErrBad, i, child.Kind, child.Size, want)
+		}
+		n, base = child, start
+	}
+}
+
+// node is the decoded inner node c, from the kept ones or read now.
+func (f *File) node(ctx context.Context, c cid.Cid) (*Node, error) {
+	f.mu.Lock()
+	n := f.inner[c]
+	f.mu.Unlock()
+	if n != nil {
+		return n, nil
+	}
+	n, err := Load(ctx, f.g, c)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	if len(f.inner) >= maxInner {
+		i := 0
+		for k := range f.inner {
+			if i++; i > maxInner/2 {
+				break
+			}
+			delete(f.inner, k)
+		}
+	}
+	f.inner[c] = n
+	f.mu.Unlock()
+	return n, nil
+}
+
+// bytesOf is a segment's bytes.
+func (f *File) bytesOf(ctx context.Context, s segment) ([]byte, error) {
+	if s.inner {
+		if s.c == f.root.CID {
+			return f.root.Data, nil
+		}
+		n, err := f.node(ctx, s.c)
+		if err != nil {
+			return nil, err
+		}
+		return n.Data, nil
+	}
+	n, err := Load(ctx, f.g, s.c)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(n.Data)) != s.length {
+		return nil, fmt.Errorf("%s: %w: a raw leaf of %d bytes where its parent says %d", s.c, ErrBad, len(n.Data), s.length)
+	}
+	return n.Data, nil
+}
+
+// WriteTo writes the whole file to w, in order, with read-ahead.
+func (f *File) WriteTo(ctx context.Context, w io.Writer, ahead int) (int64, error) {
+	r := f.Reader(ahead)
+	defer r.Close()
+	buf := make([]byte, 1<<20)
+	var done int64
+	for {
+		n, err := r.ReadAt(ctx, buf, done)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return done, werr
+			}
+			done += int64(n)
+		}
+		if err == io.EOF {
+			return done, nil
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+}
