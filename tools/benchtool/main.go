@@ -654,10 +654,11 @@ func mkuploads(dir string, n, indexes, per int) (string, error) {
 		s, _ := multibase.Encode(multibase.Base32, d)
 		name := s[1:]
 		shard := name[len(name)-3 : len(name)-1]
-		if _, ok := made.LoadOrStore(shard, true); !ok {
-			if err := os.MkdirAll(filepath.Join(root, shard), 0o755); err != nil {
-				return struct{}{}, err
-			}
+		// Every writer of a shard waits until its directory exists (one
+		// marked made before its mkdir ended let another write first).
+		once, _ := made.LoadOrStore(shard, sync.OnceValue(func() error { return os.MkdirAll(filepath.Join(root, shard), 0o755) }))
+		if err := once.(func() error)(); err != nil {
+			return struct{}{}, err
 		}
 		return struct{}{}, os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644)
 	}, func(_ int, _ struct{}, err error) error { return err })
