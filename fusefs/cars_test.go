@@ -184,6 +184,36 @@ func TestCarsFlippedByte(t *testing.T) {
 }
 
 func flippedByte(t *testing.T, backend string) {
+	st, flip := flippable(t, backend)
+	n := storeUpload(t, st)
+	shard := n.up.Shards[0]
+	var bad, good string
+	for _, b := range n.dag.Blocks {
+		sl := n.up.Slices[string(b.CID.Hash())]
+		if !bytes.Equal(sl.Shard, shard.Digest) {
+			continue
+		}
+		if bad == "" {
+			bad = b.CID.String()
+			flip(shard, int64(sl.Offset+sl.Length/2))
+		} else if good == "" {
+			good = b.CID.String()
+		}
+	}
+	dir := mountCars(t, st)
+	blocks := filepath.Join(dir, "cars", blobstore.Name(shard.Digest), "blocks")
+	if _, err := os.ReadFile(filepath.Join(blocks, bad)); !errors.Is(err, syscall.EIO) {
+		t.Errorf("a block with a flipped byte: %v, want EIO", err)
+	}
+	if _, err := os.ReadFile(filepath.Join(blocks, good)); err != nil {
+		t.Errorf("another block of the same shard: %v", err)
+	}
+}
+
+// flippable is a store of the backend, and a way to change one byte of
+// a shard in it behind its back (the data dir's file; the S3 object).
+func flippable(t *testing.T, backend string) (*node.Stores, func(shard uploads.Blob, off int64)) {
+	t.Helper()
 	var st *node.Stores
 	var flip func(shard uploads.Blob, off int64)
 	switch backend {
@@ -212,29 +242,7 @@ func flippedByte(t *testing.T, backend string) {
 		}
 	}
 	t.Cleanup(func() { st.Close() })
-	n := storeUpload(t, st)
-	shard := n.up.Shards[0]
-	var bad, good string
-	for _, b := range n.dag.Blocks {
-		sl := n.up.Slices[string(b.CID.Hash())]
-		if !bytes.Equal(sl.Shard, shard.Digest) {
-			continue
-		}
-		if bad == "" {
-			bad = b.CID.String()
-			flip(shard, int64(sl.Offset+sl.Length/2))
-		} else if good == "" {
-			good = b.CID.String()
-		}
-	}
-	dir := mountCars(t, st)
-	blocks := filepath.Join(dir, "cars", blobstore.Name(shard.Digest), "blocks")
-	if _, err := os.ReadFile(filepath.Join(blocks, bad)); !errors.Is(err, syscall.EIO) {
-		t.Errorf("a block with a flipped byte: %v, want EIO", err)
-	}
-	if _, err := os.ReadFile(filepath.Join(blocks, good)); err != nil {
-		t.Errorf("another block of the same shard: %v", err)
-	}
+	return st, flip
 }
 
 // flipByte changes one byte of a blob where the data dir keeps it.

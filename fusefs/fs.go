@@ -14,6 +14,7 @@
 //	/cars/<b32>/roots                     each CAR blob the catalogue knows: its roots,
 //	/cars/<b32>/blocks/<CID>              its blocks (checked against their CIDs),
 //	/cars/<b32>/index.json, shards/<b32>  and for an index, the index and links to its shards
+//	/content/<CID>/path…                  the files inside uploads, read in place, every block checked
 package fusefs
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/storacha/storefs/content/blocks"
 	"github.com/storacha/storefs/internal/helpers/metrics"
 	"github.com/storacha/storefs/readstack"
 	"github.com/storacha/storefs/readstack/prefetch"
@@ -201,6 +203,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	}
 	if r.cfg.Catalog != nil {
 		dirs["cars"] = &carsDir{dir: dir{r}, cat: r.cfg.Catalog}
+		dirs["content"] = &contentDir{dir: dir{r}, src: blocks.New(r.cfg.Catalog, r.stack, r.log)}
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)

@@ -164,3 +164,40 @@ func (f *File) WriteTo(ctx context.Context, w io.Writer, ahead int) (int64, erro
 		}
 	}
 }
+
+// BlocksOf yields the CIDs of the blocks n is made of, in order: a
+// file's every block (its inner nodes are read, raw leaves are not), a
+// directory's own block and its HAMT shards (not its entries'), a
+// symlink's block.
+func BlocksOf(ctx context.Context, g Blocks, n *Node, yield func(cid.Cid) bool) error {
+	_, err := blocksOf(ctx, g, n, 0, yield)
+	return err
+}
+
+func blocksOf(ctx context.Context, g Blocks, n *Node, depth int, yield func(cid.Cid) bool) (bool, error) {
+	if depth > MaxDepth {
+		return false, fmt.Errorf("%s: %w: nested past %d levels", n.CID, ErrBad, MaxDepth)
+	}
+	if !yield(n.CID) {
+		return false, nil
+	}
+	for _, l := range n.Links {
+		switch {
+		case n.Kind == KindDir, n.Kind == KindHAMT && len(l.Name) > padLen(n.fanout):
+			continue // an entry, not part of the directory
+		case l.CID.Prefix().Codec == cid.Raw:
+			if !yield(l.CID) {
+				return false, nil
+			}
+			continue
+		}
+		child, err := Load(ctx, g, l.CID)
+		if err != nil {
+			return false, err
+		}
+		if more, err := blocksOf(ctx, g, child, depth+1, yield); !more || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

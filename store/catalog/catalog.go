@@ -235,6 +235,45 @@ func (c *Catalog) CARs(ctx context.Context, yield func(Blob) bool) error {
 	return rows.Err()
 }
 
+// Roots yields, in order and once each, the UnixFS roots the node can
+// name: the content of each index, and the roots a CAR shard's header
+// names. Guppy's placeholder (an identity CID) and roots that are no
+// UnixFS (codecs other than dag-pb and raw) are left out.
+func (c *Catalog) Roots(ctx context.Context, yield func(cid.Cid) bool) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT content FROM indexes UNION SELECT roots FROM blobs WHERE kind = ? AND roots != '' ORDER BY 1`, int(carblob.Shard))
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{} // roots of headers that name several
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		fields := strings.Fields(s)
+		for _, f := range fields {
+			if len(fields) > 1 || seen[f] {
+				if seen[f] {
+					continue
+				}
+				seen[f] = true
+			}
+			r, err := cid.Decode(f)
+			if err != nil {
+				continue // an index's content is whatever its writer put there
+			}
+			if r.Prefix().MhType == mh.IDENTITY || (r.Type() != cid.DagProtobuf && r.Type() != cid.Raw) {
+				continue
+			}
+			if !yield(r) {
+				return nil
+			}
+		}
+	}
+	return rows.Err()
+}
+
 // Location is where a block's data lies.
 type Location struct {
 	// Shard is the blob holding it; Here says whether this node stores
@@ -242,6 +281,8 @@ type Location struct {
 	Shard          mh.Multihash
 	Here           bool
 	Offset, Length uint64
+	// ShardSize is the shard's size when it is here.
+	ShardSize int64
 	// Index is the index blob that says so; nil when a scan of the
 	// shard found it, or when the block is the whole blob.
 	Index mh.Multihash
@@ -254,10 +295,10 @@ func (c *Catalog) Find(ctx context.Context, digest mh.Multihash) ([]Location, er
 	if b, ok, err := c.Blob(ctx, digest); err != nil {
 		return nil, err
 	} else if ok {
-		out = append(out, Location{Shard: digest, Here: true, Length: uint64(b.Size)})
+		out = append(out, Location{Shard: digest, Here: true, Length: uint64(b.Size), ShardSize: b.Size})
 	}
 	rows, err := c.db.QueryContext(ctx, `
-		SELECT sh.digest, b.id IS NOT NULL, s.offset, s.length, src.digest, s.source = s.shard
+		SELECT sh.digest, b.id IS NOT NULL, s.offset, s.length, src.digest, s.source = s.shard, coalesce(b.size, 0)
 		FROM slices s JOIN names sh ON sh.id = s.shard JOIN names src ON src.id = s.source
 		LEFT JOIN blobs b ON b.id = s.shard
 		WHERE s.digest = ? ORDER BY b.id IS NULL, sh.digest, s.offset`, []byte(digest))
@@ -269,7 +310,7 @@ func (c *Catalog) Find(ctx context.Context, digest mh.Multihash) ([]Location, er
 		var l Location
 		var shard, source []byte
 		var scanned bool
-		if err := rows.Scan(&shard, &l.Here, &l.Offset, &l.Length, &source, &scanned); err != nil {
+		if err := rows.Scan(&shard, &l.Here, &l.Offset, &l.Length, &source, &scanned, &l.ShardSize); err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		l.Shard = shard

@@ -75,6 +75,10 @@ type Pack struct {
 	// MaxSlices splits the index over blobs of at most this many slices
 	// (guppy); 0: one index blob.
 	MaxSlices int
+	// RootFirst streams the root block first, then the rest, as the JS
+	// client's uploadCAR does with a CAR exported root first (ipfs dag
+	// export); uploadFile and uploadDirectory send it last.
+	RootFirst bool
 }
 
 // JS packs as @storacha/upload-client does, at shardSize (JSShardSize in
@@ -99,7 +103,11 @@ func (p Pack) Pack(d *DAG) (*Upload, error) {
 	var shards [][]Block
 	var cur []Block
 	size := p.headerLen(d.Root)
-	for _, b := range d.Blocks {
+	order := d.Blocks
+	if p.RootFirst && len(order) > 0 {
+		order = append([]Block{order[len(order)-1]}, order[:len(order)-1]...)
+	}
+	for _, b := range order {
 		n := p.sectionLen(b)
 		if len(cur) > 0 && size+n > p.ShardSize {
 			shards = append(shards, cur)
