@@ -21,13 +21,18 @@ import (
 	"github.com/storacha/storefs/store/node"
 )
 
+// uploadedA is a.bin of uploadDataDir's upload.
+func uploadedA() []byte {
+	big := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{3}).Read(big)
+	return big
+}
+
 // uploadDataDir stores an upload packed as the JS client packs it in a
 // fresh data dir.
 func uploadDataDir(t *testing.T) (string, *uploads.DAG, *uploads.Upload) {
 	t.Helper()
-	big := make([]byte, 1<<20)
-	rand.NewChaCha8([32]byte{3}).Read(big)
-	d, err := uploads.Import([]uploads.Entry{{Path: "a.bin", Data: big}, {Path: "b.txt", Data: []byte("bee")}}, uploads.Options{Chunk: 64 << 10, MaxLinks: 4})
+	d, err := uploads.Import([]uploads.Entry{{Path: "a.bin", Data: uploadedA()}, {Path: "b.txt", Data: []byte("bee")}}, uploads.Options{Chunk: 64 << 10, MaxLinks: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
