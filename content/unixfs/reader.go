@@ -1,8 +1,10 @@
 package unixfs
 
 import (
+	"cmp"
 	"context"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -19,12 +21,12 @@ type Reader struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	next    uint64   // where a sequential read would start
-	run     uint64   // bytes read in a row up to next
+	front   uint64   // the furthest end of a read in this run
+	run     uint64   // bytes read in this run
 	fetches []*fetch // in file order: the segment last read, then those ahead
 }
 
-// maxFetches bounds the segments in flight for one reader.
+// maxFetches bounds the segments one reader has ahead of its reads.
 const maxFetches = 16
 
 type fetch struct {
@@ -53,8 +55,12 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	}
 	pos := uint64(off)
 	r.mu.Lock()
-	if pos != r.next {
-		r.run = 0
+	near := pos+slack >= r.front && pos <= r.front+slack
+	if near {
+		r.front = max(r.front, pos+uint64(len(p)))
+	} else {
+		r.run, r.front = 0, pos+uint64(len(p))
+		r.fetches = slices.DeleteFunc(r.fetches, func(fe *fetch) bool { return !fe.holds(pos) })
 	}
 	r.mu.Unlock()
 	n := 0
@@ -76,7 +82,6 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		pos += uint64(c)
 	}
 	r.mu.Lock()
-	r.next = pos
 	r.run += uint64(n)
 	r.mu.Unlock()
 	if pos >= size && n < len(p) {
@@ -85,36 +90,53 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// slack is how far behind or past the front of a sequential reader a
+// read may land and still be part of its run, and how far behind the
+// front fetched segments are kept: the kernel sends a file's reads
+// several at once (readahead), and they arrive in any order.
+const slack = 4 << 20
+
+func (fe *fetch) holds(pos uint64) bool {
+	return fe.seg.off <= pos && pos < fe.seg.off+fe.seg.length
+}
+
 // fetchFor is the fetch of the segment holding pos, started if it is not
-// under way. Segments before it are let go; after a run of sequential
-// reads, the read-ahead is topped up.
+// under way. Segments that ended more than slack before the front are
+// let go;
+// after a run of sequential reads, the read-ahead is topped up.
 func (r *Reader) fetchFor(ctx context.Context, pos uint64) (*fetch, error) {
 	r.mu.Lock()
-	i := 0
-	for ; i < len(r.fetches); i++ {
-		if s := r.fetches[i].seg; s.off <= pos && pos < s.off+s.length {
-			break
-		}
-	}
-	if i < len(r.fetches) {
-		r.fetches = r.fetches[i:]
-	} else {
-		r.fetches = nil // a jump: nothing fetched holds pos
+	r.fetches = slices.DeleteFunc(r.fetches, func(fe *fetch) bool { return fe.seg.off+fe.seg.length+slack <= r.front })
+	found := r.holding(pos)
+	if found == nil {
 		r.mu.Unlock()
 		s, err := r.f.segmentAt(ctx, pos)
 		if err != nil {
 			return nil, err
 		}
 		r.mu.Lock()
-		r.fetches = []*fetch{r.start(s)}
+		if found = r.holding(pos); found == nil { // no other read started it meanwhile
+			found = r.start(s)
+			i, _ := slices.BinarySearchFunc(r.fetches, s.off, func(fe *fetch, off uint64) int { return cmp.Compare(fe.seg.off, off) })
+			r.fetches = slices.Insert(r.fetches, i, found)
+		}
 	}
-	found := r.fetches[0]
 	want := min(2*r.run, r.limit)
 	r.mu.Unlock()
 	if want > 0 {
 		r.topUp(ctx, pos, want)
 	}
 	return found, nil
+}
+
+// holding is the fetch of the segment holding pos, or nil. r.mu is held.
+func (r *Reader) holding(pos uint64) *fetch {
+	for _, fe := range r.fetches {
+		if fe.holds(pos) {
+			return fe
+		}
+	}
+	return nil
 }
 
 // topUp fetches the segments after the last one under way until want
@@ -128,10 +150,15 @@ func (r *Reader) topUp(ctx context.Context, pos uint64, want uint64) {
 			return
 		}
 		last := r.fetches[len(r.fetches)-1]
-		inFlight := len(r.fetches)
+		ahead := 0
+		for _, fe := range r.fetches {
+			if fe.seg.off+fe.seg.length > pos {
+				ahead++
+			}
+		}
 		r.mu.Unlock()
 		end := last.seg.off + last.seg.length
-		if end >= r.f.Size() || end-pos >= want || inFlight >= maxFetches {
+		if end >= r.f.Size() || end-pos >= want || ahead >= maxFetches {
 			return
 		}
 		s, err := r.f.segmentAt(ctx, end)

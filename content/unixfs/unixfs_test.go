@@ -280,3 +280,44 @@ func TestDirs(t *testing.T) {
 }
 
 func runtimeGosched() { runtime.Gosched(); time.Sleep(time.Millisecond) }
+
+// The kernel sends a sequential reader's reads several at once, in any
+// order: they stay one run, and no leaf is fetched twice.
+func TestOutOfOrderReads(t *testing.T) {
+	ctx := context.Background()
+	data := random(8<<20, 4)
+	d := importDAG(t, []uploads.Entry{{Path: "f", Data: data}}, uploads.Options{Chunk: 64 << 10, MaxLinks: 16})
+	g := newMem(d)
+	f := open(t, g, d.Files["f"])
+	r := f.Reader(1 << 20)
+	defer r.Close()
+	rng := rand.New(rand.NewPCG(3, 3))
+	const chunk = 128 << 10
+	for batch := 0; batch < len(data); batch += 8 * chunk {
+		offs := []int{}
+		for o := batch; o < min(batch+8*chunk, len(data)); o += chunk {
+			offs = append(offs, o)
+		}
+		rng.Shuffle(len(offs), func(i, j int) { offs[i], offs[j] = offs[j], offs[i] })
+		var wg sync.WaitGroup
+		for _, o := range offs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, chunk)
+				n, err := r.ReadAt(ctx, buf, int64(o))
+				if err != nil || !bytes.Equal(buf[:n], data[o:o+n]) {
+					t.Errorf("read at %d: %d, %v", o, n, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c, n := range g.gets {
+		if n > 1 {
+			t.Fatalf("block %s fetched %d times", c, n)
+		}
+	}
+}

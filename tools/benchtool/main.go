@@ -27,6 +27,8 @@
 //	                                   N parallel ranged GETs of CHUNK bytes over the object
 //	                                   the same against S3 directly (minio-go; endpoint
 //	                                   in BENCH_S3, credentials in AWS_* variables)
+//	benchtool randfiles N PATH...       N random 4 KiB preads over the files' bytes; prints seconds
+//	benchtool mkcontent DIR|s3:BUCKET  the upload the /content rows read (see content.go)
 //	benchtool exec N CMD [ARG...]      run CMD N times (output discarded); prints the median
 //	                                   seconds from start to exit
 //	benchtool freeport                 a free 127.0.0.1 port
@@ -111,6 +113,14 @@ func main() {
 		extra, err = s3cmd(os.Args[2:])
 	case "exec":
 		measured, err = execMedian(atoi(os.Args[2]), os.Args[3:])
+	case "randfiles":
+		err = randFiles(atoi(os.Args[2]), os.Args[3:])
+	case "mkcontent":
+		var made string
+		if made, err = mkcontent(os.Args[2]); err == nil {
+			fmt.Print(made)
+			return
+		}
 	case "freeport":
 		l, lerr := net.Listen("tcp", "127.0.0.1:0")
 		if lerr != nil {
@@ -381,10 +391,7 @@ func s3cmd(args []string) (string, error) {
 	if len(args) < 2 {
 		return "", fmt.Errorf("s3: want a command and a bucket")
 	}
-	c, err := minio.New(os.Getenv("BENCH_S3"), &minio.Options{
-		Creds:  credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""),
-		Region: "us-east-1", BucketLookup: minio.BucketLookupPath,
-	})
+	c, err := s3client()
 	if err != nil {
 		return "", err
 	}
@@ -688,4 +695,45 @@ func execMedian(n int, argv []string) (float64, error) {
 	}
 	slices.Sort(ts)
 	return ts[len(ts)/2], nil
+}
+
+// s3client is a client of the S3 at BENCH_S3, credentials in AWS_*.
+func s3client() (*minio.Client, error) {
+	return minio.New(os.Getenv("BENCH_S3"), &minio.Options{
+		Creds:  credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""),
+		Region: "us-east-1", BucketLookup: minio.BucketLookupPath,
+	})
+}
+
+// randFiles reads n random 4 KiB ranges, each in a file chosen by its
+// size (so uniform over all their bytes); prints seconds.
+func randFiles(n int, paths []string) error {
+	var files []*os.File
+	var sizes []int64
+	var total int64
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		files, sizes, total = append(files, f), append(sizes, fi.Size()), total+fi.Size()
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	buf := make([]byte, 4096)
+	benchStart = time.Now()
+	for range n {
+		at, i := rng.Int64N(total), 0
+		for at >= sizes[i] {
+			at, i = at-sizes[i], i+1
+		}
+		if _, err := files[i].ReadAt(buf, max(min(at, sizes[i]-4096), 0)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
