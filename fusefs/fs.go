@@ -203,7 +203,12 @@ func (r *Root) OnAdd(ctx context.Context) {
 	}
 	if r.cfg.Catalog != nil {
 		dirs["cars"] = &carsDir{dir: dir{r}, cat: r.cfg.Catalog}
-		dirs["content"] = &contentDir{dir: dir{r}, src: blocks.New(r.cfg.Catalog, r.stack, r.log)}
+		// A remote store reads a leaf a reader waits for in parts at once.
+		parts := 1
+		if r.files == nil {
+			parts = 4
+		}
+		dirs["content"] = &contentDir{dir: dir{r}, src: blocks.New(r.cfg.Catalog, r.stack, blocks.Options{Log: r.log, Parts: parts})}
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)

@@ -18,6 +18,9 @@
 #   CAT_N=1000000 CAT_INDEXES=10000 CAT_SLICES=500   the catalogue rows (TESTS=catalog):
 #     loopback, a flatfs node of CAT_N blobs, CAT_INDEXES of them indexes of CAT_SLICES
 #     slices; remote, CAT_N (100000) blobs on S3, 1 % indexes, the rest 4 KiB
+#   TESTS=content: an upload's files through /content against /blobs of its shards;
+#   TESTS="content kubo": and kubo v0.43.1 (built from the module proxy) importing
+#     the same shards, then ipfs cat (opt-in: the build takes minutes)
 #   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
 #     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
 #     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio);
@@ -113,6 +116,16 @@ if [[ " ${TESTS:-catalog} " == *" catalog "* ]]; then
   else
     CAT_N=${CAT_N:-$LIST_N}; CAT_INDEXES=${CAT_INDEXES:-$((CAT_N / 100))}
     CAT_SAMPLE=$("$BT" mkuploads "$W/piricat" "$CAT_N" "$CAT_INDEXES" "$CAT_SLICES")
+  fi
+fi
+
+# the /content rows' upload: 1 GiB and 8 x 64 MiB files, 1 MiB leaves,
+# in JS-client shards of 133,169,152 bytes (benchtool mkcontent)
+if [[ " ${TESTS:-content} " == *" content "* || " ${TESTS:-} " == *" kubo "* ]]; then
+  if [ "$PROFILE" = remote ]; then
+    "$BT" mkcontent s3:content-pdp >"$W/content.txt"
+  else
+    "$BT" mkcontent "$W/piricontent" >"$W/content.txt"
   fi
 fi
 
@@ -282,10 +295,10 @@ trial() {
 }
 
 ALL_KINDS=(direct-file direct-get direct-streams storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
-DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par catalog copy"
+DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par catalog content copy"
 if [ "$PROFILE" = remote ]; then
   ALL_KINDS=(direct-file direct-get direct-streams storefs-s3 storefs-cache rclone-off rclone-full s3fs)
-  DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16 catalog"
+  DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16 catalog content"
 fi
 read -r -a KINDS <<<"${KINDS:-${ALL_KINDS[*]}}"
 # kinds asked for beyond the profile's (a baseline, the pread path) get
@@ -294,7 +307,7 @@ for kind in "${KINDS[@]}"; do [[ " ${ALL_KINDS[*]} " == *" $kind "* ]] || ALL_KI
 for kind in "${KINDS[@]}"; do [[ $kind != baseline-* || -n $SFB ]] || { log "$kind needs BASELINE=<commit>"; exit 2; }; done
 read -r -a TESTS <<<"${TESTS:-$DEFAULT_TESTS}"
 for test in "${TESTS[@]}"; do
-  [ "$test" = copy ] || [ "$test" = catalog ] && continue # tables of their own, below
+  case $test in copy|catalog|content|kubo) continue ;; esac # tables of their own, below
   for kind in "${KINDS[@]}"; do
     vals=(); sides=()
     for _ in $(seq "$TRIALS"); do
@@ -343,7 +356,7 @@ header="| measure ($PROFILE) |"; rule="|---|"
 for kind in "${ALL_KINDS[@]}"; do header="$header ${HEAD[$kind]} |"; rule="$rule---|"; done
 echo "$header"; echo "$rule"
 for test in "${TESTS[@]}"; do
-  [ "$test" = copy ] || [ "$test" = catalog ] && continue
+  case $test in copy|catalog|content|kubo) continue ;; esac
   row="| ${LABEL[$test]} |"
   for kind in "${ALL_KINDS[@]}"; do row="$row ${CELL[$test,$kind]:-·} |"; done
   echo "$row"
@@ -389,6 +402,90 @@ if [[ " ${TESTS[*]} " == *" catalog "* ]]; then
     echo "|---|---|---|---|---|---|"
     echo "| median of $TRIALS | $(printf '%.2f' "$first") s | $rss MiB (second run $rss2 MiB) | $(awk -v d="$disk" -v s="$slices" 'BEGIN {printf "%.0f MiB, %.0f B a slice", d/1048576, (s > 0 ? d/s : 0)}') | $(printf '%.2f' "$second") s, $read2 blobs read | $(printf '%.1f' "$findms") ms |"
   fi
+fi
+
+# content: the files inside an upload, read in place through /content,
+# against the same mount's /blobs reading the shards that hold them, both
+# hashing what they serve (--verify; --no-passthrough on a data dir).
+# Each measure on a fresh mount, caches dropped, the catalogue built.
+if [[ " ${TESTS[*]} " == *" content "* ]]; then
+  field() { awk -v k="$1" '$1 == k {print $2}' "$W/content.txt"; }
+  CROOT=$(field root); CBIG=$(field big); read -r -a CPS <<<"$(field p | tr '\n' ' ')"
+  read -r -a CSHARDS <<<"$(field bigshard | tr '\n' ' ')"
+  if [ "$PROFILE" = remote ]; then
+    CARGS=("${S3FLAGS[@]}" --s3-bucket-prefix content-); CMOUNT=(--verify)
+    cserver() { for n in $(field shard) $(field index); do cat "$W/s3/content-pdp/$(key "$n")"; done >/dev/null; }
+  else
+    CARGS=(--data-dir "$W/piricontent"); CMOUNT=(--verify --no-passthrough)
+    cserver() { cat "$W"/piricontent/pdp/datastore/*/*.data >/dev/null; }
+  fi
+  "$SF" catalog "${CARGS[@]}" --catalog-dir "$W/ccat" >/dev/null
+  cmount() {
+    local mnt; mnt=$(mktemp -d "$W/mnt.XXXX"); MOUNTS+=("$mnt")
+    "$SF" mount "${CARGS[@]}" "${CMOUNT[@]}" --catalog-dir "$W/ccat" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid"
+    for _ in $(seq 400); do mountpoint -q "$mnt" && break; sleep 0.05; done
+    mountpoint -q "$mnt" || { log "the /content mount did not mount"; cat "$W/sf.log" >&2; exit 1; }
+    fresh; cserver; ls "$mnt/content" >/dev/null
+    echo "$mnt"
+  }
+  # ctrial MEASURE → one number
+  ctrial() {
+    local mnt t; mnt=$(cmount)
+    case $1 in
+      seq-content) t=$("$BT" seq "$mnt/content/$CROOT/big.bin" | awk '{printf "%.2f", 1024/$1}') ;;
+      seq-blobs) t=$(for s in "${CSHARDS[@]}"; do "$BT" seq "$mnt/blobs/$s"; done | awk -v n="${#CSHARDS[@]}" '{s += $1} END {printf "%.2f", n*133169152/1048576/s}') ;;
+      first-content) t=$("$BT" first $(for p in "${CPS[@]}"; do echo "$mnt/content/$p"; done)) ;;
+      first-get) t=$("$BT" s3 first content-pdp $(for n in "${CSHARDS[@]}"; do key "$n"; done)) ;;
+      rand-content) t=$("$BT" randread "$mnt/content/$CBIG" 64) ;;
+      rand-blobs) t=$("$BT" randfiles 64 $(for s in "${CSHARDS[@]}"; do echo "$mnt/blobs/$s"; done)) ;;
+      rss8) local t0; t0=$(date +%s.%N); for p in "${CPS[@]}"; do cat "$mnt/content/$p" >/dev/null & done; wait
+        t="$(hwm) $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", 8*64/(b-a)}')" ;;
+    esac
+    umount_ "$mnt"
+    echo "$t"
+  }
+  declare -A CM
+  measures=(seq-content seq-blobs rand-content rand-blobs rss8)
+  [ "$PROFILE" = remote ] && measures+=(first-content first-get)
+  for m in "${measures[@]}"; do
+    vals=(); for _ in $(seq "$TRIALS"); do vals+=("$(ctrial "$m")"); done
+    CM[$m]=$(printf '%s\n' "${vals[@]}" | median)
+    [ "$m" = rss8 ] && CM[$m]="$(printf '%s\n' "${vals[@]}" | awk '{print $1}' | median) $(printf '%s\n' "${vals[@]}" | awk '{print $2}' | median)"
+    log "content $m: ${CM[$m]}"
+  done
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", a/b}'; }
+  echo
+  echo "| /content ($PROFILE; 1 MiB leaves, JS-client shards of 133,169,152 B; --verify) | /content | /blobs of the shards | ratio | target |"
+  echo "|---|---|---|---|---|"
+  echo "| cat of a 1 GiB file | ${CM[seq-content]} MiB/s | ${CM[seq-blobs]} MiB/s | $(ratio "${CM[seq-content]}" "${CM[seq-blobs]}") | ≥ 0.8× |"
+  echo "| 64 random 4 KiB reads of it | $(awk -v s="${CM[rand-content]}" 'BEGIN {printf "%.1f ms", s*1000}') | $(awk -v s="${CM[rand-blobs]}" 'BEGIN {printf "%.1f ms", s*1000}') | $(ratio "${CM[rand-content]}" "${CM[rand-blobs]}") | ≤ 1.5× (remote) |"
+  if [ "$PROFILE" = remote ]; then
+    echo "| open + first 4 KiB of a file (2-level DAG) | $(awk -v s="${CM[first-content]}" 'BEGIN {printf "%.1f ms", s*1000}') | one GET of 4 KiB: $(awk -v s="${CM[first-get]}" 'BEGIN {printf "%.1f ms", s*1000}') | $(ratio "${CM[first-content]}" "${CM[first-get]}") | ≤ 3.3× |"
+  fi
+  read -r rss8 agg8 <<<"${CM[rss8]}"
+  echo "| 8 files of 64 MiB read at once | daemon RSS $rss8 MiB, $agg8 MiB/s in all | | | RSS ≤ 256 MiB |"
+fi
+
+# kubo (opt-in, TESTS=kubo, loopback): what an IPFS node needs for the
+# same file: ipfs dag import of the shards into an offline repo, then
+# ipfs cat, beside storefs reading in place.
+if [[ " ${TESTS[*]} " == *" kubo "* ]] && [ "$PROFILE" = loopback ]; then
+  field() { awk -v k="$1" '$1 == k {print $2}' "$W/content.txt"; }
+  log "kubo: building v0.43.1 from the module proxy"
+  GOBIN="$W/bin" go install github.com/ipfs/kubo/cmd/ipfs@v0.43.1 >&2
+  export IPFS_PATH="$W/ipfs"
+  "$W/bin/ipfs" init --profile=test >/dev/null
+  shards=(); for n in $(field shard); do shards+=("$W/piricontent/pdp/datastore/$(key "$n")"); done
+  fresh; cat "${shards[@]}" >/dev/null
+  t0=$(date +%s.%N); "$W/bin/ipfs" dag import --pin-roots=false --stats "${shards[@]}" >/dev/null; t1=$(date +%s.%N)
+  sync; echo 3 >/proc/sys/vm/drop_caches
+  t2=$(date +%s.%N); "$W/bin/ipfs" cat --offline "/ipfs/$(field big)" >/dev/null; t3=$(date +%s.%N)
+  du=$(du -sb "$IPFS_PATH" | awk '{printf "%.0f", $1/1048576}')
+  echo
+  echo "| the same 1 GiB file, loopback | kubo v0.43.1 (offline repo) | storefs /content |"
+  echo "|---|---|---|"
+  echo "| before the first byte | ipfs dag import of the $(field shard | wc -l) shards: $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f s", b-a}'), repo $du MiB | nothing (the catalogue reads each blob's head once) |"
+  echo "| cat, page cache dropped | $(awk -v a="$t2" -v b="$t3" 'BEGIN {printf "%.0f MiB/s", 1024/(b-a)}') | ${CM[seq-content]:-run with TESTS=\"content kubo\"} MiB/s |"
 fi
 
 # copy: the data dir's blobs (the 1 GiB one, the 64 MiB ones, one small)

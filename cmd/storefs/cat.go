@@ -94,7 +94,7 @@ func runCat(c *cli.Context) error {
 	defer stores.Close()
 	// The errors name the block and the shard: no log line besides.
 	quiet := slog.New(slog.DiscardHandler)
-	src := blocks.New(cat, readstack.New(readstack.Config{Blobs: stores.Blobs, Log: quiet}), quiet)
+	src := blocks.New(cat, readstack.New(readstack.Config{Blobs: stores.Blobs, Log: quiet}), blocks.Options{Log: quiet})
 	out := bufio.NewWriterSize(c.App.Writer, 1<<20)
 	failed := 0
 	for _, t := range targets {

@@ -116,7 +116,7 @@ func (r *Reader) fetchFor(ctx context.Context, pos uint64) (*fetch, error) {
 		}
 		r.mu.Lock()
 		if found = r.holding(pos); found == nil { // no other read started it meanwhile
-			found = r.start(s)
+			found = r.start(s, true)
 			i, _ := slices.BinarySearchFunc(r.fetches, s.off, func(fe *fetch, off uint64) int { return cmp.Compare(fe.seg.off, off) })
 			r.fetches = slices.Insert(r.fetches, i, found)
 		}
@@ -167,18 +167,30 @@ func (r *Reader) topUp(ctx context.Context, pos uint64, want uint64) {
 		}
 		r.mu.Lock()
 		if len(r.fetches) > 0 && r.fetches[len(r.fetches)-1] == last {
-			r.fetches = append(r.fetches, r.start(s))
+			r.fetches = append(r.fetches, r.start(s, false))
 		}
 		r.mu.Unlock()
 	}
 }
 
-// start begins fetching s. r.mu is held.
-func (r *Reader) start(s segment) *fetch {
+// start begins fetching s; waiting says a read waits for it now. r.mu
+// is held.
+func (r *Reader) start(s segment, waiting bool) *fetch {
 	fe := &fetch{seg: s, done: make(chan struct{})}
+	ctx := r.ctx
+	if waiting {
+		ctx = context.WithValue(ctx, waitingKey{}, true)
+	}
 	go func() {
 		defer close(fe.done)
-		fe.data, fe.err = r.f.bytesOf(r.ctx, s)
+		fe.data, fe.err = r.f.bytesOf(ctx, s)
 	}()
 	return fe
 }
+
+type waitingKey struct{}
+
+// Waiting says a read waits for the block ctx asks for, now: it is not
+// fetched ahead. A source may spend more on it (parallel ranged reads of
+// one block) to cut its latency.
+func Waiting(ctx context.Context) bool { return ctx.Value(waitingKey{}) != nil }
