@@ -3,7 +3,6 @@ package fusefs
 import (
 	"context"
 	"errors"
-	"io"
 	"iter"
 	"strings"
 	"sync"
@@ -320,10 +319,38 @@ func (f *contentFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, o
 	}
 	ctx, cancel := f.root.bound(ctx)
 	defer cancel()
-	n, err := h.r.ReadAt(ctx, dest, off)
-	if err != nil && err != io.EOF {
+	bufs, err := h.r.Slices(ctx, off, len(dest))
+	if err != nil {
 		return nil, f.root.contentErrno("read", f.path, err)
 	}
-	f.root.cfg.Metrics.Served(n)
-	return fuse.ReadResultData(dest[:n]), 0
+	res := slicesResult(bufs)
+	f.root.cfg.Metrics.Served(res.Size())
+	return res, 0
 }
+
+// slicesResult answers a READ with the blocks' own bytes, written with
+// one writev (see readResult): no copy.
+type slicesResult [][]byte
+
+func (r slicesResult) Slices() ([][]byte, fuse.Status) { return r, fuse.OK }
+
+func (r slicesResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	if len(r) == 1 {
+		return r[0], fuse.OK
+	}
+	buf = buf[:0]
+	for _, b := range r {
+		buf = append(buf, b...)
+	}
+	return buf, fuse.OK
+}
+
+func (r slicesResult) Size() int {
+	n := 0
+	for _, b := range r {
+		n += len(b)
+	}
+	return n
+}
+
+func (r slicesResult) Done() {}

@@ -34,7 +34,7 @@ type File struct {
 	root *Node
 
 	mu    sync.Mutex
-	inner map[cid.Cid]*Node
+	inner map[cid.Cid]*innerNode
 }
 
 // maxInner bounds the inner nodes a File keeps; past it, the oldest half
@@ -46,7 +46,7 @@ func NewFile(g Blocks, root *Node) (*File, error) {
 	if root.Kind != KindFile {
 		return nil, fmt.Errorf("%s: a %s, not a file", root.CID, root.Kind)
 	}
-	return &File{g: g, root: root, inner: map[cid.Cid]*Node{}}, nil
+	return &File{g: g, root: root, inner: map[cid.Cid]*innerNode{}}, nil
 }
 
 // Size is the file's length.
@@ -93,31 +93,58 @@ func (f *File) segmentAt(ctx context.Context, off uint64) (segment, error) {
 	}
 }
 
-// node is the decoded inner node c, from the kept ones or read now.
+// node is the decoded inner node c, from the kept ones or read now; reads
+// at once of one node share one fetch.
 func (f *File) node(ctx context.Context, c cid.Cid) (*Node, error) {
 	f.mu.Lock()
-	n := f.inner[c]
-	f.mu.Unlock()
-	if n != nil {
-		return n, nil
-	}
-	n, err := Load(ctx, f.g, c)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	if len(f.inner) >= maxInner {
-		i := 0
-		for k := range f.inner {
-			if i++; i > maxInner/2 {
-				break
+	e := f.inner[c]
+	if e == nil {
+		if len(f.inner) >= maxInner {
+			i := 0
+			for k, old := range f.inner {
+				if i++; i > maxInner/2 {
+					break
+				}
+				if old.ready() {
+					delete(f.inner, k)
+				}
 			}
-			delete(f.inner, k)
 		}
+		e = &innerNode{done: make(chan struct{})}
+		f.inner[c] = e
+		f.mu.Unlock()
+		e.n, e.err = Load(ctx, f.g, c)
+		close(e.done)
+		if e.err != nil {
+			f.mu.Lock()
+			delete(f.inner, c) // a failure is not kept: the next read tries again
+			f.mu.Unlock()
+		}
+		return e.n, e.err
 	}
-	f.inner[c] = n
 	f.mu.Unlock()
-	return n, nil
+	select {
+	case <-e.done:
+		return e.n, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// innerNode is an inner node read or being read.
+type innerNode struct {
+	done chan struct{}
+	n    *Node
+	err  error
+}
+
+func (e *innerNode) ready() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // bytesOf is a segment's bytes.

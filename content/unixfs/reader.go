@@ -49,45 +49,64 @@ func (r *Reader) Close() { r.cancel() }
 // ReadAt reads len(p) bytes at off, or up to the file's end (then
 // io.EOF). Bytes before an error are returned with it.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	bufs, err := r.Slices(ctx, off, len(p))
+	n := 0
+	for _, b := range bufs {
+		n += copy(p[n:], b)
+	}
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// Slices is the file's bytes at off, up to n of them and its end, as
+// slices of the blocks' own bytes: nothing is copied, and nothing may
+// write to them. Bytes before an error are returned with it.
+func (r *Reader) Slices(ctx context.Context, off int64, n int) ([][]byte, error) {
 	size := r.f.Size()
 	if off < 0 {
-		return 0, io.ErrUnexpectedEOF
+		return nil, io.ErrUnexpectedEOF
 	}
 	pos := uint64(off)
+	end := min(pos+uint64(n), size)
 	r.mu.Lock()
 	near := pos+slack >= r.front && pos <= r.front+slack
 	if near {
-		r.front = max(r.front, pos+uint64(len(p)))
+		r.front = max(r.front, end)
 	} else {
-		r.run, r.front = 0, pos+uint64(len(p))
+		r.run, r.front = 0, end
 		r.fetches = slices.DeleteFunc(r.fetches, func(fe *fetch) bool { return !fe.holds(pos) })
 	}
 	r.mu.Unlock()
-	n := 0
-	for n < len(p) && pos < size {
+	var out [][]byte
+	start := pos
+	for pos < end {
 		fe, err := r.fetchFor(ctx, pos)
+		if err == nil {
+			select {
+			case <-fe.done:
+				err = fe.err
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
 		if err != nil {
-			return n, err
+			r.count(pos - start)
+			return out, err
 		}
-		select {
-		case <-fe.done:
-		case <-ctx.Done():
-			return n, ctx.Err()
-		}
-		if fe.err != nil {
-			return n, fe.err
-		}
-		c := copy(p[n:], fe.data[pos-fe.seg.off:])
-		n += c
-		pos += uint64(c)
+		b := fe.data[pos-fe.seg.off : min(end-fe.seg.off, fe.seg.length)]
+		out = append(out, b)
+		pos += uint64(len(b))
 	}
+	r.count(pos - start)
+	return out, nil
+}
+
+func (r *Reader) count(n uint64) {
 	r.mu.Lock()
-	r.run += uint64(n)
+	r.run += n
 	r.mu.Unlock()
-	if pos >= size && n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
 
 // slack is how far behind or past the front of a sequential reader a
