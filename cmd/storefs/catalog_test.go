@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -116,7 +118,8 @@ func TestCatalogAndFind(t *testing.T) {
 }
 
 // On S3: the real JS client's upload, catalogued; find locates every
-// block an index places, by the index, in its shard.
+// block an index places, by the index, in its shard; cat reads its
+// files.
 func TestFindOnS3(t *testing.T) {
 	srv := s3test.Start(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
@@ -148,6 +151,14 @@ func TestFindOnS3(t *testing.T) {
 				f.Blob != blobstore.Name(s.Shard) || f.Offset != sl.Offset || f.Length != sl.Length || f.Index != u.Index.Name {
 				t.Fatalf("find %s: exit %d %s %s", name, code, out, stderr)
 			}
+		}
+	}
+	// cat reads the upload's files from the shards on S3.
+	for p, want := range u.Files {
+		out, stderr, code := storefs(t, append(append([]string{"cat"}, backend...), u.Root.String()+"/"+p)...)
+		sum := sha256.Sum256([]byte(out))
+		if code != 0 || hex.EncodeToString(sum[:]) != want {
+			t.Fatalf("cat %s on S3: exit %d: %s", p, code, stderr)
 		}
 	}
 }
