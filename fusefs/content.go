@@ -64,7 +64,7 @@ func (d *contentDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 		return d.missing(out) // a refresh may locate it
 	}
 	if err != nil {
-		return nil, d.root.contentErrno("lookup", "/content/"+name, err)
+		return nil, d.root.contentErrno(d.src, "lookup", "/content/"+name, err)
 	}
 	return newContentInode(ctx, &d.Inode, d.root, d.src, n, "/content/"+name, out), 0
 }
@@ -94,7 +94,7 @@ func newContentInode(ctx context.Context, parent *fs.Inode, r *Root, src *blocks
 // blocks, blocks that do not match their CIDs and blocks in shards this
 // node lacks are EIO (each logged where it is found), a name a directory
 // lacks ENOENT, a path through a file ENOTDIR.
-func (r *Root) contentErrno(op, path string, err error) syscall.Errno {
+func (r *Root) contentErrno(src *blocks.Source, op, path string, err error) syscall.Errno {
 	var missing *blocks.MissingShardError
 	switch {
 	case errors.Is(err, unixfs.ErrNotFound):
@@ -105,7 +105,9 @@ func (r *Root) contentErrno(op, path string, err error) syscall.Errno {
 		return syscall.EIO // logged once by the block source
 	case errors.Is(err, unixfs.ErrBad), errors.Is(err, unixfs.ErrNotUnixFS),
 		errors.Is(err, blocks.ErrNotLocated), errors.Is(err, blocks.ErrTooLarge):
-		r.log.Error("unreadable UnixFS", "op", op, "path", path, "err", err)
+		if src.News(err.Error()) {
+			r.log.Error("unreadable UnixFS", "op", op, "path", path, "err", err)
+		}
 		return syscall.EIO
 	}
 	return r.toErrno(op, path, err)
@@ -169,7 +171,7 @@ func (c *contentNode) Getxattr(ctx context.Context, attr string, dest []byte) (u
 		defer cancel()
 		s, err := c.shards(ctx)
 		if err != nil {
-			return 0, c.root.contentErrno("getxattr", c.path, err)
+			return 0, c.root.contentErrno(c.src, "getxattr", c.path, err)
 		}
 		val = s
 	default:
@@ -239,7 +241,7 @@ func (d *contentDirNode) OpendirHandle(ctx context.Context, flags uint32) (fs.Fi
 				yield(fuse.DirEntry{}, err)
 			}
 		})
-	}, func(err error) syscall.Errno { return d.root.contentErrno("readdir", d.path, err) }), 0, 0
+	}, func(err error) syscall.Errno { return d.root.contentErrno(d.src, "readdir", d.path, err) }), 0, 0
 }
 
 func (d *contentDirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -250,11 +252,11 @@ func (d *contentDirNode) Lookup(ctx context.Context, name string, out *fuse.Entr
 		if errors.Is(err, unixfs.ErrNotFound) {
 			out.SetEntryTimeout(blobTimeout) // a directory never gains a name
 		}
-		return nil, d.root.contentErrno("lookup", d.path+"/"+name, err)
+		return nil, d.root.contentErrno(d.src, "lookup", d.path+"/"+name, err)
 	}
 	n, err := unixfs.Load(ctx, d.src, e.CID)
 	if err != nil {
-		return nil, d.root.contentErrno("lookup", d.path+"/"+name, err)
+		return nil, d.root.contentErrno(d.src, "lookup", d.path+"/"+name, err)
 	}
 	return newContentInode(ctx, &d.Inode, d.root, d.src, n, d.path+"/"+name, out), 0
 }
@@ -303,7 +305,7 @@ func (f *contentFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, ui
 		file, err := unixfs.NewFile(f.src, f.n)
 		if err != nil {
 			f.mu.Unlock()
-			return nil, 0, f.root.contentErrno("open", f.path, err)
+			return nil, 0, f.root.contentErrno(f.src, "open", f.path, err)
 		}
 		f.file = file
 	}
@@ -321,7 +323,7 @@ func (f *contentFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, o
 	defer cancel()
 	bufs, err := h.r.Slices(ctx, off, len(dest))
 	if err != nil {
-		return nil, f.root.contentErrno("read", f.path, err)
+		return nil, f.root.contentErrno(f.src, "read", f.path, err)
 	}
 	res := slicesResult(bufs)
 	f.root.cfg.Metrics.Served(res.Size())

@@ -258,3 +258,51 @@ func xattr(t *testing.T, path, name string) string {
 	}
 	return string(buf[:n])
 }
+
+// Malformed UnixFS is a clear errno, one log line, never a hang: EIO for
+// what does not decode or lies, ENOTDIR for a path through a file.
+func TestContentMalformed(t *testing.T) {
+	st := backends(t)["datadir"](t)
+	d := uploads.Malformed()
+	u, err := uploads.JS(1 << 20).Pack(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, b := range append(append([]uploads.Blob{}, u.Shards...), u.Indexes...) {
+		if err := st.Blobs.Put(ctx, b.Digest, int64(len(b.Data)), bytes.NewReader(b.Data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(mountCars(t, st), "content", d.Root.String())
+	names, err := readNames(root) // os.ReadDir would lstat each entry
+	if err != nil || len(names) != 6 {
+		t.Fatalf("the listing: %v %v", names, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "ok.txt")); err != nil || string(got) != "fine" {
+		t.Fatalf("ok.txt: %q %v", got, err)
+	}
+	for _, name := range []string{"garbage", "hamt100", "hamtsha"} {
+		if _, err := os.Stat(filepath.Join(root, name)); !errors.Is(err, syscall.EIO) {
+			t.Errorf("%s: %v, want EIO", name, err)
+		}
+	}
+	for _, name := range []string{"deep", "liar"} {
+		if _, err := os.ReadFile(filepath.Join(root, name)); !errors.Is(err, syscall.EIO) {
+			t.Errorf("%s: %v, want EIO", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "ok.txt", "x")); !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("a path through a file: %v, want ENOTDIR", err)
+	}
+}
+
+// readNames lists a directory without stat'ing its entries.
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}

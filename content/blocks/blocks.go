@@ -103,11 +103,19 @@ func (s *Source) Block(ctx context.Context, c cid.Cid) ([]byte, error) {
 	missing := &MissingShardError{CID: c}
 	for _, l := range locs {
 		missing.Shards = append(missing.Shards, l.Shard)
-		if _, seen := s.told.LoadOrStore(string(l.Shard), true); !seen {
+		if s.News("shard " + string(l.Shard)) {
 			s.log.Warn("a block lies in a shard this node does not have", "shard", blobstore.Name(l.Shard), "block", c.String())
 		}
 	}
 	return nil, missing
+}
+
+// News says whether what key names is news, to be logged: true the
+// first time it is asked of the source, false after. A read the kernel
+// retries, or another reader's, then adds no log line.
+func (s *Source) News(key string) bool {
+	_, seen := s.told.LoadOrStore(key, true)
+	return !seen
 }
 
 // Locate is every place the catalogue knows the block of c lies, those on
@@ -164,7 +172,7 @@ func (s *Source) read(ctx context.Context, c cid.Cid, l catalog.Location) ([]byt
 		return nil, fmt.Errorf("block %s in %s: %w", c, blobstore.Name(l.Shard), err)
 	}
 	if !carblob.BlockMatches(c, data) {
-		if _, seen := s.told.LoadOrStore("bad "+c.KeyString(), true); !seen {
+		if s.News("bad " + c.KeyString()) {
 			s.log.Error("a block does not match its CID; not served", "block", c.String(), "shard", blobstore.Name(l.Shard), "offset", l.Offset)
 		}
 		return nil, fmt.Errorf("block %s in %s: %w", c, blobstore.Name(l.Shard), ErrMismatch)
