@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,8 @@ import (
 	"github.com/storacha/storefs/internal/helpers/sample"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/catalog"
+	"github.com/storacha/storefs/store/node"
 )
 
 func demoCommand() *cli.Command {
@@ -55,12 +60,27 @@ func demo(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("build the sample data dir: %w", err)
 	}
-	fmt.Fprintf(out, "sample Piri data dir: %s (flatfs blobs in pdp/datastore, LevelDB records, a keystore in wallet/ that storefs never shows)\n", dataDir)
+	upload, err := storeUpload(c.Context, dataDir)
+	if err != nil {
+		return fmt.Errorf("store the sample upload: %w", err)
+	}
+	fmt.Fprintf(out, "sample Piri data dir: %s (flatfs blobs in pdp/datastore, among them a real Storacha upload; LevelDB records; a keystore in wallet/ that storefs never shows)\n", dataDir)
 
 	st, err := mountopts.Resolve(mountopts.Input{Scope: mountopts.Mount,
-		Flags: map[string]string{"data-dir": dataDir, "verify": "true", "debug": fmt.Sprint(c.Bool("debug"))}})
+		Flags: map[string]string{"data-dir": dataDir, "verify": "true", "debug": fmt.Sprint(c.Bool("debug")), "catalog-dir": filepath.Join(work, "catalog")}})
 	if err != nil {
 		return err
+	}
+	// The catalogue first, so the tour finds /cars and /content whole.
+	cat, err := catalog.Open(st.CatalogDir, st.Store.Key())
+	if err != nil {
+		return err
+	}
+	_, err = cat.Refresh(c.Context, upload.blobs, catalog.Options{Log: newLogger(io.Discard, "text", false)})
+	cat.Close()
+	upload.close()
+	if err != nil {
+		return fmt.Errorf("catalogue the sample: %w", err)
 	}
 	job := mountJob{settings: st, mountpoint: mnt, fsname: dataDir, log: newLogger(c.App.ErrWriter, "text", st.Mount.Debug)}
 	ctx, cancel := context.WithCancel(c.Context)
@@ -76,7 +96,7 @@ func demo(c *cli.Context) error {
 	case err := <-done:
 		return err
 	}
-	tour(out, mnt, set)
+	tour(out, mnt, set, upload)
 	if c.Bool("exit") {
 		cancel()
 		return <-done
@@ -85,8 +105,51 @@ func demo(c *cli.Context) error {
 	return <-done
 }
 
+// demoUpload is the real upload the demo stores beside the sample.
+type demoUpload struct {
+	root, index string
+	blobs       blobstore.Store
+	close       func()
+}
+
+// storeUpload puts the embedded JS-client upload's blobs in the data dir.
+func storeUpload(ctx context.Context, dataDir string) (*demoUpload, error) {
+	files := sample.UploadFiles()
+	raw, err := fs.ReadFile(files, "manifest.json")
+	if err != nil {
+		return nil, err
+	}
+	var m struct{ Root, Index string }
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	st, err := node.Open(ctx, node.Config{DataDir: dataDir, Writable: true, BlobsOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(files, "ciq*")
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, name := range names {
+		data, err := fs.ReadFile(files, name)
+		if err == nil {
+			var d mh.Multihash
+			if d, err = blobstore.ParseName(name); err == nil {
+				err = st.Blobs.Put(ctx, d, int64(len(data)), bytes.NewReader(data))
+			}
+		}
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return &demoUpload{root: m.Root, index: m.Index, blobs: st.Blobs, close: func() { st.Close() }}, nil
+}
+
 // tour runs a few commands against the mount and shows what they print.
-func tour(out io.Writer, mnt string, set *sample.Set) {
+func tour(out io.Writer, mnt string, set *sample.Set, up *demoUpload) {
 	var big string
 	size := 0
 	for d, data := range set.Blobs {
@@ -107,6 +170,12 @@ func tour(out io.Writer, mnt string, set *sample.Set) {
 		{"sh", "-c", "du -slb " + filepath.Join(mnt, "spaces") + "/*"},
 		{"ls", "-l", filepath.Join(mnt, "egress")},
 		{"sh", "-c", "head -n 20 " + filepath.Join(mnt, "egress", "wip.json")},
+		{"ls", filepath.Join(mnt, "cars")},
+		{"sh", "-c", "head -n 12 " + filepath.Join(mnt, "cars", up.index, "index.json")},
+		{"ls", "-lR", filepath.Join(mnt, "content", up.root)},
+		{"sh", "-c", "cat " + filepath.Join(mnt, "content", up.root, "docs", "readme.txt") + " | head -c 200; echo"},
+		{"sha256sum", filepath.Join(mnt, "content", up.root, "big.bin")},
+		{"getfattr", "-d", filepath.Join(mnt, "content", up.root, "big.bin")},
 	}
 	for _, step := range steps {
 		shown := strings.Join(step, " ")

@@ -1,19 +1,18 @@
 // Package jsupload serves the golden upload made with the real Storacha
-// JS client (see README.md), embedded in the test binaries.
+// JS client (see README.md); its bytes live in internal/helpers/sample,
+// whose demo shows them too.
 package jsupload
 
 import (
-	"embed"
 	"encoding/json"
-	"path"
+	"io/fs"
 	"testing"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
-)
 
-//go:embed upload
-var files embed.FS
+	"github.com/storacha/storefs/internal/helpers/sample"
+)
 
 // Blob is a blob of the upload.
 type Blob struct {
@@ -41,7 +40,7 @@ type manifest struct {
 // Load reads the upload.
 func Load(t testing.TB) *Upload {
 	t.Helper()
-	raw, err := files.ReadFile("upload/manifest.json")
+	raw, err := fs.ReadFile(sample.UploadFiles(), "manifest.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +53,7 @@ func Load(t testing.TB) *Upload {
 		t.Fatal(err)
 	}
 	blob := func(name string) Blob {
-		data, err := files.ReadFile(path.Join("upload", name))
+		data, err := fs.ReadFile(sample.UploadFiles(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
