@@ -26,6 +26,12 @@ var forbidden = []struct{ from, to, why string }{
 	{"engine/", "cmd/", "an engine does not import a command"},
 	{"fusefs", "engine/", "the mount does not run a command's engine"},
 	{"internal/helpers/", "fusefs", "helpers are below the packages that use them"},
+	{"content/", "fusefs", "reading uploads knows nothing of FUSE"},
+	{"content/", "github.com/hanwen/go-fuse", "reading uploads knows nothing of FUSE"},
+	{"content/", "store/keystore", "the mount never reaches the keystore"},
+	{"content/unixfs", "github.com/ipfs/boxo", "the UnixFS reader shares nothing with the tests' importer"},
+	{"store/", "content/", "storage is below what reads uploads"},
+	{"readstack", "content/", "the read stack is below what reads uploads"},
 }
 
 // TestArrows: no package imports, even through others, what its layer
