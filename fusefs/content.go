@@ -12,6 +12,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/content/blocks"
 	"github.com/storacha/storefs/content/unixfs"
@@ -59,7 +60,7 @@ func (d *contentDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	}
 	ctx, cancel := d.root.bound(ctx)
 	defer cancel()
-	n, err := unixfs.Load(ctx, d.src, c)
+	n, err := loadEntry(ctx, d.src, c)
 	if errors.Is(err, blocks.ErrNotLocated) {
 		return d.missing(out) // a refresh may locate it
 	}
@@ -67,6 +68,21 @@ func (d *contentDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 		return nil, d.root.contentErrno(d.src, "lookup", "/content/"+name, err)
 	}
 	return newContentInode(ctx, &d.Inode, d.root, d.src, n, "/content/"+name, out), 0
+}
+
+// loadEntry is the node of c for a lookup. A raw leaf is sized by the
+// catalogue and read only when the file is: `ls -l` of a directory of
+// small files fetches none of them, and no looked-up inode holds a
+// leaf's bytes.
+func loadEntry(ctx context.Context, src *blocks.Source, c cid.Cid) (*unixfs.Node, error) {
+	if c.Type() != cid.Raw || c.Prefix().MhType == mh.IDENTITY {
+		return unixfs.Load(ctx, src, c)
+	}
+	locs, err := src.Locate(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return unixfs.RawLeaf(c, locs[0].Length), nil
 }
 
 // newContentInode makes the inode of a UnixFS node: blocks never change,
@@ -254,7 +270,7 @@ func (d *contentDirNode) Lookup(ctx context.Context, name string, out *fuse.Entr
 		}
 		return nil, d.root.contentErrno(d.src, "lookup", d.path+"/"+name, err)
 	}
-	n, err := unixfs.Load(ctx, d.src, e.CID)
+	n, err := loadEntry(ctx, d.src, e.CID)
 	if err != nil {
 		return nil, d.root.contentErrno(d.src, "lookup", d.path+"/"+name, err)
 	}

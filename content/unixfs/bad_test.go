@@ -161,3 +161,25 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("identity CID: %v %v", n, err)
 	}
 }
+
+// A raw leaf sized elsewhere is fetched when read, and checked against
+// that size.
+func TestRawLeaf(t *testing.T) {
+	ctx := context.Background()
+	g := &memBlocks{blocks: map[cid.Cid][]byte{}, gets: map[cid.Cid]int{}}
+	c := g.put(cid.Raw, []byte("hello"))
+	f, err := unixfs.NewFile(g, unixfs.RawLeaf(c, 5))
+	if err != nil || g.total() != 0 {
+		t.Fatalf("a raw leaf opened: %v, %d fetches", err, g.total())
+	}
+	buf := make([]byte, 10)
+	r := f.Reader(0)
+	defer r.Close()
+	if n, err := r.ReadAt(ctx, buf, 1); n != 4 || string(buf[:n]) != "ello" || err == nil {
+		t.Fatalf("read: %d %q %v", n, buf[:n], err)
+	}
+	liar, _ := unixfs.NewFile(g, unixfs.RawLeaf(c, 7))
+	if _, err := liar.WriteTo(ctx, discard{}, 0); !errors.Is(err, unixfs.ErrBad) {
+		t.Fatalf("a raw leaf of another size than said: %v", err)
+	}
+}

@@ -151,7 +151,7 @@ func (e *innerNode) ready() bool {
 func (f *File) bytesOf(ctx context.Context, s segment) ([]byte, error) {
 	if s.inner {
 		if s.c == f.root.CID {
-			return f.root.Data, nil
+			return f.root.Data, nil // a dag-pb root's own data
 		}
 		n, err := f.node(ctx, s.c)
 		if err != nil {

@@ -93,6 +93,13 @@ type Node struct {
 	fanout uint64 // HAMT
 }
 
+// RawLeaf is the file of a raw block of size bytes, not read yet: its
+// bytes are fetched (and checked) when the file is read. A lookup that
+// knows the size elsewhere (the catalogue) keeps no leaf in memory.
+func RawLeaf(c cid.Cid, size uint64) *Node {
+	return &Node{CID: c, Kind: KindFile, Size: size}
+}
+
 // Decode decodes the block of c.
 func Decode(c cid.Cid, block []byte) (*Node, error) {
 	switch multicodec.Code(c.Type()) {
