@@ -471,8 +471,15 @@ fi
 # ipfs cat, beside storefs reading in place.
 if [[ " ${TESTS[*]} " == *" kubo "* ]] && [ "$PROFILE" = loopback ]; then
   field() { awk -v k="$1" '$1 == k {print $2}' "$W/content.txt"; }
+  # kubo's go.mod replaces go-libp2p with a fork the module proxy does not
+  # serve (so go install refuses it too): build its source with upstream
+  # go-libp2p v0.49.0 and the quic-go/webtransport-go it was made with.
   log "kubo: building v0.43.1 from the module proxy"
-  GOBIN="$W/bin" go install github.com/ipfs/kubo/cmd/ipfs@v0.43.1 >&2
+  ksrc=$(go mod download -json github.com/ipfs/kubo@v0.43.1 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp -r "$ksrc" "$W/kubo-src"; chmod -R u+w "$W/kubo-src"
+  (cd "$W/kubo-src" && go mod edit -dropreplace github.com/libp2p/go-libp2p \
+     -require github.com/quic-go/webtransport-go@v0.11.1 -require github.com/quic-go/quic-go@v0.60.0 &&
+   GOFLAGS=-mod=mod go build -o "$W/bin/ipfs" ./cmd/ipfs) >&2
   export IPFS_PATH="$W/ipfs"
   "$W/bin/ipfs" init --profile=test >/dev/null
   shards=(); for n in $(field shard); do shards+=("$W/piricontent/pdp/datastore/$(key "$n")"); done
