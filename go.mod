@@ -5,6 +5,8 @@ go 1.26.8
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/dustin/go-humanize v1.1.0
+	github.com/filecoin-project/go-fil-commcid v0.3.1
+	github.com/filecoin-project/go-fil-commp-hashhash v0.2.0
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/ipfs/boxo v0.12.0
 	github.com/ipfs/go-cid v0.6.2
@@ -96,7 +98,7 @@ require (
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	golang.org/x/xerrors v0.0.0-20220907171357-04be3eba64a2 // indirect
+	golang.org/x/xerrors v0.0.0-20240716161551-93cc26a95ae9 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 	modernc.org/libc v1.80.1 // indirect

@@ -81,7 +81,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 }
 
 func commands() []*cli.Command {
-	return []*cli.Command{mountCommand(), unmountCommand(), blobCommand(), recordCommand(), checkCommand(), copyCommand(), catalogCommand(), findCommand(), catCommand(), cacheCommand(), demoCommand(), versionCommand(), completionCommand()}
+	return []*cli.Command{mountCommand(), unmountCommand(), blobCommand(), recordCommand(), checkCommand(), copyCommand(), catalogCommand(), findCommand(), catCommand(), pdpCommand(), cacheCommand(), demoCommand(), versionCommand(), completionCommand()}
 }
 
 // usageError is a mistake in the command line: exit code 2.
