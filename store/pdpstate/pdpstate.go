@@ -1,0 +1,343 @@
+// Package pdpstate reads a Piri node's PDP state, <data_dir>/pdp/state/
+// state.db (SQLite, gorm's schema of Piri's models, WAL mode, one
+// connection in Piri), without harm beside a live Piri: it never creates
+// a file in Piri's directory, opens read only, and keeps each read
+// transaction to one statement so Piri's checkpoints are never starved.
+package pdpstate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	mh "github.com/multiformats/go-multihash"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite", pure Go
+)
+
+var (
+	// ErrNoState: the data dir has no PDP state database.
+	ErrNoState = errors.New("no PDP state (pdp/state/state.db)")
+	// ErrNotPiri: the database is not Piri's PDP state.
+	ErrNotPiri = errors.New("not Piri's PDP state schema")
+)
+
+// Path is where a data dir keeps its PDP state.
+func Path(dataDir string) string { return filepath.Join(dataDir, "pdp", "state", "state.db") }
+
+// DB is an open PDP state.
+type DB struct {
+	db   *sql.DB
+	path string
+	tmp  string // a private copy's directory, removed at Close
+}
+
+// The tables and columns storefs reads: a database without them is not
+// Piri's (or a Piri too old or too new to read).
+var needs = map[string][]string{
+	"pdp_piece_mh_to_commp":  {"mhash", "size", "commp"},
+	"pdp_proof_sets":         {"id", "proving_period", "challenge_window", "prove_at_epoch", "prev_challenge_request_epoch", "init_ready", "create_message_hash", "service", "challenge_request_msg_hash"},
+	"pdp_proofset_roots":     {"proofset_id", "root_id", "subroot_offset", "root", "subroot", "subroot_size", "add_message_hash"},
+	"pdp_proofset_root_adds": {"proofset_id", "root", "subroot", "subroot_offset", "subroot_size", "add_message_ok", "add_message_hash"},
+	"task_history":           {"name", "result", "err", "work_end"},
+}
+
+// Open opens the PDP state of dataDir to read:
+//   - no -wal and no -shm beside it: no writer runs (Piri checkpoints and
+//     removes them when it stops); opened immutable, which creates nothing;
+//   - a -shm: a live Piri (or one that died): read only through the
+//     shared memory it keeps, which creates nothing either;
+//   - a -wal without -shm: committed pages that a reader would have to
+//     make a -shm for; the database and its WAL are copied to a private
+//     directory and read there.
+func Open(dataDir string) (*DB, error) {
+	path := Path(dataDir)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", path, ErrNoState)
+		}
+		return nil, fmt.Errorf("pdp state %s: %w", path, err)
+	}
+	wal, shm := exists(path+"-wal"), exists(path+"-shm")
+	d := &DB{path: path}
+	dsn := "file:" + path + "?mode=ro&immutable=1"
+	switch {
+	case shm:
+		dsn = "file:" + path + "?mode=ro&_pragma=busy_timeout(5000)"
+	case wal:
+		tmp, err := os.MkdirTemp("", "storefs-pdpstate-")
+		if err != nil {
+			return nil, err
+		}
+		d.tmp = tmp
+		for _, suffix := range []string{"", "-wal"} {
+			if err := copyFile(path+suffix, filepath.Join(tmp, "state.db"+suffix)); err != nil {
+				os.RemoveAll(tmp)
+				return nil, fmt.Errorf("pdp state %s: a private copy: %w", path, err)
+			}
+		}
+		dsn = "file:" + filepath.Join(tmp, "state.db") + "?mode=ro"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("pdp state %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(2)
+	d.db = db
+	if err := d.check(); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("pdp state %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// check says what makes the database not Piri's PDP state.
+func (d *DB) check() error {
+	for table, cols := range needs {
+		rows, err := d.db.Query(`SELECT name FROM pragma_table_info(?)`, table)
+		if err != nil {
+			return explain(err)
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return explain(err)
+			}
+			have[name] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return explain(err)
+		}
+		if len(have) == 0 {
+			return fmt.Errorf("%w: no table %s", ErrNotPiri, table)
+		}
+		for _, c := range cols {
+			if !have[c] {
+				return fmt.Errorf("%w: table %s has no column %s", ErrNotPiri, table, c)
+			}
+		}
+	}
+	return nil
+}
+
+// explain words SQLite's errors for an operator.
+func explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"):
+		return fmt.Errorf("locked by a writer for more than 5 s (Piri checkpointing?); try again: %w", err)
+	case strings.Contains(msg, "file is not a database"), strings.Contains(msg, "SQLITE_NOTADB"):
+		return fmt.Errorf("%w: not an SQLite database: %w", ErrNotPiri, err)
+	}
+	return err
+}
+
+// Close closes the database and removes a private copy.
+func (d *DB) Close() error {
+	var err error
+	if d.db != nil {
+		err = d.db.Close()
+	}
+	if d.tmp != "" {
+		os.RemoveAll(d.tmp)
+	}
+	return err
+}
+
+// File is the state database read.
+func (d *DB) File() string { return d.path }
+
+// ProofSet is a row of pdp_proof_sets: its id is the on-chain data set's.
+type ProofSet struct {
+	ID                        int64
+	ProvingPeriod             int64 // epochs; 0: not set yet
+	ChallengeWindow           int64
+	ProveAtEpoch              int64 // the next challenge epoch; 0: none scheduled
+	PrevChallengeRequestEpoch int64
+	InitReady                 bool
+	CreateMessageHash         string
+	ChallengeRequestMsgHash   string
+	Service                   string
+}
+
+// ProofSets is every proof set, by id.
+func (d *DB) ProofSets(ctx context.Context) ([]ProofSet, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, coalesce(proving_period, 0), coalesce(challenge_window, 0), coalesce(prove_at_epoch, 0),
+		coalesce(prev_challenge_request_epoch, 0), init_ready, create_message_hash, coalesce(challenge_request_msg_hash, ''), service
+		FROM pdp_proof_sets ORDER BY id`)
+	if err != nil {
+		return nil, explain(err)
+	}
+	defer rows.Close()
+	var out []ProofSet
+	for rows.Next() {
+		var p ProofSet
+		if err := rows.Scan(&p.ID, &p.ProvingPeriod, &p.ChallengeWindow, &p.ProveAtEpoch, &p.PrevChallengeRequestEpoch, &p.InitReady,
+			&p.CreateMessageHash, &p.ChallengeRequestMsgHash, &p.Service); err != nil {
+			return nil, explain(err)
+		}
+		out = append(out, p)
+	}
+	return out, explain(rows.Err())
+}
+
+// Subroot is one row of pdp_proofset_roots: a piece (a blob's commP) in
+// an on-chain root (an aggregate), offset and size in padded bytes.
+type Subroot struct {
+	ProofSet, RootID int64
+	Root             string // the root's piece CID
+	Piece            string // the subroot's piece CID
+	Offset, Size     uint64
+	AddMessageHash   string
+}
+
+// Subroots yields a proof set's subroots by root id, then offset.
+func (d *DB) Subroots(ctx context.Context, proofSet int64, yield func(Subroot) bool) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), add_message_hash
+		FROM pdp_proofset_roots WHERE proofset_id = ? ORDER BY root_id, subroot_offset`, proofSet)
+	if err != nil {
+		return explain(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Subroot
+		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size, &s.AddMessageHash); err != nil {
+			return explain(err)
+		}
+		if !yield(s) {
+			return nil
+		}
+	}
+	return explain(rows.Err())
+}
+
+// RootAdd is a subroot of a root add not yet moved into the roots.
+type RootAdd struct {
+	ProofSet       int64
+	Root, Piece    string
+	Offset, Size   uint64
+	AddMessageHash string
+	// Failed: the add transaction failed (add_message_ok = 0): Piri will
+	// not retry it. Pending: not confirmed yet.
+	Failed, Pending bool
+}
+
+// RootAdds yields the root adds of every proof set.
+func (d *DB) RootAdds(ctx context.Context, yield func(RootAdd) bool) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), coalesce(add_message_hash, ''), add_message_ok
+		FROM pdp_proofset_root_adds ORDER BY proofset_id, root, subroot_offset`)
+	if err != nil {
+		return explain(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a RootAdd
+		var ok sql.NullBool
+		if err := rows.Scan(&a.ProofSet, &a.Root, &a.Piece, &a.Offset, &a.Size, &a.AddMessageHash, &ok); err != nil {
+			return explain(err)
+		}
+		a.Pending, a.Failed = !ok.Valid, ok.Valid && !ok.Bool
+		if !yield(a) {
+			return nil
+		}
+	}
+	return explain(rows.Err())
+}
+
+// Piece is a row of pdp_piece_mh_to_commp: a blob and its commP.
+type Piece struct {
+	Digest mh.Multihash
+	Size   int64
+	CID    string // piece CID v2
+}
+
+// PieceOf is the commP Piri recorded for a blob; ok is false for a blob
+// it has none for.
+func (d *DB) PieceOf(ctx context.Context, digest mh.Multihash) (p Piece, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp WHERE mhash = ?`, []byte(digest)).Scan(&p.Digest, &p.Size, &p.CID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Piece{}, false, nil
+	}
+	if err != nil {
+		return Piece{}, false, explain(err)
+	}
+	return p, true, nil
+}
+
+// Pieces yields every recorded commP. Piri keeps no index on commp: a
+// reader that resolves piece CIDs to blobs reads them all once.
+func (d *DB) Pieces(ctx context.Context, yield func(Piece) bool) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp`)
+	if err != nil {
+		return explain(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p Piece
+		if err := rows.Scan(&p.Digest, &p.Size, &p.CID); err != nil {
+			return explain(err)
+		}
+		if !yield(p) {
+			return nil
+		}
+	}
+	return explain(rows.Err())
+}
+
+// Failure is a failed PDPProve task.
+type Failure struct {
+	At  string // work_end as stored
+	Err string
+}
+
+// ProveFailures is a proof set's last failed PDPProve tasks, newest
+// first. task_history has no proof set column: Piri's error text names
+// it ("dataSetId: N,").
+func (d *DB) ProveFailures(ctx context.Context, proofSet int64, limit int) ([]Failure, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT work_end, coalesce(err, '') FROM task_history
+		WHERE name = 'PDPProve' AND NOT result AND (err LIKE ? OR err LIKE ?) ORDER BY work_end DESC LIMIT ?`,
+		fmt.Sprintf("%%dataSetId: %d,%%", proofSet), fmt.Sprintf("%%dataSetId: %d)%%", proofSet), limit)
+	if err != nil {
+		return nil, explain(err)
+	}
+	defer rows.Close()
+	var out []Failure
+	for rows.Next() {
+		var f Failure
+		if err := rows.Scan(&f.At, &f.Err); err != nil {
+			return nil, explain(err)
+		}
+		out = append(out, f)
+	}
+	return out, explain(rows.Err())
+}
