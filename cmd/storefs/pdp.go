@@ -17,7 +17,7 @@ func pdpCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pdp",
 		Usage:     "the node's PDP state: pieces behind its proofs",
-		UsageText: "storefs pdp COMMAND [backend] [arguments]",
+		UsageText: "storefs pdp COMMAND [backend] [arguments]\n\nExample:\n   storefs pdp commp --data-dir /var/lib/piri ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "commp",
