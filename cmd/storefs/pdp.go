@@ -1,15 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/urfave/cli/v2"
 
+	"github.com/storacha/storefs/engine/proofrisk"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
+	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
 )
 
@@ -20,6 +25,17 @@ func pdpCommand() *cli.Command {
 		UsageText: "storefs pdp COMMAND [backend] [arguments]\n\nExample:\n   storefs pdp commp --data-dir /var/lib/piri ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i",
 		Subcommands: []*cli.Command{
 			{
+				Name:      "status",
+				Usage:     "per proof set: roots, bytes, the subroots whose blobs would fail a challenge, the chance a period fails, the next challenge, root adds, the last prove failures",
+				UsageText: "storefs pdp status [backend] [--verify] [--verify-commp] [--json]\n\nReads <data_dir>/pdp/state/state.db read only, beside a running Piri (PDP\nstate is local, also for a node whose blobs are on S3: name the data dir or a\nPiri config naming it), and the blob behind each subroot: present and of its\nrecorded size; --verify hashes it, --verify-commp computes its commP (one read).\n\nExample:\n   storefs pdp status --data-dir /var/lib/piri --verify",
+				Flags: append(settingFlags(mountopts.Backend),
+					&cli.BoolFlag{Name: "verify", Usage: "hash each blob behind a subroot against its name"},
+					&cli.BoolFlag{Name: "verify-commp", Usage: "compute each blob's commP against its subroot's piece CID"},
+					&cli.BoolFlag{Name: "json", Usage: "one JSON object a proof set"},
+				),
+				Action: pdpStatus,
+			},
+			{
 				Name:      "commp",
 				Usage:     "the piece CID (commP, piece CID v2) of files or blobs, as Piri computes it; prints \"<piece CID>\\t<padded size>\\t<ARG>\"",
 				ArgsUsage: "FILE|BLOB...",
@@ -28,6 +44,136 @@ func pdpCommand() *cli.Command {
 				Action:    pdpCommP,
 			},
 		},
+	}
+}
+
+// openPDP opens the node's blob store and its PDP state.
+func openPDP(c *cli.Context) (*node.Stores, *pdpstate.DB, error) {
+	st, err := settings(c, mountopts.Backend, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Store.DataDir == "" {
+		return nil, nil, usagef("PDP state is local: name the data dir (--data-dir, or a Piri --config naming its data_dir)")
+	}
+	db, err := pdpstate.Open(st.Store.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := st.Store
+	cfg.BlobsOnly = true
+	stores, err := node.Open(c.Context, cfg)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("open %s: %w", st.Store, err)
+	}
+	return stores, db, nil
+}
+
+type subrootJSON struct {
+	RootID int64  `json:"root_id"`
+	Root   string `json:"root"`
+	Offset uint64 `json:"offset"`
+	Size   uint64 `json:"size"`
+	Piece  string `json:"piece"`
+	Blob   string `json:"blob,omitempty"`
+	Risk   string `json:"risk"`
+	// Probability is what this subroot alone adds to a period's failure.
+	Probability float64 `json:"probability"`
+}
+
+type setJSON struct {
+	ID                 int64              `json:"proofset"`
+	Roots              int                `json:"roots"`
+	Subroots           int                `json:"subroots"`
+	Bytes              uint64             `json:"bytes"`
+	AtRiskBytes        uint64             `json:"at_risk_bytes"`
+	FailureProbability float64            `json:"period_failure_probability"`
+	NextChallengeEpoch int64              `json:"next_challenge_epoch"`
+	ProvingPeriod      int64              `json:"proving_period"`
+	ChallengeWindow    int64              `json:"challenge_window"`
+	PendingAdds        int                `json:"pending_root_adds"`
+	FailedAdds         int                `json:"failed_root_adds"`
+	BadOffsets         []string           `json:"bad_root_offsets"`
+	AtRisk             []subrootJSON      `json:"at_risk"`
+	ProveFailures      []pdpstate.Failure `json:"last_prove_failures"`
+}
+
+func pdpStatus(c *cli.Context) error {
+	if err := args(c, 0, 0); err != nil {
+		return err
+	}
+	stores, db, err := openPDP(c)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	defer db.Close()
+	enc := json.NewEncoder(c.App.Writer)
+	cfg := proofrisk.Config{Verify: c.Bool("verify"), VerifyCommP: c.Bool("verify-commp"), Failures: 3}
+	sets := 0
+	err = proofrisk.Run(c.Context, db, stores.Blobs, cfg, func(set proofrisk.Set, subs []proofrisk.Subroot) error {
+		sets++
+		j := setJSON{ID: set.ID, Roots: set.Roots, Subroots: set.Subroots, Bytes: set.Bytes(), AtRiskBytes: set.AtRiskBytes(),
+			FailureProbability: set.FailureProbability, NextChallengeEpoch: set.ProveAtEpoch, ProvingPeriod: set.ProvingPeriod,
+			ChallengeWindow: set.ChallengeWindow, PendingAdds: set.PendingAdds, FailedAdds: set.FailedAdds,
+			BadOffsets: append([]string{}, set.BadOffsets...), AtRisk: []subrootJSON{}, ProveFailures: append([]pdpstate.Failure{}, set.ProveFailures...)}
+		for _, s := range subs {
+			if s.Risk == "" {
+				continue
+			}
+			sj := subrootJSON{RootID: s.RootID, Root: s.Root, Offset: s.Offset, Size: s.Size, Piece: s.Piece, Risk: s.Risk,
+				Probability: proofrisk.PeriodFailure(s.Size/proofrisk.LeafSize, set.Leaves)}
+			if s.Blob != nil {
+				sj.Blob = blobstore.Name(s.Blob)
+			}
+			j.AtRisk = append(j.AtRisk, sj)
+		}
+		if c.Bool("json") {
+			return enc.Encode(j)
+		}
+		printSet(c.App.Writer, j)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if sets == 0 && !c.Bool("json") {
+		fmt.Fprintf(c.App.Writer, "no proof sets in %s\n", db.File())
+	}
+	return nil
+}
+
+func printSet(w io.Writer, j setJSON) {
+	fmt.Fprintf(w, "proof set %d: %d roots, %d subroots, %s padded", j.ID, j.Roots, j.Subroots, humanize.IBytes(j.Bytes))
+	if j.NextChallengeEpoch > 0 {
+		fmt.Fprintf(w, "; next challenge at epoch %d (proving period %d, window %d)", j.NextChallengeEpoch, j.ProvingPeriod, j.ChallengeWindow)
+	}
+	fmt.Fprintln(w)
+	if len(j.AtRisk) == 0 {
+		fmt.Fprintln(w, "  nothing at risk")
+	} else {
+		fmt.Fprintf(w, "  at risk: %d subroots, %s: a proving period fails with probability %.4g\n", len(j.AtRisk), humanize.IBytes(j.AtRiskBytes), j.FailureProbability)
+		for _, s := range j.AtRisk {
+			blob := s.Blob
+			if blob == "" {
+				blob = "(no blob: no commP row names the piece)"
+			}
+			fmt.Fprintf(w, "    root %d at %d, %s: %s %s, %s (adds %.4g)\n", s.RootID, s.Offset, humanize.IBytes(s.Size), s.Piece, blob, s.Risk, s.Probability)
+		}
+	}
+	if j.PendingAdds > 0 || j.FailedAdds > 0 {
+		fmt.Fprintf(w, "  root adds: %d pending, %d failed", j.PendingAdds, j.FailedAdds)
+		if j.FailedAdds > 0 {
+			fmt.Fprintf(w, " (Piri does not retry a failed add: piri client pdp proofset repair)")
+		}
+		fmt.Fprintln(w)
+	}
+	for _, r := range j.BadOffsets {
+		fmt.Fprintf(w, "  bad root offsets: %s\n", r)
+	}
+	for _, f := range j.ProveFailures {
+		fmt.Fprintf(w, "  prove failed at %s: %s\n", f.At, f.Err)
 	}
 }
 

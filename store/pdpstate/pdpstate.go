@@ -316,8 +316,8 @@ func (d *DB) Pieces(ctx context.Context, yield func(Piece) bool) error {
 
 // Failure is a failed PDPProve task.
 type Failure struct {
-	At  string // work_end as stored
-	Err string
+	At  string `json:"at"` // work_end as stored
+	Err string `json:"err"`
 }
 
 // ProveFailures is a proof set's last failed PDPProve tasks, newest

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storacha/storefs/internal/testsupport/pdpstate"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/node"
+)
+
+// pdp status names the subroot whose blob is gone, with what it puts at
+// risk, beside the intact ones; says when there is no PDP state, and that
+// PDP state needs a data dir.
+func TestPDPStatus(t *testing.T) {
+	dir := t.TempDir()
+	st, err := node.Open(context.Background(), node.Config{DataDir: dir, Writable: true, BlobsOnly: true})
+	must(t, err)
+	w, err := pdpstate.Create(dir)
+	must(t, err)
+	var ps []pdpstate.Piece
+	for i := range 3 {
+		data := make([]byte, 4000*(i+1))
+		rand.NewChaCha8([32]byte{byte(i)}).Read(data)
+		p, err := pdpstate.PieceOf(data)
+		must(t, err)
+		ps = append(ps, p)
+		must(t, w.AddPiece(p))
+		if i != 1 { // the second blob is gone
+			must(t, st.Blobs.Put(context.Background(), p.Digest, int64(len(data)), bytes.NewReader(data)))
+		}
+	}
+	st.Close()
+	must(t, w.AddProofSet(pdpstate.ProofSet{ID: 3, ProvingPeriod: 2880, ChallengeWindow: 60, ProveAt: 5000}))
+	_, _, err = w.AddRoot(3, 0, ps)
+	must(t, err)
+	failed := false
+	_, err = w.AddRootAdd(3, ps[:1], &failed)
+	must(t, err)
+	must(t, w.AddProveFailure(3, 0, time.Now(), "open blob: no such file or directory"))
+	must(t, w.Close())
+
+	out, stderr, code := storefs(t, "pdp", "status", "--data-dir", dir, "--json")
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, stderr)
+	}
+	var j setJSON
+	must(t, json.Unmarshal([]byte(out), &j))
+	var total uint64
+	for _, p := range ps {
+		total += p.Padded
+	}
+	want := 1 - math.Pow(1-float64(ps[1].Padded)/float64(total), 5)
+	if j.ID != 3 || j.Roots != 1 || j.Subroots != 3 || j.Bytes != total || j.AtRiskBytes != ps[1].Padded || len(j.AtRisk) != 1 ||
+		j.AtRisk[0].Blob != blobstore.Name(ps[1].Digest) || j.AtRisk[0].Risk != "missing" || math.Abs(j.FailureProbability-want) > 1e-12 ||
+		j.NextChallengeEpoch != 5000 || j.FailedAdds != 1 || len(j.ProveFailures) != 1 {
+		t.Fatalf("status: %s", out)
+	}
+	out, _, code = storefs(t, "pdp", "status", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "at risk: 1 subroots") || !strings.Contains(out, "piri client pdp proofset repair") || !strings.Contains(out, blobstore.Name(ps[1].Digest)) {
+		t.Fatalf("status, text: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := storefs(t, "pdp", "status", "--data-dir", t.TempDir()); code != 1 || !strings.Contains(stderr, "no PDP state") {
+		t.Fatalf("status of a data dir without PDP state: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := storefs(t, "pdp", "status", "--s3-endpoint", "127.0.0.1:1"); code != 2 || !strings.Contains(stderr, "PDP state is local") {
+		t.Fatalf("status without a data dir: exit %d: %s", code, stderr)
+	}
+}
