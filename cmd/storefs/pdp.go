@@ -10,12 +10,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/storacha/storefs/engine/proofrisk"
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
+	"github.com/storacha/storefs/store/proofrisk"
 )
 
 func pdpCommand() *cli.Command {

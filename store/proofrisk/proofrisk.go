@@ -98,21 +98,28 @@ type Config struct {
 	Failures int
 }
 
-// Run reads the state and the blobs behind it, and hands each set to
-// emit with its subroots (in root, offset order). It reads the commP
-// table once (Piri keeps no index from piece to blob) into memory: a
-// node of a million pieces costs ~150 MB here.
-func Run(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, cfg Config, emit func(Set, []Subroot) error) error {
-	byPiece := map[string]pdpstate.Piece{}
-	if err := st.Pieces(ctx, func(p pdpstate.Piece) bool { byPiece[p.CID] = p; return true }); err != nil {
-		return fmt.Errorf("pdp state: %w", err)
+// Pieces resolves piece CIDs to the blobs behind them: the commP table,
+// read once (Piri keeps no index from piece to blob). A node of a
+// million pieces costs ~150 MB here.
+type Pieces map[string]pdpstate.Piece
+
+// LoadPieces reads the commP table.
+func LoadPieces(ctx context.Context, st *pdpstate.DB) (Pieces, error) {
+	out := Pieces{}
+	if err := st.Pieces(ctx, func(p pdpstate.Piece) bool { out[p.CID] = p; return true }); err != nil {
+		return nil, fmt.Errorf("pdp state: %w", err)
 	}
+	return out, nil
+}
+
+// Adds counts each proof set's root adds: pending, and failed.
+func Adds(ctx context.Context, st *pdpstate.DB) (map[int64][2]int, error) {
 	adds := map[int64][2]int{}
-	roots := map[string]bool{}
-	if err := st.RootAdds(ctx, func(a pdpstate.RootAdd) bool {
-		key := fmt.Sprint(a.ProofSet, a.Root)
-		if !roots[key] {
-			roots[key] = true
+	seen := map[string]bool{}
+	err := st.RootAdds(ctx, func(a pdpstate.RootAdd) bool {
+		key := fmt.Sprint(a.ProofSet, " ", a.Root)
+		if !seen[key] {
+			seen[key] = true
 			c := adds[a.ProofSet]
 			if a.Failed {
 				c[1]++
@@ -122,54 +129,79 @@ func Run(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, cfg Config
 			adds[a.ProofSet] = c
 		}
 		return true
-	}); err != nil {
-		return fmt.Errorf("pdp state: %w", err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pdp state: %w", err)
+	}
+	return adds, nil
+}
+
+// Run reads the state and the blobs behind it, and hands each set to
+// emit with its subroots (in root, offset order).
+func Run(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, cfg Config, emit func(Set, []Subroot) error) error {
+	pieces, err := LoadPieces(ctx, st)
+	if err != nil {
+		return err
+	}
+	adds, err := Adds(ctx, st)
+	if err != nil {
+		return err
 	}
 	sets, err := st.ProofSets(ctx)
 	if err != nil {
 		return fmt.Errorf("pdp state: %w", err)
 	}
 	for _, ps := range sets {
-		set := Set{ProofSet: ps, PendingAdds: adds[ps.ID][0], FailedAdds: adds[ps.ID][1]}
-		var subs []Subroot
-		if err := st.Subroots(ctx, ps.ID, func(s pdpstate.Subroot) bool {
-			subs = append(subs, Subroot{Subroot: s})
-			return true
-		}); err != nil {
-			return fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
-		}
-		set.BadOffsets = checkOffsets(subs)
-		lastRoot := int64(-1)
-		for i := range subs {
-			s := &subs[i]
-			if s.RootID != lastRoot {
-				set.Roots++
-				lastRoot = s.RootID
-			}
-			set.Subroots++
-			set.Leaves += s.Size / LeafSize
-			p, ok := byPiece[s.Piece]
-			if !ok {
-				s.Risk = Unresolvable
-			} else {
-				s.Blob, s.BlobSize = p.Digest, p.Size
-				s.Risk, s.Err = blobRisk(ctx, blobs, s, cfg)
-			}
-			if s.Risk != "" && s.Risk != Unreadable {
-				set.AtRiskLeaves += s.Size / LeafSize
-			}
-		}
-		set.FailureProbability = PeriodFailure(set.AtRiskLeaves, set.Leaves)
-		if cfg.Failures > 0 {
-			if set.ProveFailures, err = st.ProveFailures(ctx, ps.ID, cfg.Failures); err != nil {
-				return fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
-			}
+		set, subs, err := Assess(ctx, st, blobs, pieces, ps, adds[ps.ID], cfg)
+		if err != nil {
+			return err
 		}
 		if err := emit(set, subs); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Assess is one proof set's standing, adds its root adds' counts.
+func Assess(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, pieces Pieces, ps pdpstate.ProofSet, adds [2]int, cfg Config) (Set, []Subroot, error) {
+	set := Set{ProofSet: ps, PendingAdds: adds[0], FailedAdds: adds[1]}
+	var subs []Subroot
+	if err := st.Subroots(ctx, ps.ID, func(s pdpstate.Subroot) bool {
+		subs = append(subs, Subroot{Subroot: s})
+		return true
+	}); err != nil {
+		return Set{}, nil, fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
+	}
+	set.BadOffsets = checkOffsets(subs)
+	lastRoot := int64(-1)
+	for i := range subs {
+		s := &subs[i]
+		if s.RootID != lastRoot {
+			set.Roots++
+			lastRoot = s.RootID
+		}
+		set.Subroots++
+		set.Leaves += s.Size / LeafSize
+		p, ok := pieces[s.Piece]
+		if !ok {
+			s.Risk = Unresolvable
+		} else {
+			s.Blob, s.BlobSize = p.Digest, p.Size
+			s.Risk, s.Err = blobRisk(ctx, blobs, s, cfg)
+		}
+		if s.Risk != "" && s.Risk != Unreadable {
+			set.AtRiskLeaves += s.Size / LeafSize
+		}
+	}
+	set.FailureProbability = PeriodFailure(set.AtRiskLeaves, set.Leaves)
+	if cfg.Failures > 0 {
+		var err error
+		if set.ProveFailures, err = st.ProveFailures(ctx, ps.ID, cfg.Failures); err != nil {
+			return Set{}, nil, fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
+		}
+	}
+	return set, subs, nil
 }
 
 // checkOffsets names the roots whose subroots do not lie back to back

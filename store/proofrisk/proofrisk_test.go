@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/storacha/storefs/engine/proofrisk"
+	"github.com/storacha/storefs/store/proofrisk"
 	"github.com/storacha/storefs/internal/testsupport/pdpstate"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore/memory"
