@@ -132,15 +132,22 @@ const (
 	xattrMultihash = "user.storefs.multihash"
 	xattrKey       = "user.storefs.key"
 	xattrLayout    = "user.storefs.layout"
+	xattrPiece     = "user.storefs.piece"
 )
 
 var blobXattrs = []byte(xattrCID + "\x00" + xattrMultihash + "\x00" + xattrKey + "\x00" + xattrLayout + "\x00")
 
-func listBlobXattrs(dest []byte) (uint32, syscall.Errno) {
-	if len(dest) < len(blobXattrs) {
-		return uint32(len(blobXattrs)), syscall.ERANGE
+// listBlobXattrs lists a blob's xattrs: with PDP state, its piece too
+// (absent, ENODATA, for a blob that has no commP).
+func (r *Root) listBlobXattrs(dest []byte) (uint32, syscall.Errno) {
+	list := blobXattrs
+	if r.pdp != nil {
+		list = append(append([]byte{}, list...), xattrPiece+"\x00"...)
 	}
-	return uint32(copy(dest, blobXattrs)), 0
+	if len(dest) < len(list) {
+		return uint32(len(list)), syscall.ERANGE
+	}
+	return uint32(copy(dest, list)), 0
 }
 
 func (r *Root) blobXattr(ctx context.Context, digest mh.Multihash, attr string, dest []byte) (n uint32, errno syscall.Errno) {
@@ -152,6 +159,19 @@ func (r *Root) blobXattr(ctx context.Context, digest mh.Multihash, attr string, 
 		val = cid.NewCidV1(cid.Raw, digest).String()
 	case xattrMultihash:
 		val = "z" + blobstore.Base58(digest)
+	case xattrPiece:
+		if r.pdp == nil {
+			return 0, syscall.ENODATA
+		}
+		p, ok, err := r.pdp.db.PieceOf(ctx, digest)
+		if err != nil {
+			r.log.Error("pdp state", "op", "getxattr", "blob", blobstore.Name(digest), "err", err)
+			return 0, syscall.EIO
+		}
+		if !ok {
+			return 0, syscall.ENODATA
+		}
+		val = p.CID
 	case xattrKey, xattrLayout:
 		// Asked of the store each time: a blob inode keeps no key, and
 		// the attribute is asked rarely.

@@ -343,7 +343,7 @@ func (b *blobsFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byt
 	if !isBlobID(h.NodeId) {
 		return b.RawFileSystem.ListXAttr(cancel, h, dest)
 	}
-	n, errno := listBlobXattrs(dest)
+	n, errno := b.r.listBlobXattrs(dest)
 	return n, fuse.Status(errno)
 }
 

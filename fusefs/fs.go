@@ -15,6 +15,8 @@
 //	/cars/<b32>/blocks/<CID>              its blocks (checked against their CIDs),
 //	/cars/<b32>/index.json, shards/<b32>  and for an index, the index and links to its shards
 //	/content/<CID>/path…                  the files inside uploads, read in place, every block checked
+//	/pdp/proofsets/<id>/info.json         PDP proof sets: their standing, roots, the blobs behind
+//	/pdp/proofsets/<id>/roots/<root>/…    each subroot (symlinks), pending root adds, pieces
 package fusefs
 
 import (
@@ -35,6 +37,7 @@ import (
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/catalog"
+	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/records"
 	"github.com/storacha/storefs/store/retrievaljournal"
 	"github.com/storacha/storefs/store/spaceindex"
@@ -90,7 +93,9 @@ type Config struct {
 	Cache *blobcache.Cache
 	// Catalog is the store's catalogue of what each blob is, shown as
 	// /cars; nil: no /cars.
-	Catalog  *catalog.Catalog
+	Catalog *catalog.Catalog
+	// PDP is the node's PDP state, shown as /pdp; nil: no /pdp.
+	PDP      *pdpstate.DB
 	UID, GID uint32
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics // nil: none
@@ -137,6 +142,7 @@ type Root struct {
 	forgets    atomic.Int64
 	collecting atomic.Bool
 	blobs      *blobsDir
+	pdp        *pdpView // nil: no PDP state
 	spaces     *spaceindex.Index
 	plusLimit  int64
 	nodesFirst uint64
@@ -173,6 +179,9 @@ func New(stores Stores, cfg Config) (*Root, error) {
 		sc.Cache = cfg.Cache
 	}
 	r.stack = readstack.New(sc)
+	if cfg.PDP != nil {
+		r.pdp = &pdpView{db: cfg.PDP}
+	}
 	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)
 	return r, nil
@@ -209,6 +218,9 @@ func (r *Root) OnAdd(ctx context.Context) {
 			parts = 4
 		}
 		dirs["content"] = &contentDir{dir: dir{r}, src: blocks.New(r.cfg.Catalog, r.stack, blocks.Options{Log: r.log, Parts: parts})}
+	}
+	if r.cfg.PDP != nil {
+		dirs["pdp"] = &pdpDir{dir: dir{r}, v: r.pdp}
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)

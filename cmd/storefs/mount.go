@@ -23,6 +23,7 @@ import (
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/node"
+	"github.com/storacha/storefs/store/pdpstate"
 )
 
 func mountFlags() []cli.Flag {
@@ -167,6 +168,19 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	if cat, stop := openMountCatalog(ctx, st, stores, m, job.log); cat != nil {
 		defer stop()
 		cfg.Catalog = cat
+	}
+	if st.Store.DataDir != "" {
+		// PDP state is local, also for a node whose blobs are on S3.
+		switch db, err := pdpstate.Open(st.Store.DataDir); {
+		case err == nil:
+			defer db.Close()
+			cfg.PDP = db
+			job.log.Info("pdp state", "file", db.File())
+		case errors.Is(err, pdpstate.ErrNoState):
+			job.log.Info("no PDP state: /pdp is not shown", "err", err)
+		default:
+			job.log.Warn("PDP state unreadable: /pdp is not shown", "err", err)
+		}
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Read-ahead buffers churn: let the GC work harder rather than

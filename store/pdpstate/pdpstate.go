@@ -241,6 +241,44 @@ func (d *DB) Subroots(ctx context.Context, proofSet int64, yield func(Subroot) b
 	return explain(rows.Err())
 }
 
+// RootIDs yields a proof set's root ids, in order.
+func (d *DB) RootIDs(ctx context.Context, proofSet int64, yield func(int64) bool) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT root_id FROM pdp_proofset_roots WHERE proofset_id = ? ORDER BY root_id`, proofSet)
+	if err != nil {
+		return explain(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return explain(err)
+		}
+		if !yield(id) {
+			return nil
+		}
+	}
+	return explain(rows.Err())
+}
+
+// RootSubroots is one root's subroots, by offset.
+func (d *DB) RootSubroots(ctx context.Context, proofSet, rootID int64) ([]Subroot, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), add_message_hash
+		FROM pdp_proofset_roots WHERE proofset_id = ? AND root_id = ? ORDER BY subroot_offset`, proofSet, rootID)
+	if err != nil {
+		return nil, explain(err)
+	}
+	defer rows.Close()
+	var out []Subroot
+	for rows.Next() {
+		var s Subroot
+		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size, &s.AddMessageHash); err != nil {
+			return nil, explain(err)
+		}
+		out = append(out, s)
+	}
+	return out, explain(rows.Err())
+}
+
 // RootAdd is a subroot of a root add not yet moved into the roots.
 type RootAdd struct {
 	ProofSet       int64

@@ -188,7 +188,7 @@ func Assess(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, pieces 
 			s.Risk = Unresolvable
 		} else {
 			s.Blob, s.BlobSize = p.Digest, p.Size
-			s.Risk, s.Err = blobRisk(ctx, blobs, s, cfg)
+			s.Risk, s.Err = BlobRisk(ctx, blobs, s, cfg)
 		}
 		if s.Risk != "" && s.Risk != Unreadable {
 			set.AtRiskLeaves += s.Size / LeafSize
@@ -241,9 +241,9 @@ func nextPow2(n uint64) uint64 {
 	return 1 << bits.Len64(n-1)
 }
 
-// blobRisk is why the blob behind s fails a challenge, reading it once
-// when asked to hash it.
-func blobRisk(ctx context.Context, blobs blobstore.Store, s *Subroot, cfg Config) (string, error) {
+// BlobRisk is why the blob behind s fails a challenge ("": it does
+// not), reading it once when asked to hash it.
+func BlobRisk(ctx context.Context, blobs blobstore.Store, s *Subroot, cfg Config) (string, error) {
 	info, err := blobs.Stat(ctx, s.Blob)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Missing, nil

@@ -1,0 +1,482 @@
+package fusefs
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/ipfs/go-cid"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/pdpstate"
+	"github.com/storacha/storefs/store/piece"
+	"github.com/storacha/storefs/store/proofrisk"
+	"github.com/storacha/storefs/store/render"
+)
+
+// pdpView is the node's PDP state as /pdp shows it: the database, and
+// the commP table read once a RecordTimeout (Piri keeps no index from a
+// piece to its blob).
+type pdpView struct {
+	db *pdpstate.DB
+
+	mu     sync.Mutex
+	pieces proofrisk.Pieces
+	at     time.Time
+}
+
+func (v *pdpView) piecesNow(ctx context.Context, ttl time.Duration) (proofrisk.Pieces, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pieces != nil && time.Since(v.at) < max(ttl, time.Second) {
+		return v.pieces, nil
+	}
+	p, err := proofrisk.LoadPieces(ctx, v.db)
+	if err != nil {
+		return nil, err
+	}
+	v.pieces, v.at = p, time.Now()
+	return p, nil
+}
+
+// pdpDir is /pdp: proofsets/, pending/, pieces/.
+type pdpDir struct {
+	fs.Inode
+	dir
+	v *pdpView
+}
+
+var (
+	_ fs.NodeReaddirer = (*pdpDir)(nil)
+	_ fs.NodeLookuper  = (*pdpDir)(nil)
+	_ fs.NodeGetattrer = (*pdpDir)(nil)
+)
+
+func (d *pdpDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	return fs.NewListDirStream([]fuse.DirEntry{{Name: "proofsets", Mode: syscall.S_IFDIR}, {Name: "pending", Mode: syscall.S_IFDIR}, {Name: "pieces", Mode: syscall.S_IFDIR}}), 0
+}
+
+func (d *pdpDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	var node fs.InodeEmbedder
+	switch name {
+	case "proofsets":
+		node = &proofSetsDir{dir: d.dir, v: d.v}
+	case "pending":
+		node = &pendingDir{dir: d.dir, v: d.v}
+	case "pieces":
+		node = &piecesDir{dir: d.dir, v: d.v}
+	default:
+		return d.missing(out)
+	}
+	return d.subdir(ctx, &d.Inode, node, out), 0
+}
+
+// subdir makes a directory inode of /pdp, with the record timeouts:
+// Piri changes the state as it works.
+func (d dir) subdir(ctx context.Context, parent *fs.Inode, node fs.InodeEmbedder, out *fuse.EntryOut) *fs.Inode {
+	d.root.dirAttr(&out.Attr)
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	return parent.NewInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR})
+}
+
+// file makes a rendered file's inode.
+func (d dir) file(ctx context.Context, parent *fs.Inode, data []byte, out *fuse.EntryOut) *fs.Inode {
+	d.root.fileAttr(&out.Attr, int64(len(data)), time.Time{})
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	return parent.NewInode(ctx, &recordFile{root: d.root, data: data}, fs.StableAttr{Mode: syscall.S_IFREG})
+}
+
+// symlink makes a relative symlink's inode.
+func (d dir) symlink(ctx context.Context, parent *fs.Inode, target string, out *fuse.EntryOut) *fs.Inode {
+	l := &link{root: d.root, target: target}
+	l.attr(&out.Attr)
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	return parent.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK})
+}
+
+func (d dir) pdpErrno(op, path string, err error) syscall.Errno {
+	d.root.log.Error("pdp state", "op", op, "path", path, "err", err)
+	return syscall.EIO
+}
+
+// proofSetsDir is /pdp/proofsets: a directory per proof set, by id.
+type proofSetsDir struct {
+	fs.Inode
+	dir
+	v *pdpView
+}
+
+var (
+	_ fs.NodeReaddirer = (*proofSetsDir)(nil)
+	_ fs.NodeLookuper  = (*proofSetsDir)(nil)
+	_ fs.NodeGetattrer = (*proofSetsDir)(nil)
+)
+
+func (d *proofSetsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	sets, err := d.v.db.ProofSets(ctx)
+	if err != nil {
+		return nil, d.pdpErrno("readdir", "/pdp/proofsets", err)
+	}
+	var out []fuse.DirEntry
+	for _, s := range sets {
+		out = append(out, fuse.DirEntry{Name: strconv.FormatInt(s.ID, 10), Mode: syscall.S_IFDIR})
+	}
+	return fs.NewListDirStream(out), 0
+}
+
+func (d *proofSetsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	sets, err := d.v.db.ProofSets(ctx)
+	if err != nil {
+		return nil, d.pdpErrno("lookup", "/pdp/proofsets/"+name, err)
+	}
+	for _, s := range sets {
+		if strconv.FormatInt(s.ID, 10) == name {
+			return d.subdir(ctx, &d.Inode, &proofSetDir{dir: d.dir, v: d.v, ps: s}, out), 0
+		}
+	}
+	return d.missing(out)
+}
+
+// proofSetDir is /pdp/proofsets/<id>: info.json and roots/.
+type proofSetDir struct {
+	fs.Inode
+	dir
+	v  *pdpView
+	ps pdpstate.ProofSet
+}
+
+var (
+	_ fs.NodeReaddirer = (*proofSetDir)(nil)
+	_ fs.NodeLookuper  = (*proofSetDir)(nil)
+	_ fs.NodeGetattrer = (*proofSetDir)(nil)
+)
+
+func (d *proofSetDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	return fs.NewListDirStream([]fuse.DirEntry{{Name: "info.json", Mode: syscall.S_IFREG}, {Name: "roots", Mode: syscall.S_IFDIR}}), 0
+}
+
+// setInfo is /pdp/proofsets/<id>/info.json.
+type setInfo struct {
+	ID                        int64              `json:"proofset"`
+	ProvingPeriod             int64              `json:"proving_period"`
+	ChallengeWindow           int64              `json:"challenge_window"`
+	NextChallengeEpoch        int64              `json:"next_challenge_epoch"`
+	PrevChallengeRequestEpoch int64              `json:"prev_challenge_request_epoch"`
+	InitReady                 bool               `json:"init_ready"`
+	CreateMessageHash         string             `json:"create_message_hash"`
+	Service                   string             `json:"service"`
+	Roots                     int                `json:"roots"`
+	Subroots                  int                `json:"subroots"`
+	Bytes                     uint64             `json:"bytes"`
+	AtRiskBytes               uint64             `json:"at_risk_bytes"`
+	FailureProbability        float64            `json:"period_failure_probability"`
+	PendingRootAdds           int                `json:"pending_root_adds"`
+	FailedRootAdds            int                `json:"failed_root_adds"`
+	BadRootOffsets            []string           `json:"bad_root_offsets"`
+	LastProveFailures         []pdpstate.Failure `json:"last_prove_failures"`
+}
+
+func (d *proofSetDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	path := fmt.Sprintf("/pdp/proofsets/%d/%s", d.ps.ID, name)
+	switch name {
+	case "roots":
+		return d.subdir(ctx, &d.Inode, &rootsDir{dir: d.dir, v: d.v, ps: d.ps}, out), 0
+	case "info.json":
+		ctx, cancel := d.root.bound(ctx)
+		defer cancel()
+		pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+		if err != nil {
+			return nil, d.pdpErrno("lookup", path, err)
+		}
+		adds, err := proofrisk.Adds(ctx, d.v.db)
+		if err != nil {
+			return nil, d.pdpErrno("lookup", path, err)
+		}
+		set, _, err := proofrisk.Assess(ctx, d.v.db, d.root.stores.Blobs, pieces, d.ps, adds[d.ps.ID], proofrisk.Config{Failures: 5})
+		if err != nil {
+			return nil, d.pdpErrno("lookup", path, err)
+		}
+		data, err := render.JSON(setInfo{ID: set.ID, ProvingPeriod: set.ProvingPeriod, ChallengeWindow: set.ChallengeWindow,
+			NextChallengeEpoch: set.ProveAtEpoch, PrevChallengeRequestEpoch: set.PrevChallengeRequestEpoch, InitReady: set.InitReady,
+			CreateMessageHash: set.CreateMessageHash, Service: set.Service, Roots: set.Roots, Subroots: set.Subroots,
+			Bytes: set.Bytes(), AtRiskBytes: set.AtRiskBytes(), FailureProbability: set.FailureProbability,
+			PendingRootAdds: set.PendingAdds, FailedRootAdds: set.FailedAdds,
+			BadRootOffsets: append([]string{}, set.BadOffsets...), LastProveFailures: append([]pdpstate.Failure{}, set.ProveFailures...)})
+		if err != nil {
+			return nil, d.pdpErrno("lookup", path, err)
+		}
+		return d.file(ctx, &d.Inode, data, out), 0
+	}
+	return d.missing(out)
+}
+
+// rootsDir is /pdp/proofsets/<id>/roots: a directory per root id.
+type rootsDir struct {
+	fs.Inode
+	dir
+	v  *pdpView
+	ps pdpstate.ProofSet
+}
+
+var (
+	_ fs.NodeReaddirer = (*rootsDir)(nil)
+	_ fs.NodeLookuper  = (*rootsDir)(nil)
+	_ fs.NodeGetattrer = (*rootsDir)(nil)
+)
+
+func (d *rootsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	var out []fuse.DirEntry
+	err := d.v.db.RootIDs(ctx, d.ps.ID, func(id int64) bool {
+		out = append(out, fuse.DirEntry{Name: strconv.FormatInt(id, 10), Mode: syscall.S_IFDIR})
+		return true
+	})
+	if err != nil {
+		return nil, d.pdpErrno("readdir", fmt.Sprintf("/pdp/proofsets/%d/roots", d.ps.ID), err)
+	}
+	return fs.NewListDirStream(out), 0
+}
+
+func (d *rootsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	id, err := strconv.ParseInt(name, 10, 64)
+	if err != nil || strconv.FormatInt(id, 10) != name {
+		return d.missing(out)
+	}
+	subs, err := d.v.db.RootSubroots(ctx, d.ps.ID, id)
+	if err != nil {
+		return nil, d.pdpErrno("lookup", fmt.Sprintf("/pdp/proofsets/%d/roots/%s", d.ps.ID, name), err)
+	}
+	if len(subs) == 0 {
+		return d.missing(out)
+	}
+	return d.subdir(ctx, &d.Inode, &rootDir{dir: d.dir, v: d.v, subs: subs}, out), 0
+}
+
+// rootDir is /pdp/proofsets/<id>/roots/<root id>: info.json, and a
+// relative symlink per subroot, <offset>-<piece CID>, to the blob behind
+// it (dangling when the blob is gone; none when no commP row names the
+// piece).
+type rootDir struct {
+	fs.Inode
+	dir
+	v    *pdpView
+	subs []pdpstate.Subroot
+}
+
+var (
+	_ fs.NodeReaddirer = (*rootDir)(nil)
+	_ fs.NodeLookuper  = (*rootDir)(nil)
+	_ fs.NodeGetattrer = (*rootDir)(nil)
+)
+
+func subrootName(s pdpstate.Subroot) string { return fmt.Sprintf("%d-%s", s.Offset, s.Piece) }
+
+func (d *rootDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+	if err != nil {
+		return nil, d.pdpErrno("readdir", "/pdp/…/roots", err)
+	}
+	out := []fuse.DirEntry{{Name: "info.json", Mode: syscall.S_IFREG}}
+	for _, s := range d.subs {
+		if _, ok := pieces[s.Piece]; ok {
+			out = append(out, fuse.DirEntry{Name: subrootName(s), Mode: syscall.S_IFLNK})
+		}
+	}
+	return fs.NewListDirStream(out), 0
+}
+
+// subrootInfo is a subroot in a root's info.json.
+type subrootInfo struct {
+	Offset uint64 `json:"offset"`
+	Size   uint64 `json:"size"`
+	Piece  string `json:"piece"`
+	Blob   string `json:"blob,omitempty"`
+	State  string `json:"state"`
+}
+
+type rootInfo struct {
+	ProofSet   int64         `json:"proofset"`
+	RootID     int64         `json:"root_id"`
+	Root       string        `json:"root"`
+	PaddedSize uint64        `json:"padded_size"`
+	Subroots   []subrootInfo `json:"subroots"`
+}
+
+func (d *rootDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx, cancel := d.root.bound(ctx)
+	defer cancel()
+	path := fmt.Sprintf("/pdp/proofsets/%d/roots/%d/%s", d.subs[0].ProofSet, d.subs[0].RootID, name)
+	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+	if err != nil {
+		return nil, d.pdpErrno("lookup", path, err)
+	}
+	if name == "info.json" {
+		info := rootInfo{ProofSet: d.subs[0].ProofSet, RootID: d.subs[0].RootID, Root: d.subs[0].Root, Subroots: []subrootInfo{}}
+		if rc, err := cid.Decode(info.Root); err == nil {
+			_, info.PaddedSize, _ = piece.Sizes(rc)
+		}
+		for _, s := range d.subs {
+			si := subrootInfo{Offset: s.Offset, Size: s.Size, Piece: s.Piece, State: "ok"}
+			p, ok := pieces[s.Piece]
+			switch {
+			case !ok:
+				si.State = proofrisk.Unresolvable
+			default:
+				si.Blob = blobstore.Name(p.Digest)
+				sub := proofrisk.Subroot{Subroot: s, Blob: p.Digest, BlobSize: p.Size}
+				if risk, _ := proofrisk.BlobRisk(ctx, d.root.stores.Blobs, &sub, proofrisk.Config{}); risk != "" {
+					si.State = risk
+				}
+			}
+			info.Subroots = append(info.Subroots, si)
+		}
+		data, err := render.JSON(info)
+		if err != nil {
+			return nil, d.pdpErrno("lookup", path, err)
+		}
+		return d.file(ctx, &d.Inode, data, out), 0
+	}
+	for _, s := range d.subs {
+		if subrootName(s) == name {
+			p, ok := pieces[s.Piece]
+			if !ok {
+				break
+			}
+			return d.symlink(ctx, &d.Inode, "../../../../../blobs/"+blobstore.Name(p.Digest), out), 0
+		}
+	}
+	return d.missing(out)
+}
+
+// pendingDir is /pdp/pending: a file per root add not yet confirmed,
+// <proof set>-<root CID>.json; a failed one says so, and the fix.
+type pendingDir struct {
+	fs.Inode
+	dir
+	v *pdpView
+}
+
+var (
+	_ fs.NodeReaddirer = (*pendingDir)(nil)
+	_ fs.NodeLookuper  = (*pendingDir)(nil)
+	_ fs.NodeGetattrer = (*pendingDir)(nil)
+)
+
+type pendingAdd struct {
+	ProofSet    int64         `json:"proofset"`
+	Root        string        `json:"root"`
+	MessageHash string        `json:"add_message_hash"`
+	State       string        `json:"state"` // pending, failed
+	Fix         string        `json:"fix,omitempty"`
+	Subroots    []subrootInfo `json:"subroots"`
+}
+
+// adds is every root add, by file name.
+func (d *pendingDir) adds(ctx context.Context) (map[string]*pendingAdd, []string, error) {
+	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]*pendingAdd{}
+	var names []string
+	err = d.v.db.RootAdds(ctx, func(a pdpstate.RootAdd) bool {
+		name := fmt.Sprintf("%d-%s.json", a.ProofSet, a.Root)
+		p := byName[name]
+		if p == nil {
+			p = &pendingAdd{ProofSet: a.ProofSet, Root: a.Root, MessageHash: a.AddMessageHash, State: "pending"}
+			if a.Failed {
+				p.State, p.Fix = "failed", fmt.Sprintf("the add transaction failed and Piri does not retry it: piri client pdp proofset repair (proof set %d)", a.ProofSet)
+			}
+			byName[name] = p
+			names = append(names, name)
+		}
+		si := subrootInfo{Offset: a.Offset, Size: a.Size, Piece: a.Piece, State: p.State}
+		if pc, ok := pieces[a.Piece]; ok {
+			si.Blob = blobstore.Name(pc.Digest)
+		}
+		p.Subroots = append(p.Subroots, si)
+		return true
+	})
+	sort.Strings(names)
+	return byName, names, err
+}
+
+func (d *pendingDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	_, names, err := d.adds(ctx)
+	if err != nil {
+		return nil, d.pdpErrno("readdir", "/pdp/pending", err)
+	}
+	var out []fuse.DirEntry
+	for _, n := range names {
+		out = append(out, fuse.DirEntry{Name: n, Mode: syscall.S_IFREG})
+	}
+	return fs.NewListDirStream(out), 0
+}
+
+func (d *pendingDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	adds, _, err := d.adds(ctx)
+	if err != nil {
+		return nil, d.pdpErrno("lookup", "/pdp/pending/"+name, err)
+	}
+	a := adds[name]
+	if a == nil {
+		return d.missing(out)
+	}
+	data, err := render.JSON(a)
+	if err != nil {
+		return nil, d.pdpErrno("lookup", "/pdp/pending/"+name, err)
+	}
+	return d.file(ctx, &d.Inode, data, out), 0
+}
+
+// piecesDir is /pdp/pieces: a relative symlink per piece the node has a
+// commP for, to its blob.
+type piecesDir struct {
+	fs.Inode
+	dir
+	v *pdpView
+}
+
+var (
+	_ fs.NodeReaddirer = (*piecesDir)(nil)
+	_ fs.NodeLookuper  = (*piecesDir)(nil)
+	_ fs.NodeGetattrer = (*piecesDir)(nil)
+)
+
+func (d *piecesDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+	if err != nil {
+		return nil, d.pdpErrno("readdir", "/pdp/pieces", err)
+	}
+	names := make([]string, 0, len(pieces))
+	for n := range pieces {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]fuse.DirEntry, len(names))
+	for i, n := range names {
+		out[i] = fuse.DirEntry{Name: n, Mode: syscall.S_IFLNK}
+	}
+	return fs.NewListDirStream(out), 0
+}
+
+func (d *piecesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+	if err != nil {
+		return nil, d.pdpErrno("lookup", "/pdp/pieces/"+name, err)
+	}
+	p, ok := pieces[name]
+	if !ok || strings.Contains(name, "/") {
+		return d.missing(out)
+	}
+	return d.symlink(ctx, &d.Inode, "../../blobs/"+blobstore.Name(p.Digest), out), 0
+}

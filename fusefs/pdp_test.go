@@ -1,0 +1,161 @@
+package fusefs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storacha/storefs/fusefs"
+	"github.com/storacha/storefs/internal/testsupport/pdpstate"
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/node"
+	reader "github.com/storacha/storefs/store/pdpstate"
+)
+
+// /pdp shows proof set 4: its standing, each root's subroots as links to
+// the blobs behind them (dangling for the one gone), the failed root
+// add with its fix, the pieces; blobs carry their piece CID.
+func TestPDP(t *testing.T) {
+	dataDir := t.TempDir()
+	st, err := node.Open(context.Background(), node.Config{DataDir: dataDir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w, err := pdpstate.Create(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []pdpstate.Piece
+	var datas [][]byte
+	for i := range 4 {
+		data := make([]byte, 3000*(i+1))
+		rand.NewChaCha8([32]byte{byte(40 + i)}).Read(data)
+		p, err := pdpstate.PieceOf(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, datas = append(ps, p), append(datas, data)
+		if err := w.AddPiece(p); err != nil {
+			t.Fatal(err)
+		}
+		if i != 2 { // the third blob is gone
+			if err := st.Blobs.Put(context.Background(), p.Digest, int64(len(data)), bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(w.AddProofSet(pdpstate.ProofSet{ID: 4, ProvingPeriod: 2880, ChallengeWindow: 60, ProveAt: 777}))
+	_, subs, err := w.AddRoot(4, 0, ps[:3])
+	must(err)
+	failed := false
+	_, err = w.AddRootAdd(4, ps[3:], &failed)
+	must(err)
+	must(w.AddProveFailure(4, 0, time.Now(), "reading blob: no such file"))
+	must(w.Close())
+	db, err := reader.Open(dataDir)
+	must(err)
+	t.Cleanup(func() { db.Close() })
+	root := newRoot(t, fusefs.Stores{Blobs: st.Blobs, Stores: st.Stores}, fusefs.Config{PDP: db, Log: testLog(t)})
+	mnt := mountRoot(t, root)
+	pdp := filepath.Join(mnt, "pdp")
+
+	names := func(dir string) []string {
+		t.Helper()
+		ents, err := os.ReadDir(dir)
+		must(err)
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := names(pdp); !slices.Equal(got, []string{"pending", "pieces", "proofsets"}) {
+		t.Fatalf("/pdp: %v", got)
+	}
+	if got := names(filepath.Join(pdp, "proofsets")); !slices.Equal(got, []string{"4"}) {
+		t.Fatalf("/pdp/proofsets: %v", got)
+	}
+	var info map[string]any
+	raw, err := os.ReadFile(filepath.Join(pdp, "proofsets", "4", "info.json"))
+	must(err)
+	must(json.Unmarshal(raw, &info))
+	var total uint64
+	for _, p := range ps[:3] {
+		total += p.Padded
+	}
+	if info["roots"] != 1.0 || info["subroots"] != 3.0 || info["bytes"] != float64(total) || info["at_risk_bytes"] != float64(ps[2].Padded) ||
+		info["next_challenge_epoch"] != 777.0 || info["failed_root_adds"] != 1.0 || len(info["last_prove_failures"].([]any)) != 1 {
+		t.Fatalf("info.json: %s", raw)
+	}
+
+	rootDir := filepath.Join(pdp, "proofsets", "4", "roots", "0")
+	links := names(rootDir)
+	if len(links) != 4 || links[len(links)-1] != "info.json" {
+		t.Fatalf("a root: %v", links)
+	}
+	for _, s := range subs {
+		link := filepath.Join(rootDir, subrootName(s))
+		target, err := os.Readlink(link)
+		must(err)
+		if target != "../../../../../blobs/"+blobstore.Name(s.Piece.Digest) {
+			t.Fatalf("%s → %s", link, target)
+		}
+		got, err := os.ReadFile(link)
+		i := slices.IndexFunc(ps, func(p pdpstate.Piece) bool { return bytes.Equal(p.Digest, s.Piece.Digest) })
+		switch {
+		case i == 2 && !errors.Is(err, fs.ErrNotExist):
+			t.Errorf("the link to a blob gone: %v, want dangling", err)
+		case i != 2 && (err != nil || !bytes.Equal(got, datas[i])):
+			t.Errorf("the link to blob %d: %v", i, err)
+		}
+	}
+	raw, err = os.ReadFile(filepath.Join(rootDir, "info.json"))
+	must(err)
+	if !strings.Contains(string(raw), `"state": "missing"`) || strings.Count(string(raw), `"state": "ok"`) != 2 {
+		t.Fatalf("root info.json: %s", raw)
+	}
+
+	pending := names(filepath.Join(pdp, "pending"))
+	if len(pending) != 1 {
+		t.Fatalf("pending: %v", pending)
+	}
+	raw, err = os.ReadFile(filepath.Join(pdp, "pending", pending[0]))
+	must(err)
+	if !strings.Contains(string(raw), `"state": "failed"`) || !strings.Contains(string(raw), "piri client pdp proofset repair") {
+		t.Fatalf("a failed root add: %s", raw)
+	}
+
+	if got := names(filepath.Join(pdp, "pieces")); len(got) != 4 {
+		t.Fatalf("pieces: %v", got)
+	}
+	got, err := os.ReadFile(filepath.Join(pdp, "pieces", ps[0].CID.String()))
+	if err != nil || !bytes.Equal(got, datas[0]) {
+		t.Fatalf("a piece's link: %v", err)
+	}
+	if v := xattr(t, filepath.Join(mnt, "blobs", blobstore.Name(ps[1].Digest)), "user.storefs.piece"); v != ps[1].CID.String() {
+		t.Fatalf("user.storefs.piece: %q", v)
+	}
+}
+
+func subrootName(s pdpstate.Subroot) string {
+	return strings.Join([]string{itoa(s.Offset), s.Piece.CID.String()}, "-")
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
