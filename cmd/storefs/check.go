@@ -23,13 +23,14 @@ import (
 	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
+	"github.com/storacha/storefs/store/pdpstate"
 )
 
 func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "audit a node's store: what will fail (exit 0 clean, 1 problems, 3 could not complete)",
-		UsageText: `storefs check [backend] [--verify [--jobs N] [--bwlimit RATE]] [--json] [--prom FILE]
+		UsageText: `storefs check [backend] [--verify|--verify-commp [--jobs N] [--bwlimit RATE]] [--json] [--prom FILE]
 
 Joins the node's records against its blobs and reports, by name:
   missing-blob        an acceptance whose blob is not stored (PDP challenges on it fail)
@@ -40,6 +41,13 @@ Joins the node's records against its blobs and reports, by name:
   dangling-index      a ran-index entry whose receipt is missing
   undecodable-record  a record or retrieval-journal batch that does not decode
   bad-slice           (--verify) a block an index places in a shard does not hash to it
+and where the data dir holds PDP state (pdp/state/state.db, read beside Piri):
+  proof-at-risk        a subroot's blob is missing, of another size, or (--verify,
+                       --verify-commp) bad: each line says what it adds to the chance
+                       its proof set fails a proving period
+  unresolvable-subroot no commP row names a subroot's piece
+  bad-root-offsets     a root's subroots are not back to back, or its size is wrong
+  stuck-root-add       a root add whose transaction failed (piri client pdp proofset repair)
 and, as information: pending-allocation, expired-allocation, both-keys,
 unconsolidated-batch (egress in the retrieval journal not yet paid for),
 upload (an index whose shards are all here), shard-elsewhere (a shard an
@@ -58,6 +66,7 @@ Example:
 			&cli.BoolFlag{Name: "verify", Usage: "also re-hash every blob (reads every byte)"},
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON on stdout: one object per finding, then {\"summary\": …}"},
 			&cli.StringFlag{Name: "prom", Usage: "write a node_exporter textfile to `FILE` (atomically)"},
+			&cli.BoolFlag{Name: "verify-commp", Usage: "--verify, and the commP of each blob behind a PDP piece in the same read"},
 			&cli.IntFlag{Name: "jobs", Value: 4, Usage: "`N` reads at once (records, and blobs under --verify)"},
 			&cli.StringFlag{Name: "bwlimit", Usage: "cap --verify's reads at `RATE` bytes per second (K, M, G: 64M is 64 MiB/s)"},
 		),
@@ -72,7 +81,7 @@ func runCheck(c *cli.Context) error {
 	if err := args(c, 0, 0); err != nil {
 		return err
 	}
-	cfg := check.Config{Verify: c.Bool("verify"), Jobs: c.Int("jobs")}
+	cfg := check.Config{Verify: c.Bool("verify"), VerifyCommP: c.Bool("verify-commp"), Jobs: c.Int("jobs")}
 	if cfg.Jobs < 1 {
 		return usagef("--jobs %d: want at least 1", cfg.Jobs)
 	}
@@ -81,7 +90,7 @@ func runCheck(c *cli.Context) error {
 		if err != nil || n <= 0 {
 			return usagef("--bwlimit %q: want bytes per second, e.g. 64M", s)
 		}
-		if !cfg.Verify {
+		if !cfg.Verify && !cfg.VerifyCommP {
 			return usagef("--bwlimit limits --verify's reads: give both")
 		}
 		cfg.BWLimit = n
@@ -128,6 +137,17 @@ func runCheck(c *cli.Context) error {
 	if cat := checkCatalog(c, st, stores, log); cat != nil {
 		defer cat.Close()
 		cfg.Catalog = cat
+	}
+	if st.Store.DataDir != "" {
+		switch db, err := pdpstate.Open(st.Store.DataDir); {
+		case err == nil:
+			defer db.Close()
+			cfg.PDP = db
+		case errors.Is(err, pdpstate.ErrNoState):
+			log.Info("no PDP state: proofs not checked", "err", err)
+		default:
+			return incomplete(fmt.Errorf("PDP state: %w", err))
+		}
 	}
 	log.Info("checking", "store", st.Store.String(), "verify", cfg.Verify, "jobs", cfg.Jobs)
 
@@ -273,6 +293,21 @@ func writeProm(path string, sum check.Summary, ok bool, at time.Time) error {
 	}
 	fmt.Fprintf(&b, "# HELP storefs_check_blobs Distinct blobs stored.\n# TYPE storefs_check_blobs gauge\nstorefs_check_blobs %d\n", sum.Blobs)
 	fmt.Fprintf(&b, "# HELP storefs_check_bytes Bytes of the blobs stored.\n# TYPE storefs_check_bytes gauge\nstorefs_check_bytes %d\n", sum.Bytes)
+	if len(sum.PDP) > 0 {
+		ids := make([]int64, 0, len(sum.PDP))
+		for id := range sum.PDP {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		b.WriteString("# HELP storefs_pdp_at_risk_bytes Padded bytes of a proof set's subroots whose blobs would fail a challenge.\n# TYPE storefs_pdp_at_risk_bytes gauge\n")
+		for _, id := range ids {
+			fmt.Fprintf(&b, "storefs_pdp_at_risk_bytes{proofset=\"%d\"} %d\n", id, sum.PDP[id].AtRiskBytes)
+		}
+		b.WriteString("# HELP storefs_pdp_period_failure_probability The chance a proof set fails a proving period, from the subroots at risk.\n# TYPE storefs_pdp_period_failure_probability gauge\n")
+		for _, id := range ids {
+			fmt.Fprintf(&b, "storefs_pdp_period_failure_probability{proofset=\"%d\"} %g\n", id, sum.PDP[id].FailureProbability)
+		}
+	}
 	fmt.Fprintf(&b, "# HELP storefs_check_timestamp_seconds When the check ran.\n# TYPE storefs_check_timestamp_seconds gauge\nstorefs_check_timestamp_seconds %d\n", at.Unix())
 	fmt.Fprintf(&b, "# HELP storefs_check_success 1 when the check completed, 0 when it could not.\n# TYPE storefs_check_success gauge\nstorefs_check_success %d\n", success)
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")

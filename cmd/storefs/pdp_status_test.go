@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +74,44 @@ func TestPDPStatus(t *testing.T) {
 	}
 	if _, stderr, code := storefs(t, "pdp", "status", "--s3-endpoint", "127.0.0.1:1"); code != 2 || !strings.Contains(stderr, "PDP state is local") {
 		t.Fatalf("status without a data dir: exit %d: %s", code, stderr)
+	}
+}
+
+// check of a data dir with PDP state names the subroot at risk and
+// writes the proof sets' risk to the textfile.
+func TestCheckPDP(t *testing.T) {
+	dir := t.TempDir()
+	st, err := node.Open(context.Background(), node.Config{DataDir: dir, Writable: true, BlobsOnly: true})
+	must(t, err)
+	w, err := pdpstate.Create(dir)
+	must(t, err)
+	var ps []pdpstate.Piece
+	for i := range 2 {
+		data := make([]byte, 5000*(i+1))
+		rand.NewChaCha8([32]byte{byte(20 + i)}).Read(data)
+		p, err := pdpstate.PieceOf(data)
+		must(t, err)
+		ps = append(ps, p)
+		must(t, w.AddPiece(p))
+		if i == 0 {
+			must(t, st.Blobs.Put(context.Background(), p.Digest, int64(len(data)), bytes.NewReader(data)))
+		}
+	}
+	st.Close()
+	must(t, w.AddProofSet(pdpstate.ProofSet{ID: 12}))
+	_, _, err = w.AddRoot(12, 0, ps)
+	must(t, err)
+	must(t, w.Close())
+	prom := filepath.Join(t.TempDir(), "storefs.prom")
+	out, stderr, code := storefs(t, "check", "--data-dir", dir, "--catalog-dir", t.TempDir(), "--verify-commp", "--prom", prom)
+	if code != 1 || !strings.Contains(out, "proof-at-risk") || !strings.Contains(out, blobstore.Name(ps[1].Digest)) {
+		t.Fatalf("check: exit %d\n%s\n%s", code, out, stderr)
+	}
+	raw, err := os.ReadFile(prom)
+	must(t, err)
+	want := 1 - math.Pow(1-float64(ps[1].Padded)/float64(ps[0].Padded+ps[1].Padded), 5)
+	if !strings.Contains(string(raw), fmt.Sprintf("storefs_pdp_at_risk_bytes{proofset=\"12\"} %d\n", ps[1].Padded)) ||
+		!strings.Contains(string(raw), fmt.Sprintf("storefs_pdp_period_failure_probability{proofset=\"12\"} %g\n", want)) {
+		t.Fatalf("textfile:\n%s", raw)
 	}
 }

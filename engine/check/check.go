@@ -25,6 +25,8 @@ import (
 	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/genericstore"
 	"github.com/storacha/storefs/store/objectstore"
+	"github.com/storacha/storefs/store/pdpstate"
+	"github.com/storacha/storefs/store/piece"
 	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/records"
 	"github.com/storacha/storefs/store/retrievaljournal"
@@ -62,6 +64,15 @@ type Summary struct {
 	Records map[string]int64 `json:"records"`
 	// Verified counts the blobs re-hashed (--verify).
 	Verified int64 `json:"verified,omitempty"`
+	// PDP is each proof set's standing, with PDP state.
+	PDP map[int64]PDPSet `json:"pdp,omitempty"`
+}
+
+// PDPSet is what check says of a proof set.
+type PDPSet struct {
+	Bytes              uint64  `json:"bytes"`
+	AtRiskBytes        uint64  `json:"at_risk_bytes"`
+	FailureProbability float64 `json:"period_failure_probability"`
 }
 
 // Failed says whether any problem was found.
@@ -97,6 +108,13 @@ type Config struct {
 	// indexes give the upload and shard-elsewhere information, and under
 	// Verify each slice of a shard is hashed as the shard is read.
 	Catalog *catalog.Catalog
+	// PDP, when set, is the node's PDP state: each proof set's subroots
+	// are checked against the blobs (proof-at-risk, unresolvable-subroot,
+	// bad-root-offsets, stuck-root-add).
+	PDP *pdpstate.DB
+	// VerifyCommP is Verify, and the commP of each blob behind a piece
+	// computed in the same read.
+	VerifyCommP bool
 	// Progress, when set, is told of Verify's progress: bytes hashed
 	// of total.
 	Progress func(done, total int64)
@@ -127,10 +145,18 @@ func Run(ctx context.Context, st Stores, cfg Config, emit func(Finding)) (Summar
 	for _, n := range InfoNames {
 		a.sum.Info[n] = 0
 	}
+	cfg.Verify = cfg.Verify || cfg.VerifyCommP
+	a.cfg.Verify = cfg.Verify
 	steps := []func(context.Context) error{a.blobs, a.acceptances, a.allocations, a.orphans, a.receipts,
 		a.delegations, a.consolidations, a.journal, a.uploads}
+	if cfg.PDP != nil {
+		steps = append(steps, a.pdpPieces)
+	}
 	if cfg.Verify {
 		steps = append(steps, a.verify)
+	}
+	if cfg.PDP != nil {
+		steps = append(steps, a.pdp)
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -150,6 +176,7 @@ type auditor struct {
 	sum      Summary
 	table    digestset.Table // the stored blobs
 	accepted *pairSet
+	pdpState
 }
 
 // found reports a finding of the named type (a row of Types).
@@ -476,24 +503,41 @@ func (a *auditor) verify(ctx context.Context) error {
 			}
 		}
 	}
-	hash := func(ctx context.Context, r digestset.Row) ([]catalog.Slice, error) {
+	type hashed struct {
+		bad   []catalog.Slice
+		commp string // the blob's piece CID, computed when it backs a piece (VerifyCommP)
+	}
+	hash := func(ctx context.Context, r digestset.Row) (hashed, error) {
 		digest := a.table.Digest(r)
 		slices, err := a.slicesOf(ctx, digest)
 		if err != nil {
-			return nil, err
+			return hashed{}, err
 		}
 		sc := newSliceCheck(slices)
-		through := func(r io.Reader) io.Reader { return io.TeeReader(limit.Reader(ctx, r, progress), sc) }
+		var w io.Writer = sc
+		var cp *piece.Calc
+		if a.cfg.VerifyCommP && a.isPiece(digest) {
+			cp = &piece.Calc{}
+			w = io.MultiWriter(sc, cp)
+		}
+		through := func(r io.Reader) io.Reader { return io.TeeReader(limit.Reader(ctx, r, progress), w) }
 		err = blobstore.Check(ctx, a.st.Blobs, digest, through)
 		if err != nil && !errors.Is(err, blobstore.ErrDigestMismatch) {
-			return nil, err
+			return hashed{}, err
 		}
-		return sc.bad(), err
+		h := hashed{bad: sc.bad()}
+		if cp != nil {
+			if pc, _, cerr := cp.CID(); cerr == nil {
+				h.commp = pc.String()
+			}
+		}
+		return h, err
 	}
 	var unreadable []string
-	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r digestset.Row, bad []catalog.Slice, err error) error {
+	err := pool.Each(ctx, a.cfg.Jobs, rows, hash, func(r digestset.Row, h hashed, err error) error {
 		name := blobstore.Name(a.table.Digest(r))
-		for _, s := range bad {
+		a.hashed(a.table.Digest(r), h.commp, errors.Is(err, blobstore.ErrDigestMismatch))
+		for _, s := range h.bad {
 			a.found(BadSlice, Finding{Blob: name, Bytes: int64(s.Length),
 				Detail: fmt.Sprintf("block %s at [%d, +%d), by index %s: its bytes do not hash to it", blobstore.Name(s.Digest), s.Offset, s.Length, nameOrScan(s.Index))})
 		}

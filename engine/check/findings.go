@@ -34,6 +34,10 @@ const (
 	DanglingIndex     = "dangling-index"
 	UndecodableRecord = "undecodable-record"
 	BadSlice          = "bad-slice"
+	ProofAtRisk       = "proof-at-risk"
+	Unresolvable      = "unresolvable-subroot"
+	BadRootOffsets    = "bad-root-offsets"
+	StuckRootAdd      = "stuck-root-add"
 
 	PendingAllocation   = "pending-allocation"
 	ExpiredAllocation   = "expired-allocation"
@@ -69,6 +73,18 @@ var Types = []Type{
 	{BadSlice, Problem, "a block of a stored shard, and the index that places it",
 		"with `--verify`: the bytes an index says are a block's do not hash to its multihash",
 		"the shard or its index is wrong: if the shard is a hash-mismatch too, restore it from a good copy; else the index (a bad index misleads every retrieval of the upload)"},
+	{ProofAtRisk, Problem, "a subroot of a PDP proof set, and the blob behind it",
+		"the blob behind a subroot is missing, not of its recorded size, or (`--verify`, `--verify-commp`) does not hash to its name or to the subroot's piece: every challenge that lands in it fails its proof set's proving period",
+		"restore the blob from a good copy before the next challenge (`storefs blob put FILE`); `storefs pdp status` gives the chance a period fails"},
+	{Unresolvable, Problem, "a subroot of a PDP proof set",
+		"no row of Piri's commP table (pdp_piece_mh_to_commp) names the subroot's piece: Piri cannot find the blob to prove",
+		"find the blob whose commP is the piece (`storefs pdp commp BLOB` gives a blob's) and restore the row from a backup of pdp/state/state.db"},
+	{BadRootOffsets, Problem, "a root of a PDP proof set",
+		"the root's subroots do not lie back to back from offset 0, or its padded size is not the next power of two of their sizes' sum: proofs of it are computed against a layout the chain does not hold",
+		"the state database is inconsistent with the root Piri added: compare with the chain (`piri client pdp proofset get`) and restore state.db from a backup"},
+	{StuckRootAdd, Problem, "a root add of a PDP proof set",
+		"a root add whose transaction failed (add_message_ok = 0): Piri does not retry it, and its pieces are in no proof",
+		"`piri client pdp proofset repair`"},
 
 	{PendingAllocation, Info, "an allocation",
 		"allocated, not yet accepted, not expired", ""},

@@ -7,11 +7,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/storacha/storefs/store/proofrisk"
 	"github.com/storacha/storefs/internal/testsupport/pdpstate"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/objectstore/memory"
 	reader "github.com/storacha/storefs/store/pdpstate"
+	"github.com/storacha/storefs/store/proofrisk"
 )
 
 func must(t *testing.T, err error) {

@@ -1,0 +1,115 @@
+package check
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/pdpstate"
+	"github.com/storacha/storefs/store/proofrisk"
+)
+
+// pdpState is what the check learns of the blobs behind PDP pieces: the
+// commP table (read once), and from --verify which blobs hash wrong and
+// each piece blob's computed commP.
+type pdpState struct {
+	pieces  proofrisk.Pieces
+	isPDP   map[string]bool   // string(digest) of the blobs behind pieces
+	badHash map[string]bool   // string(digest)
+	commps  map[string]string // string(digest) → computed piece CID
+}
+
+// pdpPieces reads the commP table before --verify reads the blobs.
+func (a *auditor) pdpPieces(ctx context.Context) error {
+	pieces, err := proofrisk.LoadPieces(ctx, a.cfg.PDP)
+	if err != nil {
+		return err
+	}
+	a.pieces, a.isPDP = pieces, map[string]bool{}
+	a.badHash, a.commps = map[string]bool{}, map[string]string{}
+	for _, p := range pieces {
+		a.isPDP[string(p.Digest)] = true
+	}
+	return nil
+}
+
+func (a *auditor) isPiece(digest []byte) bool { return a.isPDP[string(digest)] }
+
+// hashed records what --verify found of a blob (one goroutine).
+func (a *auditor) hashed(digest []byte, commp string, bad bool) {
+	if a.isPDP == nil {
+		return
+	}
+	if bad {
+		a.badHash[string(digest)] = true
+	}
+	if commp != "" {
+		a.commps[string(digest)] = commp
+	}
+}
+
+// judge says why a subroot's blob fails a challenge, from the listing
+// (present, its size) and --verify (its hash, its commP): no blob is read
+// again.
+func (a *auditor) judge(ctx context.Context, s *proofrisk.Subroot) (string, error) {
+	r := a.table.Find(s.Blob)
+	switch {
+	case r == nil:
+		return proofrisk.Missing, nil
+	case r.Size != s.BlobSize:
+		return proofrisk.WrongSize, nil
+	case a.badHash[string(s.Blob)]:
+		return proofrisk.BadHash, nil
+	}
+	if c, ok := a.commps[string(s.Blob)]; ok && c != s.Piece {
+		return proofrisk.BadCommP, nil
+	}
+	return "", nil
+}
+
+// pdp checks every proof set's subroots against the blobs, and the root
+// adds Piri will not retry.
+func (a *auditor) pdp(ctx context.Context) error {
+	a.sum.PDP = map[int64]PDPSet{}
+	adds, err := proofrisk.Adds(ctx, a.cfg.PDP)
+	if err != nil {
+		return err
+	}
+	sets, err := a.cfg.PDP.ProofSets(ctx)
+	if err != nil {
+		return fmt.Errorf("pdp state: %w", err)
+	}
+	cfg := proofrisk.Config{Judge: a.judge}
+	for _, ps := range sets {
+		set, subs, err := proofrisk.Assess(ctx, a.cfg.PDP, a.st.Blobs, a.pieces, ps, adds[ps.ID], cfg)
+		if err != nil {
+			return err
+		}
+		a.sum.PDP[ps.ID] = PDPSet{Bytes: set.Bytes(), AtRiskBytes: set.AtRiskBytes(), FailureProbability: set.FailureProbability}
+		for _, s := range subs {
+			key := fmt.Sprintf("proof set %d, root %d, offset %d, piece %s", s.ProofSet, s.RootID, s.Offset, s.Piece)
+			switch s.Risk {
+			case "":
+			case proofrisk.Unresolvable:
+				a.found(Unresolvable, Finding{Kind: "pdp", Key: key, Bytes: int64(s.Size),
+					Detail: fmt.Sprintf("no commP row names the piece; it alone puts %.4g of proof set %d's periods at risk", proofrisk.PeriodFailure(s.Size/proofrisk.LeafSize, set.Leaves), s.ProofSet)})
+			default:
+				a.found(ProofAtRisk, Finding{Kind: "pdp", Key: key, Blob: blobstore.Name(s.Blob), Bytes: int64(s.Size),
+					Detail: fmt.Sprintf("%s: adds %.4g to the chance proof set %d fails a period (%.4g in all)", s.Risk,
+						proofrisk.PeriodFailure(s.Size/proofrisk.LeafSize, set.Leaves), s.ProofSet, set.FailureProbability)})
+			}
+		}
+		for _, r := range set.BadOffsets {
+			a.found(BadRootOffsets, Finding{Kind: "pdp", Key: fmt.Sprintf("proof set %d, %s", ps.ID, r)})
+		}
+	}
+	seen := map[string]bool{}
+	return a.cfg.PDP.RootAdds(ctx, func(r pdpstate.RootAdd) bool {
+		key := fmt.Sprintf("proof set %d, root %s", r.ProofSet, r.Root)
+		if r.Failed && !seen[key] {
+			seen[key] = true
+			a.found(StuckRootAdd, Finding{Kind: "pdp", Key: key, Detail: "add transaction " + r.AddMessageHash + " failed"})
+		}
+		return true
+	})
+}
