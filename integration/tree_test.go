@@ -289,7 +289,7 @@ func TestMemoryMount(t *testing.T) {
 	mnt := t.TempDir()
 	startMount(t, mnt, "--memory")
 	// No journal in memory: no /egress.
-	if out := run(t, "ls", mnt); strings.Join(strings.Fields(out), " ") != "acceptances allocations blobs cars consolidations delegations receipts spaces" {
+	if out := run(t, "ls", mnt); strings.Join(strings.Fields(out), " ") != "acceptances allocations blobs cars consolidations content delegations receipts spaces" {
 		t.Fatalf("ls of an empty memory mount: %q", out)
 	}
 	if out := run(t, "ls", "-A", filepath.Join(mnt, "blobs")); out != "" {
