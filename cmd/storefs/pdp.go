@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/dustin/go-humanize"
+	"github.com/ipfs/go-cid"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,6 +36,16 @@ func pdpCommand() *cli.Command {
 					&cli.BoolFlag{Name: "json", Usage: "one JSON object a proof set"},
 				),
 				Action: pdpStatus,
+			},
+			{
+				Name:      "piece",
+				Usage:     "blob ↔ piece ↔ proof set ↔ root: where a blob or a piece stands in the node's proofs",
+				ArgsUsage: "PIECE|BLOB...",
+				UsageText: "storefs pdp piece [backend] [--json] PIECE|BLOB...\n\nA PIECE is a piece CID (v2, bafkzcib…); a BLOB a b32 name, CID or base58btc\nmultihash. For each: the blob, its piece CID and sizes, and every proof set\nroot that holds the piece (its root id, offset and the root's piece CID).\n\nExample:\n   storefs pdp piece --data-dir /var/lib/piri ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i",
+				Flags: append(settingFlags(mountopts.Backend),
+					&cli.BoolFlag{Name: "json", Usage: "one JSON object an argument"},
+				),
+				Action: pdpPiece,
 			},
 			{
 				Name:      "commp",
@@ -71,13 +83,14 @@ func openPDP(c *cli.Context) (*node.Stores, *pdpstate.DB, error) {
 }
 
 type subrootJSON struct {
-	RootID int64  `json:"root_id"`
-	Root   string `json:"root"`
-	Offset uint64 `json:"offset"`
-	Size   uint64 `json:"size"`
-	Piece  string `json:"piece"`
-	Blob   string `json:"blob,omitempty"`
-	Risk   string `json:"risk"`
+	ProofSet int64  `json:"proofset,omitempty"`
+	RootID   int64  `json:"root_id"`
+	Root     string `json:"root"`
+	Offset   uint64 `json:"offset"`
+	Size     uint64 `json:"size"`
+	Piece    string `json:"piece"`
+	Blob     string `json:"blob,omitempty"`
+	Risk     string `json:"risk"`
 	// Probability is what this subroot alone adds to a period's failure.
 	Probability float64 `json:"probability"`
 }
@@ -175,6 +188,99 @@ func printSet(w io.Writer, j setJSON) {
 	for _, f := range j.ProveFailures {
 		fmt.Fprintf(w, "  prove failed at %s: %s\n", f.At, f.Err)
 	}
+}
+
+type pieceJSON struct {
+	Query    string        `json:"query"`
+	Blob     string        `json:"blob,omitempty"`
+	Piece    string        `json:"piece,omitempty"`
+	Size     int64         `json:"size,omitempty"`
+	Padded   uint64        `json:"padded_size,omitempty"`
+	Subroots []subrootJSON `json:"subroots"`
+}
+
+func pdpPiece(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usagef("name at least one PIECE or BLOB")
+	}
+	st, err := settings(c, mountopts.Backend, false)
+	if err != nil {
+		return err
+	}
+	if st.Store.DataDir == "" {
+		return usagef("PDP state is local: name the data dir (--data-dir, or a Piri --config naming its data_dir)")
+	}
+	db, err := pdpstate.Open(st.Store.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	enc := json.NewEncoder(c.App.Writer)
+	var unknown []string
+	for _, a := range c.Args().Slice() {
+		var p pdpstate.Piece
+		var ok bool
+		if pc, err := cid.Decode(a); err == nil && pc.Prefix().MhType == 0x1011 {
+			p, ok, err = db.PieceByCID(c.Context, pc.String())
+			if err != nil {
+				return err
+			}
+			if !ok {
+				p.CID = pc.String() // a piece in proofs whose blob no row names
+			}
+		} else {
+			d, err := blobstore.ParseName(a)
+			if err != nil {
+				return usagef("%q: neither a piece CID nor a blob name", a)
+			}
+			if p, ok, err = db.PieceOf(c.Context, d); err != nil {
+				return err
+			}
+			if !ok {
+				unknown = append(unknown, a)
+				continue
+			}
+		}
+		j := pieceJSON{Query: a, Piece: p.CID, Size: p.Size, Subroots: []subrootJSON{}}
+		if p.Digest != nil {
+			j.Blob = blobstore.Name(p.Digest)
+		}
+		if pc, err := cid.Decode(p.CID); err == nil {
+			_, j.Padded, _ = piece.Sizes(pc)
+		}
+		subs, err := db.SubrootsOfPiece(c.Context, p.CID)
+		if err != nil {
+			return err
+		}
+		for _, s := range subs {
+			j.Subroots = append(j.Subroots, subrootJSON{RootID: s.RootID, Root: s.Root, Offset: s.Offset, Size: s.Size, Piece: s.Piece, Blob: j.Blob, ProofSet: s.ProofSet})
+		}
+		if !ok && len(subs) == 0 {
+			unknown = append(unknown, a)
+			continue
+		}
+		if c.Bool("json") {
+			if err := enc.Encode(j); err != nil {
+				return err
+			}
+			continue
+		}
+		blob := j.Blob
+		if blob == "" {
+			blob = "(no commP row names it: unresolvable)"
+		}
+		fmt.Fprintf(c.App.Writer, "%s\n  blob %s\n  piece %s, %d bytes, padded %d\n", a, blob, j.Piece, j.Size, j.Padded)
+		if len(subs) == 0 {
+			fmt.Fprintln(c.App.Writer, "  in no proof set root (yet)")
+		}
+		for _, s := range subs {
+			fmt.Fprintf(c.App.Writer, "  proof set %d, root %d (%s), offset %d\n", s.ProofSet, s.RootID, s.Root, s.Offset)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("no PDP piece: %s", strings.Join(unknown, ", "))
+	}
+	return nil
 }
 
 func pdpCommP(c *cli.Context) error {

@@ -115,3 +115,31 @@ func TestCheckPDP(t *testing.T) {
 		t.Fatalf("textfile:\n%s", raw)
 	}
 }
+
+// pdp piece walks blob → piece → proof set roots and back, and names what
+// it does not know.
+func TestPDPPiece(t *testing.T) {
+	dir := t.TempDir()
+	w, err := pdpstate.Create(dir)
+	must(t, err)
+	data := bytes.Repeat([]byte("piece "), 1000)
+	p, err := pdpstate.PieceOf(data)
+	must(t, err)
+	must(t, w.AddPiece(p))
+	must(t, w.AddProofSet(pdpstate.ProofSet{ID: 2}))
+	root, _, err := w.AddRoot(2, 5, []pdpstate.Piece{p})
+	must(t, err)
+	must(t, w.Close())
+	for _, q := range []string{blobstore.Name(p.Digest), p.CID.String()} {
+		out, stderr, code := storefs(t, "pdp", "piece", "--data-dir", dir, "--json", q)
+		var j pieceJSON
+		if code != 0 || json.Unmarshal([]byte(out), &j) != nil || j.Blob != blobstore.Name(p.Digest) || j.Piece != p.CID.String() ||
+			j.Padded != p.Padded || len(j.Subroots) != 1 || j.Subroots[0].ProofSet != 2 || j.Subroots[0].RootID != 5 || j.Subroots[0].Root != root.String() {
+			t.Fatalf("piece %s: exit %d %s %s", q, code, out, stderr)
+		}
+	}
+	other, _ := pdpstate.PieceOf(bytes.Repeat([]byte("other "), 100))
+	if _, stderr, code := storefs(t, "pdp", "piece", "--data-dir", dir, blobstore.Name(other.Digest)); code != 1 || !strings.Contains(stderr, "no PDP piece") {
+		t.Fatalf("an unknown blob: exit %d %s", code, stderr)
+	}
+}

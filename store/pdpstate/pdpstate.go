@@ -241,6 +241,39 @@ func (d *DB) Subroots(ctx context.Context, proofSet int64, yield func(Subroot) b
 	return explain(rows.Err())
 }
 
+// SubrootsOfPiece is every subroot of every proof set that is the piece
+// (a scan: Piri keeps no index on subroot).
+func (d *DB) SubrootsOfPiece(ctx context.Context, pieceCID string) ([]Subroot, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), add_message_hash
+		FROM pdp_proofset_roots WHERE subroot = ? ORDER BY proofset_id, root_id, subroot_offset`, pieceCID)
+	if err != nil {
+		return nil, explain(err)
+	}
+	defer rows.Close()
+	var out []Subroot
+	for rows.Next() {
+		var s Subroot
+		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size, &s.AddMessageHash); err != nil {
+			return nil, explain(err)
+		}
+		out = append(out, s)
+	}
+	return out, explain(rows.Err())
+}
+
+// PieceByCID is the blob Piri recorded for a piece; ok is false for a
+// piece no row names (a scan: Piri keeps no index on commp).
+func (d *DB) PieceByCID(ctx context.Context, pieceCID string) (p Piece, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp WHERE commp = ? LIMIT 1`, pieceCID).Scan(&p.Digest, &p.Size, &p.CID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Piece{}, false, nil
+	}
+	if err != nil {
+		return Piece{}, false, explain(err)
+	}
+	return p, true, nil
+}
+
 // RootIDs yields a proof set's root ids, in order.
 func (d *DB) RootIDs(ctx context.Context, proofSet int64, yield func(int64) bool) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT root_id FROM pdp_proofset_roots WHERE proofset_id = ? ORDER BY root_id`, proofSet)
