@@ -8,6 +8,7 @@ package pdpstate
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 	"strings"
 
 	mh "github.com/multiformats/go-multihash"
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite", pure Go
+	"modernc.org/sqlite"
 )
 
 var (
@@ -53,7 +54,9 @@ var needs = map[string][]string{
 //     shared memory it keeps, which creates nothing either;
 //   - a -wal without -shm: committed pages that a reader would have to
 //     make a -shm for; the database and its WAL are copied to a private
-//     directory and read there.
+//     directory and read there (as they were at Open).
+//
+// Each statement decides afresh, as the files stand then.
 func Open(dataDir string) (*DB, error) {
 	path := Path(dataDir)
 	if _, err := os.Stat(path); err != nil {
@@ -62,13 +65,8 @@ func Open(dataDir string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("pdp state %s: %w", path, err)
 	}
-	wal, shm := exists(path+"-wal"), exists(path+"-shm")
 	d := &DB{path: path}
-	dsn := "file:" + path + "?mode=ro&immutable=1"
-	switch {
-	case shm:
-		dsn = "file:" + path + "?mode=ro&_pragma=busy_timeout(5000)"
-	case wal:
+	if exists(path+"-wal") && !exists(path+"-shm") {
 		tmp, err := os.MkdirTemp("", "storefs-pdpstate-")
 		if err != nil {
 			return nil, err
@@ -80,15 +78,14 @@ func Open(dataDir string) (*DB, error) {
 				return nil, fmt.Errorf("pdp state %s: a private copy: %w", path, err)
 			}
 		}
-		dsn = "file:" + filepath.Join(tmp, "state.db") + "?mode=ro"
 	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		d.Close()
-		return nil, fmt.Errorf("pdp state %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(2)
-	d.db = db
+	// Every statement gets a connection of its own, opened as the files
+	// are at that moment: a mount outlives Piri stopping and starting, and
+	// an immutable connection kept open would read a database Piri has
+	// since changed under it.
+	d.db = sql.OpenDB(connector{d})
+	d.db.SetMaxIdleConns(0)
+	d.db.SetMaxOpenConns(4)
 	if err := d.check(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("pdp state %s: %w", path, err)
@@ -97,6 +94,31 @@ func Open(dataDir string) (*DB, error) {
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// connector opens each connection as the database's files are now.
+type connector struct{ d *DB }
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.d.dsn())
+}
+
+func (c connector) Driver() driver.Driver { return sqliteDriver }
+
+var sqliteDriver = &sqlite.Driver{}
+
+// dsn is how to open the database now: a private copy as taken at Open;
+// immutable when no writer runs (no -wal, no -shm: creates nothing);
+// else read only through the -shm the writer keeps (creates nothing
+// either).
+func (d *DB) dsn() string {
+	switch {
+	case d.tmp != "":
+		return "file:" + filepath.Join(d.tmp, "state.db") + "?mode=ro"
+	case exists(d.path + "-shm"):
+		return "file:" + d.path + "?mode=ro&_pragma=busy_timeout(5000)"
+	}
+	return "file:" + d.path + "?mode=ro&immutable=1"
+}
 
 func copyFile(from, to string) error {
 	in, err := os.Open(from)

@@ -139,6 +139,26 @@ func TestOpenWithoutHarm(t *testing.T) {
 			t.Fatalf("files before %v, after %v", before, after)
 		}
 	})
+	t.Run("stopped, then started", func(t *testing.T) {
+		dir := t.TempDir()
+		w, _ := state(t, dir)
+		must(t, w.Close())
+		db, err := reader.Open(dir) // immutable now
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if sets, err := db.ProofSets(context.Background()); err != nil || len(sets) != 2 {
+			t.Fatalf("before Piri starts: %v %v", sets, err)
+		}
+		live, err := pdpstate.Open(dir) // Piri starts and writes
+		must(t, err)
+		defer live.Close()
+		must(t, live.AddProofSet(pdpstate.ProofSet{ID: 50}))
+		if sets, err := db.ProofSets(context.Background()); err != nil || len(sets) != 3 {
+			t.Fatalf("after Piri wrote: %d sets, %v; want 3", len(sets), err)
+		}
+	})
 	t.Run("live", func(t *testing.T) {
 		dir := t.TempDir()
 		w, ps := state(t, dir)

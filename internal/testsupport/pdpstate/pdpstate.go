@@ -64,6 +64,19 @@ type Writer struct {
 // Create makes <dataDir>/pdp/state/state.db with Piri's schema, in WAL
 // mode as Piri opens it.
 func Create(dataDir string) (*Writer, error) {
+	w, err := Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.db.Exec(schema); err != nil {
+		w.db.Close()
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	return w, nil
+}
+
+// Open opens an existing state.db as Piri does (WAL, one connection).
+func Open(dataDir string) (*Writer, error) {
 	dir := filepath.Join(dataDir, "pdp", "state")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -74,9 +87,9 @@ func Create(dataDir string) (*Writer, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1) // as Piri: one connection
-	if _, err := db.Exec(schema); err != nil {
+	if err := db.Ping(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("schema: %w", err)
+		return nil, err
 	}
 	return &Writer{db: db, Path: path}, nil
 }
