@@ -5,16 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/storacha/storefs/engine/check"
 	"github.com/storacha/storefs/fusefs"
 	"github.com/storacha/storefs/internal/testsupport/pdpstate"
 	"github.com/storacha/storefs/store/blobstore"
@@ -159,3 +164,115 @@ func subrootName(s pdpstate.Subroot) string {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// pdpWriterEnv makes the test binary a Piri writing its PDP state: a
+// second process, as Piri is to a mount.
+const pdpWriterEnv = "STOREFS_TEST_PDP_WRITER"
+
+func pdpWrite(dir string) int {
+	st, err := pdpstate.Churn(dir, 200, 10*time.Millisecond)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("%d %d\n", st.Busy, st.MaxWAL)
+	return 0
+}
+
+// churn runs the writer process: 200 transactions at 100 a second.
+func churn(t *testing.T, dir string) (busy int, maxWAL int64) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), pdpWriterEnv+"="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the writer: %v", err)
+	}
+	if _, err := fmt.Sscan(string(out), &busy, &maxWAL); err != nil {
+		t.Fatalf("the writer said %q", out)
+	}
+	return busy, maxWAL
+}
+
+// A Piri writing its state ~100 transactions a second beside a mount
+// reading /pdp and a check reading the same state: the writer never
+// waits for a lock, and its WAL grows no more than twice what it does
+// alone (readers never hold a snapshot long enough to stop checkpoints).
+func TestPDPBesideAWriter(t *testing.T) {
+	dataDir := t.TempDir()
+	st, err := node.Open(context.Background(), node.Config{DataDir: dataDir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w, err := pdpstate.Create(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []pdpstate.Piece
+	for i := range 20 {
+		data := bytes.Repeat([]byte{byte(i)}, 1000+i)
+		p, err := pdpstate.PieceOf(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+		if err := w.AddPiece(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Blobs.Put(context.Background(), p.Digest, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.AddProofSet(pdpstate.ProofSet{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.AddRoot(1, 0, ps); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	aloneBusy, aloneWAL := churn(t, dataDir)
+
+	db, err := reader.Open(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := fusefs.Config{PDP: db, Log: testLog(t)}
+	mnt := mountRoot(t, newRoot(t, fusefs.Stores{Blobs: st.Blobs, Stores: st.Stores}, cfg))
+	ctx, stop := context.WithCancel(context.Background())
+	var readers sync.WaitGroup
+	var reads, checks atomic.Int64
+	readers.Go(func() {
+		for ctx.Err() == nil {
+			// Entries are kept RecordTimeout: each read here asks the
+			// database anew only once it ran out; list too, which always does.
+			os.ReadFile(filepath.Join(mnt, "pdp", "proofsets", "1", "info.json"))
+			os.ReadDir(filepath.Join(mnt, "pdp", "proofsets", "1", "roots", "0"))
+			reads.Add(1)
+		}
+	})
+	readers.Go(func() {
+		for ctx.Err() == nil {
+			if _, err := check.Run(ctx, check.Stores{Blobs: st.Blobs, Stores: st.Stores}, check.Config{PDP: db}, func(check.Finding) {}); err != nil && ctx.Err() == nil {
+				t.Errorf("check beside the writer: %v", err)
+				return
+			}
+			checks.Add(1)
+		}
+	})
+	busy, wal := churn(t, dataDir)
+	stop()
+	readers.Wait()
+	t.Logf("alone: %d busy, WAL up to %d; beside %d mount reads and %d checks: %d busy, WAL up to %d", aloneBusy, aloneWAL, reads.Load(), checks.Load(), busy, wal)
+	if busy != 0 || aloneBusy != 0 {
+		t.Errorf("the writer was refused a lock %d times (alone: %d)", busy, aloneBusy)
+	}
+	if wal > 2*aloneWAL {
+		t.Errorf("the WAL grew to %d bytes beside storefs, %d alone", wal, aloneWAL)
+	}
+	if reads.Load() == 0 || checks.Load() == 0 {
+		t.Errorf("the readers did not read: %d, %d", reads.Load(), checks.Load())
+	}
+}

@@ -268,6 +268,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(mmapReaderEnv); path != "" {
 		os.Exit(mmapRead(path))
 	}
+	if dir := os.Getenv(pdpWriterEnv); dir != "" {
+		os.Exit(pdpWrite(dir))
+	}
 	os.Exit(m.Run())
 }
 

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	commcid "github.com/filecoin-project/go-fil-commcid"
@@ -229,4 +230,56 @@ func (w *Writer) AddProveFailure(dataSetID, pieceID int64, at time.Time, msg str
 		VALUES (?, 'PDPProve', ?, ?, ?, false, ?, 'session')`, w.task, at.Add(-time.Minute), at.Add(-time.Second), at,
 		fmt.Sprintf("failed to generate proofs: failed to prove piece 0 (dataSetId: %d, pieceId: %d, leafIndex: 1234): %s", dataSetID, pieceID, msg))
 	return err
+}
+
+// ChurnStats is what a churning writer saw.
+type ChurnStats struct {
+	Busy   int   // transactions refused for a lock (the writer never waits: busy_timeout 0)
+	MaxWAL int64 // the largest the -wal file grew
+}
+
+// Churn writes n transactions, one every interval, to the state of
+// dataDir as a busy Piri does (a task_history row, a proof set's next
+// challenge moved), with the WAL checkpointed every 100 pages. It never
+// waits for a lock: a refused transaction is counted and skipped.
+func Churn(dataDir string, n int, interval time.Duration) (ChurnStats, error) {
+	path := filepath.Join(dataDir, "pdp", "state", "state.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(0)&_pragma=wal_autocheckpoint(100)")
+	if err != nil {
+		return ChurnStats{}, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var st ChurnStats
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for i := range n {
+		<-tick.C
+		err := func() error {
+			tx, err := db.Begin()
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if _, err := tx.Exec(`INSERT INTO task_history (task_id, name, posted, work_start, work_end, result, err, completed_by_session_id)
+				VALUES (?, 'PDPProvingPeriod', ?, ?, ?, true, '', 'churn')`, 100000+i, time.Now(), time.Now(), time.Now()); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE pdp_proof_sets SET prove_at_epoch = coalesce(prove_at_epoch, 0) + 1`); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}()
+		if err != nil {
+			if strings.Contains(err.Error(), "locked") || strings.Contains(err.Error(), "busy") || strings.Contains(err.Error(), "BUSY") {
+				st.Busy++
+				continue
+			}
+			return st, err
+		}
+		if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > st.MaxWAL {
+			st.MaxWAL = fi.Size()
+		}
+	}
+	return st, nil
 }
