@@ -199,28 +199,28 @@ func (r *Root) bound(ctx context.Context) (context.Context, context.CancelFunc) 
 func (r *Root) Close() { r.cancel() }
 
 func (r *Root) OnAdd(ctx context.Context) {
-	r.blobs = &blobsDir{dir: dir{r}, sizes: newSizeCache(4 << 20)}
+	r.blobs = &blobsDir{dir: dir{root: r}, sizes: newSizeCache(4 << 20)}
 	dirs := map[string]fs.InodeEmbedder{"blobs": r.blobs}
 	for _, k := range r.stores.Kinds() {
-		dirs[k.Name] = &recordDir{dir: dir{r}, kind: k, ran: k.Ran}
+		dirs[k.Name] = &recordDir{dir: dir{root: r}, kind: k, ran: k.Ran}
 	}
 	if r.stores.Acceptances != nil {
-		dirs["spaces"] = &spacesDir{dir: dir{r}, index: r.spaces}
+		dirs["spaces"] = &spacesDir{dir: dir{root: r}, index: r.spaces}
 	}
 	if r.stores.Journal != nil {
-		dirs["egress"] = &egressDir{dir: dir{r}, j: r.stores.Journal}
+		dirs["egress"] = &egressDir{dir: dir{root: r}, j: r.stores.Journal}
 	}
 	if r.cfg.Catalog != nil {
-		dirs["cars"] = &carsDir{dir: dir{r}, cat: r.cfg.Catalog}
+		dirs["cars"] = &carsDir{dir: dir{root: r}, cat: r.cfg.Catalog}
 		// A remote store reads a leaf a reader waits for in parts at once.
 		parts := 1
 		if r.files == nil {
 			parts = 4
 		}
-		dirs["content"] = &contentDir{dir: dir{r}, src: blocks.New(r.cfg.Catalog, r.stack, blocks.Options{Log: r.log, Parts: parts})}
+		dirs["content"] = &contentDir{dir: dir{root: r}, src: blocks.New(r.cfg.Catalog, r.stack, blocks.Options{Log: r.log, Parts: parts})}
 	}
 	if r.cfg.PDP != nil {
-		dirs["pdp"] = &pdpDir{dir: dir{r}, v: r.pdp}
+		dirs["pdp"] = &pdpDir{dir: dir{root: r}, v: r.pdp}
 	}
 	for name, node := range dirs {
 		r.AddChild(name, r.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR}), false)
@@ -255,7 +255,10 @@ func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 }
 
 // dir gives a directory node its root and its attributes.
-type dir struct{ root *Root }
+type dir struct {
+	noXattrs
+	root *Root
+}
 
 func (d dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.root.dirAttr(&out.Attr)

@@ -45,15 +45,18 @@ func Mount(dir string, root *Root) (*fuse.Server, error) {
 	// for them too rarely in a walk). Elsewhere names come alone.
 	server, err := serve(dir, root, &fs.Options{
 		MountOptions: fuse.MountOptions{
-			Name:              "storefs",
-			FsName:            o.FsName,
-			AllowOther:        o.AllowOther,
-			Options:           opts,
-			MaxWrite:          maxRead,
-			MaxBackground:     maxBackground,
-			Debug:             o.Debug,
-			DirectMountStrict: os.Geteuid() == 0,
-			DirectMountFlags:  syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY,
+			Name:          "storefs",
+			FsName:        o.FsName,
+			AllowOther:    o.AllowOther,
+			Options:       opts,
+			MaxWrite:      maxRead,
+			MaxBackground: maxBackground,
+			// Every symlink's target is fixed by its name (a blob's
+			// b32, a piece's blob): the kernel may keep them.
+			EnableSymlinkCaching: true,
+			Debug:                o.Debug,
+			DirectMountStrict:    os.Geteuid() == 0,
+			DirectMountFlags:     syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY,
 			PanicHandler: func(p any) fuse.Status {
 				root.log.Error("panic in a FUSE handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				return fuse.EIO

@@ -258,7 +258,11 @@ func (d *rootsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if len(subs) == 0 {
 		return d.missing(out)
 	}
-	return d.subdir(ctx, &d.Inode, &rootDir{dir: d.dir, v: d.v, subs: subs}, out), 0
+	byName := make(map[string]int, len(subs))
+	for i, s := range subs {
+		byName[subrootName(s)] = i
+	}
+	return d.subdir(ctx, &d.Inode, &rootDir{dir: d.dir, v: d.v, subs: subs, byName: byName}, out), 0
 }
 
 // rootDir is /pdp/proofsets/<id>/roots/<root id>: info.json, and a
@@ -268,8 +272,9 @@ func (d *rootsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 type rootDir struct {
 	fs.Inode
 	dir
-	v    *pdpView
-	subs []pdpstate.Subroot
+	v      *pdpView
+	subs   []pdpstate.Subroot
+	byName map[string]int // index in subs, by link name
 }
 
 var (
@@ -345,12 +350,8 @@ func (d *rootDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		}
 		return d.file(ctx, &d.Inode, data, out), 0
 	}
-	for _, s := range d.subs {
-		if subrootName(s) == name {
-			p, ok := pieces[s.Piece]
-			if !ok {
-				break
-			}
+	if i, ok := d.byName[name]; ok {
+		if p, ok := pieces[d.subs[i].Piece]; ok {
 			return d.symlink(ctx, &d.Inode, "../../../../../blobs/"+blobstore.Name(p.Digest), out), 0
 		}
 	}

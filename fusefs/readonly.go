@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"strings"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -31,4 +32,23 @@ func openReadOnly(flags uint32) syscall.Errno {
 		return syscall.EROFS
 	}
 	return 0
+}
+
+// noXattrs answers getxattr for nodes that have none: EOPNOTSUPP for the
+// security. and system. namespaces (no such namespace, so ls -l stops
+// asking for SELinux labels and ACLs on every entry: a round trip each),
+// ENODATA for the rest.
+type noXattrs struct{}
+
+var _ fs.NodeGetxattrer = noXattrs{}
+
+func (noXattrs) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, xattrAbsent(attr)
+}
+
+func xattrAbsent(attr string) syscall.Errno {
+	if strings.HasPrefix(attr, "security.") || strings.HasPrefix(attr, "system.") {
+		return syscall.EOPNOTSUPP
+	}
+	return syscall.ENODATA
 }

@@ -119,6 +119,7 @@ func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryO
 type recordFile struct {
 	fs.Inode
 	readOnly
+	noXattrs
 	root  *Root
 	data  []byte
 	mtime time.Time // zero: the mount's start
@@ -202,6 +203,7 @@ func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 
 type link struct {
 	fs.Inode
+	noXattrs
 	root   *Root
 	target string
 }

@@ -79,12 +79,12 @@ func Open(dataDir string) (*DB, error) {
 			}
 		}
 	}
-	// Every statement gets a connection of its own, opened as the files
-	// are at that moment: a mount outlives Piri stopping and starting, and
-	// an immutable connection kept open would read a database Piri has
-	// since changed under it.
+	// A connection is opened as the files are at that moment, and reused
+	// only while they stay so: a mount outlives Piri stopping and
+	// starting, and an immutable connection would read a database Piri
+	// has since changed under it (see conn.IsValid).
 	d.db = sql.OpenDB(connector{d})
-	d.db.SetMaxIdleConns(0)
+	d.db.SetMaxIdleConns(2)
 	d.db.SetMaxOpenConns(4)
 	if err := d.check(); err != nil {
 		d.Close()
@@ -99,7 +99,82 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 type connector struct{ d *DB }
 
 func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
-	return c.Driver().Open(c.d.dsn())
+	state := c.d.state()
+	dc, err := c.Driver().Open(c.d.dsn())
+	if err != nil {
+		return nil, err
+	}
+	return &conn{Conn: dc, d: c.d, state: state}, nil
+}
+
+// state is what a connection's validity rests on: which of -wal and -shm
+// exist, and the database file's size and modification time (a Piri that
+// started, wrote and stopped between two statements leaves no -wal but
+// a changed file).
+func (d *DB) state() string {
+	if d.tmp != "" {
+		return "copy"
+	}
+	fi, err := os.Stat(d.path)
+	if err != nil {
+		return "gone"
+	}
+	return fmt.Sprint(exists(d.path+"-wal"), exists(d.path+"-shm"), " ", fi.Size(), fi.ModTime().UnixNano())
+}
+
+// conn is a connection that database/sql reuses only while the files
+// are as they were when it was opened. One read through a live Piri's
+// -shm stays valid while the WAL changes: SQLite sees those changes.
+type conn struct {
+	driver.Conn
+	d     *DB
+	state string
+}
+
+var (
+	_ driver.Validator          = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+)
+
+func (c *conn) IsValid() bool {
+	now := c.d.state()
+	if now == c.state {
+		return true
+	}
+	shm := func(s string) bool { return strings.HasPrefix(s, "true true ") || strings.HasPrefix(s, "false true ") }
+	return shm(c.state) && shm(now)
+}
+
+// ResetSession is asked before an idle connection is reused: one the
+// files have moved on from is bad, and database/sql opens another.
+func (c *conn) ResetSession(ctx context.Context) error {
+	if !c.IsValid() {
+		return driver.ErrBadConn
+	}
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *conn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+}
+
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 }
 
 func (c connector) Driver() driver.Driver { return sqliteDriver }

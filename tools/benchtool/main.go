@@ -29,6 +29,9 @@
 //	                                   in BENCH_S3, credentials in AWS_* variables)
 //	benchtool randfiles N PATH...       N random 4 KiB preads over the files' bytes; prints seconds
 //	benchtool mkcontent DIR|s3:BUCKET  the upload the /content rows read (see content.go)
+//	benchtool mkpdp DIR N ROOTS SIZE [real]
+//	                                   a data dir of N blobs of SIZE bytes in one proof set of
+//	                                   ROOTS roots, with its PDP state (real: computed commPs)
 //	benchtool exec N CMD [ARG...]      run CMD N times (output discarded); prints the median
 //	                                   seconds from start to exit
 //	benchtool freeport                 a free 127.0.0.1 port
@@ -115,6 +118,8 @@ func main() {
 		measured, err = execMedian(atoi(os.Args[2]), os.Args[3:])
 	case "randfiles":
 		err = randFiles(atoi(os.Args[2]), os.Args[3:])
+	case "mkpdp": // DIR N ROOTS SIZE [real]
+		err = mkpdp(os.Args[2], atoi(os.Args[3]), atoi(os.Args[4]), atoi(os.Args[5]), len(os.Args) > 6 && os.Args[6] == "real")
 	case "mkcontent":
 		var made string
 		if made, err = mkcontent(os.Args[2]); err == nil {

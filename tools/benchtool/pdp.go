@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+
+	commcid "github.com/filecoin-project/go-fil-commcid"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/storacha/storefs/internal/helpers/pool"
+	"github.com/storacha/storefs/internal/testsupport/pdpstate"
+)
+
+// mkpdp writes a data dir of n blobs of size bytes in Piri's flatfs
+// layout, all in one proof set of roots roots (n/roots subroots each),
+// with PDP state as Piri v0.2.4 keeps it. With real, each blob's commP
+// is computed; else its piece CID is derived from its digest (a check
+// without --verify-commp reads no blob's bytes, and this is how a node of
+// a million blobs is made in minutes).
+func mkpdp(dir string, n, roots int, size int, real bool) error {
+	root := filepath.Join(dir, "pdp", "datastore")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "SHARDING"), []byte("/repo/flatfs/shard/v1/next-to-last/2\n"), 0o644); err != nil {
+		return err
+	}
+	pieces := make([]pdpstate.Piece, n)
+	var made sync.Map
+	err := pool.Each(context.Background(), 4, count(n), func(ctx context.Context, i int) (struct{}, error) {
+		data := make([]byte, size)
+		rand.NewChaCha8([32]byte{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24), 'p'}).Read(data)
+		var p pdpstate.Piece
+		if real {
+			var err error
+			if p, err = pdpstate.PieceOf(data); err != nil {
+				return struct{}{}, err
+			}
+		} else {
+			p = derivedPiece(data)
+		}
+		pieces[i] = p
+		name := b32(p.Digest)
+		shard := name[len(name)-3 : len(name)-1]
+		once, _ := made.LoadOrStore(shard, sync.OnceValue(func() error { return os.MkdirAll(filepath.Join(root, shard), 0o755) }))
+		if err := once.(func() error)(); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644)
+	}, func(_ int, _ struct{}, err error) error { return err })
+	if err != nil {
+		return err
+	}
+	w, err := pdpstate.Create(dir)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	tx, err := w.DB().Begin()
+	if err != nil {
+		return err
+	}
+	for _, p := range pieces {
+		if _, err := tx.Exec("INSERT INTO pdp_piece_mh_to_commp (mhash, size, commp) VALUES (?, ?, ?)", []byte(p.Digest), p.Size, p.CID.String()); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if err := w.AddProofSet(pdpstate.ProofSet{ID: 1, ProvingPeriod: 2880, ChallengeWindow: 60, ProveAt: 1}); err != nil {
+		return err
+	}
+	per := max(n/roots, 1)
+	tx, err = w.DB().Begin()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO message_waits_eth (signed_tx_hash, tx_status, tx_success) VALUES ('0xbench', 'confirmed', 1)`); err != nil {
+		return err
+	}
+	for r := 0; r*per < n; r++ {
+		subs, padded := pdpstate.Layout(pieces[r*per : min((r+1)*per, n)])
+		rc := pdpstate.RootCID(padded, fmt.Sprint("bench ", r))
+		for _, s := range subs {
+			if _, err := tx.Exec(`INSERT INTO pdp_proofset_roots (proofset_id, root_id, subroot_offset, root, add_message_hash, add_message_index, subroot, subroot_offset_val, subroot_size)
+				VALUES (1, ?, ?, ?, '0xbench', 0, ?, ?, ?)`, r, s.Offset, rc.String(), s.Piece.CID.String(), s.Offset, s.Piece.Padded); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// derivedPiece names a blob's piece without computing its commP: a
+// piece CID v2 of the blob's size whose root is derived from its digest.
+func derivedPiece(data []byte) pdpstate.Piece {
+	d, _ := mh.Sum(data, mh.SHA2_256, -1)
+	root := sha256.Sum256(append([]byte("piece of "), d...))
+	root[31] &= 0x3f
+	c, err := commcid.DataCommitmentToPieceCidv2(root[:], uint64(len(data)))
+	if err != nil {
+		panic(err)
+	}
+	_, padded := padSizes(uint64(len(data)))
+	return pdpstate.Piece{Digest: d, Size: int64(len(data)), CID: c, Padded: padded}
+}
+
+func padSizes(payload uint64) (uint8, uint64) {
+	h, _, _ := commcid.PayloadSizeToV1TreeHeightAndPadding(payload)
+	return h, 32 << h
+}
