@@ -21,6 +21,7 @@
 #   TESTS=content: an upload's files through /content against /blobs of its shards;
 #   TESTS="content kubo": and kubo v0.43.1 (built from the module proxy) importing
 #     the same shards, then ipfs cat (opt-in: the build takes minutes)
+#   PDP_N=1000000 PDP_ROOTS=10000 PDP_LS_N=100000   the proof-risk rows (TESTS=pdp, loopback)
 #   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
 #     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
 #     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio);
@@ -295,7 +296,7 @@ trial() {
 }
 
 ALL_KINDS=(direct-file direct-get direct-streams storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
-DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par catalog content copy"
+DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par catalog content pdp copy"
 if [ "$PROFILE" = remote ]; then
   ALL_KINDS=(direct-file direct-get direct-streams storefs-s3 storefs-cache rclone-off rclone-full s3fs)
   DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16 catalog content"
@@ -307,7 +308,7 @@ for kind in "${KINDS[@]}"; do [[ " ${ALL_KINDS[*]} " == *" $kind "* ]] || ALL_KI
 for kind in "${KINDS[@]}"; do [[ $kind != baseline-* || -n $SFB ]] || { log "$kind needs BASELINE=<commit>"; exit 2; }; done
 read -r -a TESTS <<<"${TESTS:-$DEFAULT_TESTS}"
 for test in "${TESTS[@]}"; do
-  case $test in copy|catalog|content|kubo) continue ;; esac # tables of their own, below
+  case $test in copy|catalog|content|kubo|pdp) continue ;; esac # tables of their own, below
   for kind in "${KINDS[@]}"; do
     vals=(); sides=()
     for _ in $(seq "$TRIALS"); do
@@ -356,7 +357,7 @@ header="| measure ($PROFILE) |"; rule="|---|"
 for kind in "${ALL_KINDS[@]}"; do header="$header ${HEAD[$kind]} |"; rule="$rule---|"; done
 echo "$header"; echo "$rule"
 for test in "${TESTS[@]}"; do
-  case $test in copy|catalog|content|kubo) continue ;; esac
+  case $test in copy|catalog|content|kubo|pdp) continue ;; esac
   row="| ${LABEL[$test]} |"
   for kind in "${ALL_KINDS[@]}"; do row="$row ${CELL[$test,$kind]:-·} |"; done
   echo "$row"
@@ -493,6 +494,53 @@ if [[ " ${TESTS[*]} " == *" kubo "* ]] && [ "$PROFILE" = loopback ]; then
   echo "|---|---|---|"
   echo "| before the first byte | ipfs dag import of the $(field shard | wc -l) shards: $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f s", b-a}'), repo $du MiB | nothing (the catalogue reads each blob's head once) |"
   echo "| cat, page cache dropped | $(awk -v a="$t2" -v b="$t3" 'BEGIN {printf "%.0f MiB/s", 1024/(b-a)}') | ${CM[seq-content]:-run with TESTS=\"content kubo\"} MiB/s |"
+fi
+
+# pdp (loopback): proof risk. PDP_N blobs of 128 bytes in PDP_ROOTS roots
+# (pieces named without computing commPs: check without --verify-commp
+# reads no bytes), checked with its PDP state and without (state.db moved
+# aside); ls -l of PDP_LS_N subroots' links in 100 roots against ls -l of
+# as many /blobs; and 1 GiB of blobs (8 x 128 MiB, real commPs) through
+# storefs pdp commp against check --verify-commp (one read: sha256 and
+# commP).
+if [[ " ${TESTS[*]} " == *" pdp "* ]] && [ "$PROFILE" = loopback ]; then
+  PDP_N=${PDP_N:-1000000}; PDP_ROOTS=${PDP_ROOTS:-10000}; PDP_LS_N=${PDP_LS_N:-100000}
+  log "pdp: $PDP_N blobs in $PDP_ROOTS roots; $PDP_LS_N subroots in 100 roots; 1 GiB of pieces"
+  "$BT" mkpdp "$W/pdpcheck" "$PDP_N" "$PDP_ROOTS" 128
+  "$BT" mkpdp "$W/pdpls" "$PDP_LS_N" 100 1024
+  "$BT" mkpdp "$W/pdpcommp" 8 1 134217728 real
+  pdpfresh() { sync; echo 3 >/proc/sys/vm/drop_caches; "$BT" listr "$1/pdp/datastore" >/dev/null; }
+  # check DIR → "seconds rss-MiB"
+  pcheck() {
+    pdpfresh "$1"
+    /usr/bin/time -f "%e %M" -o "$W/time" "$SF" check --data-dir "$1" --catalog-dir "$W/pcat" "${@:2}" >/dev/null 2>"$W/check.log" || true
+    awk '{printf "%s %d\n", $1, $2/1024}' "$W/time"
+  }
+  rows=()
+  for _ in $(seq "$TRIALS"); do
+    with=$(pcheck "$W/pdpcheck")
+    mv "$W/pdpcheck/pdp/state" "$W/pdpcheck/pdp/state.aside"
+    without=$(pcheck "$W/pdpcheck")
+    mv "$W/pdpcheck/pdp/state.aside" "$W/pdpcheck/pdp/state"
+    mnt=$(mktemp -d "$W/mnt.XXXX"); MOUNTS+=("$mnt")
+    "$SF" mount --data-dir "$W/pdpls" --catalog-dir "$W/pcat-ls" "$mnt" >"$W/sf.log" 2>&1 & echo $! >"$W/pid"
+    for _ in $(seq 400); do mountpoint -q "$mnt" && break; sleep 0.05; done
+    pdpfresh "$W/pdpls"; ls "$mnt" >/dev/null
+    t0=$(date +%s.%N); ls -l "$mnt"/pdp/proofsets/1/roots/*/ >/dev/null; t1=$(date +%s.%N)
+    pdpfresh "$W/pdpls"
+    t2=$(date +%s.%N); ls -l "$mnt/blobs" >/dev/null; t3=$(date +%s.%N)
+    umount_ "$mnt"
+    commp=$( (pdpfresh "$W/pdpcommp"; s=$(date +%s.%N); "$SF" pdp commp --data-dir "$W/pdpcommp" $("$SF" blob ls --data-dir "$W/pdpcommp") >/dev/null; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN {print b-a}') )
+    vcommp=$(pcheck "$W/pdpcommp" --verify-commp | cut -d' ' -f1)
+    rows+=("$with $without $(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}') $(awk -v a="$t2" -v b="$t3" 'BEGIN {print b-a}') $commp $vcommp")
+  done
+  col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
+  echo
+  echo "| proof risk (loopback) | with PDP state | without | ratio | target |"
+  echo "|---|---|---|---|---|"
+  echo "| storefs check, $PDP_N blobs in $PDP_ROOTS roots | $(col 1) s, RSS $(col 2) MiB | $(col 3) s, RSS $(col 4) MiB | $(awk -v a="$(col 1)" -v b="$(col 3)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.2×, RSS ≤ 512 MiB |"
+  echo "| ls -l of $PDP_LS_N subroots' links (100 roots) / of as many /blobs | $(col 5) s | $(col 6) s | $(awk -v a="$(col 5)" -v b="$(col 6)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.5× |"
+  echo "| 1 GiB of pieces: check --verify-commp / storefs pdp commp | $(col 8) s | $(col 7) s | $(awk -v a="$(col 8)" -v b="$(col 7)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.15× |"
 fi
 
 # copy: the data dir's blobs (the 1 GiB one, the 64 MiB ones, one small)
