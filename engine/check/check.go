@@ -12,7 +12,9 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -150,13 +152,37 @@ func Run(ctx context.Context, st Stores, cfg Config, emit func(Finding)) (Summar
 	steps := []func(context.Context) error{a.blobs, a.acceptances, a.allocations, a.orphans, a.receipts,
 		a.delegations, a.consolidations, a.journal, a.uploads}
 	if cfg.PDP != nil {
-		steps = append(steps, a.pdpPieces)
+		// The commP table is read while the steps list and join: it needs
+		// nothing of theirs. Without --verify the proofs need only the
+		// listing, and are checked beside the record steps after it.
+		loaded := make(chan error, 1)
+		go func() { loaded <- a.pdpPieces(ctx) }()
+		if cfg.Verify {
+			steps = append(steps, func(context.Context) error { return <-loaded })
+		} else {
+			proofs := make(chan error, 1)
+			steps = slices.Insert(steps, 1, func(ctx context.Context) error {
+				a.listed = a.table.Snapshot()
+				go func() {
+					if err := <-loaded; err != nil {
+						proofs <- err
+						return
+					}
+					proofs <- a.pdp(ctx)
+				}()
+				return nil
+			})
+			steps = append(steps, func(context.Context) error { return <-proofs })
+		}
 	}
 	if cfg.Verify {
 		steps = append(steps, a.verify)
 	}
-	if cfg.PDP != nil {
-		steps = append(steps, a.pdp)
+	if cfg.PDP != nil && cfg.Verify {
+		steps = append(steps, func(ctx context.Context) error {
+			a.listed = &a.table
+			return a.pdp(ctx)
+		})
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -176,11 +202,14 @@ type auditor struct {
 	sum      Summary
 	table    digestset.Table // the stored blobs
 	accepted *pairSet
+	foundMu  sync.Mutex
 	pdpState
 }
 
 // found reports a finding of the named type (a row of Types).
 func (a *auditor) found(name string, f Finding) {
+	a.foundMu.Lock() // the PDP step may run beside the others
+	defer a.foundMu.Unlock()
 	if TypeOf(name).Class == Problem {
 		f.Problem = name
 		a.sum.Problems[name]++

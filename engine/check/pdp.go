@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/storacha/storefs/internal/helpers/digestset"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/proofrisk"
@@ -13,6 +14,9 @@ import (
 // commP table (read once), and from --verify which blobs hash wrong and
 // each piece blob's computed commP.
 type pdpState struct {
+	// listed is the blob table as listed, for the PDP step beside the
+	// record steps (which mark the table's rows).
+	listed  *digestset.Table
 	pieces  proofrisk.Pieces
 	isPDP   map[string]bool   // string(digest) of the blobs behind pieces
 	badHash map[string]bool   // string(digest)
@@ -52,7 +56,7 @@ func (a *auditor) hashed(digest []byte, commp string, bad bool) {
 // (present, its size) and --verify (its hash, its commP): no blob is read
 // again.
 func (a *auditor) judge(ctx context.Context, s *proofrisk.Subroot) (string, error) {
-	r := a.table.Find(s.Blob)
+	r := a.listed.Find(s.Blob)
 	switch {
 	case r == nil:
 		return proofrisk.Missing, nil

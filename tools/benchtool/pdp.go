@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,6 +16,11 @@ import (
 
 	"github.com/storacha/storefs/internal/helpers/pool"
 	"github.com/storacha/storefs/internal/testsupport/pdpstate"
+	"github.com/storacha/storefs/store/acceptancestore"
+	"github.com/storacha/storefs/store/ipldutil"
+	"github.com/storacha/storefs/store/objectstore/dsadapter"
+	"github.com/storacha/storefs/store/recordkind"
+	"github.com/storacha/storefs/store/ucan"
 )
 
 // mkpdp writes a data dir of n blobs of size bytes in Piri's flatfs
@@ -54,6 +61,22 @@ func mkpdp(dir string, n, roots int, size int, real bool) error {
 		return struct{}{}, os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644)
 	}, func(_ int, _ struct{}, err error) error { return err })
 	if err != nil {
+		return err
+	}
+	// Each blob accepted (LevelDB), as on a node: a check joins them.
+	db, err := dsadapter.OpenLevelDB(filepath.Join(dir, recordkind.Acceptances.Dir), false)
+	if err != nil {
+		return err
+	}
+	accepts := acceptancestore.New(db, recordkind.Datastore)
+	for i, p := range pieces {
+		a := acceptancestore.Acceptance{Space: spaceDID(i % 100), Digest: p.Digest, Size: p.Size, ExecutedAt: 1764000000, Cause: ipldutil.CBORCID(p.Digest)}
+		if err := accepts.Put(context.Background(), a.ID(), a); err != nil {
+			db.Close()
+			return err
+		}
+	}
+	if err := db.Close(); err != nil {
 		return err
 	}
 	w, err := pdpstate.Create(dir)
@@ -114,4 +137,11 @@ func derivedPiece(data []byte) pdpstate.Piece {
 func padSizes(payload uint64) (uint8, uint64) {
 	h, _, _ := commcid.PayloadSizeToV1TreeHeightAndPadding(payload)
 	return h, 32 << h
+}
+
+// spaceDID is the did:key of test space i.
+func spaceDID(i int) string {
+	var seed [ed25519.SeedSize]byte
+	binary.BigEndian.PutUint64(seed[:], uint64(i))
+	return ucan.DIDKey(ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
 }

@@ -67,3 +67,10 @@ func (t *Table) Find(digest []byte) *Row {
 	}
 	return &t.rows[i]
 }
+
+// Snapshot is a copy of a sealed table whose rows no later Marks reach:
+// for a reader beside writers of the original's marks. The digests are
+// shared (they never change after Seal).
+func (t *Table) Snapshot() *Table {
+	return &Table{arena: t.arena, rows: slices.Clone(t.rows)}
+}
