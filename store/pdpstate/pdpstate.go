@@ -42,7 +42,7 @@ type DB struct {
 var needs = map[string][]string{
 	"pdp_piece_mh_to_commp":  {"mhash", "size", "commp"},
 	"pdp_proof_sets":         {"id", "proving_period", "challenge_window", "prove_at_epoch", "prev_challenge_request_epoch", "init_ready", "create_message_hash", "service", "challenge_request_msg_hash"},
-	"pdp_proofset_roots":     {"proofset_id", "root_id", "subroot_offset", "root", "subroot", "subroot_size", "add_message_hash"},
+	"pdp_proofset_roots":     {"proofset_id", "root_id", "subroot_offset", "root", "subroot", "subroot_size"},
 	"pdp_proofset_root_adds": {"proofset_id", "root", "subroot", "subroot_offset", "subroot_size", "add_message_ok", "add_message_hash"},
 	"task_history":           {"name", "result", "err", "work_end"},
 }
@@ -315,22 +315,29 @@ type Subroot struct {
 	Root             string // the root's piece CID
 	Piece            string // the subroot's piece CID
 	Offset, Size     uint64
-	AddMessageHash   string
 }
 
-// Subroots yields a proof set's subroots by root id, then offset.
+// Subroots yields a proof set's subroots by root id, then offset. A
+// root's CID is the same string for all its subroots (one allocation a
+// root, not a row: a million rows are read here).
 func (d *DB) Subroots(ctx context.Context, proofSet int64, yield func(Subroot) bool) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), add_message_hash
+	rows, err := d.db.QueryContext(ctx, `SELECT root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
 		FROM pdp_proofset_roots WHERE proofset_id = ? ORDER BY root_id, subroot_offset`, proofSet)
 	if err != nil {
 		return explain(err)
 	}
 	defer rows.Close()
+	var root sql.RawBytes
+	last := ""
 	for rows.Next() {
-		var s Subroot
-		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size, &s.AddMessageHash); err != nil {
+		s := Subroot{ProofSet: proofSet}
+		if err := rows.Scan(&s.RootID, &root, &s.Piece, &s.Offset, &s.Size); err != nil {
 			return explain(err)
 		}
+		if string(root) != last {
+			last = string(root)
+		}
+		s.Root = last
 		if !yield(s) {
 			return nil
 		}
@@ -341,7 +348,7 @@ func (d *DB) Subroots(ctx context.Context, proofSet int64, yield func(Subroot) b
 // SubrootsOfPiece is every subroot of every proof set that is the piece
 // (a scan: Piri keeps no index on subroot).
 func (d *DB) SubrootsOfPiece(ctx context.Context, pieceCID string) ([]Subroot, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), add_message_hash
+	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
 		FROM pdp_proofset_roots WHERE subroot = ? ORDER BY proofset_id, root_id, subroot_offset`, pieceCID)
 	if err != nil {
 		return nil, explain(err)
@@ -350,7 +357,7 @@ func (d *DB) SubrootsOfPiece(ctx context.Context, pieceCID string) ([]Subroot, e
 	var out []Subroot
 	for rows.Next() {
 		var s Subroot
-		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size, &s.AddMessageHash); err != nil {
+		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size); err != nil {
 			return nil, explain(err)
 		}
 		out = append(out, s)
@@ -392,7 +399,7 @@ func (d *DB) RootIDs(ctx context.Context, proofSet int64, yield func(int64) bool
 
 // RootSubroots is one root's subroots, by offset.
 func (d *DB) RootSubroots(ctx context.Context, proofSet, rootID int64) ([]Subroot, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), add_message_hash
+	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
 		FROM pdp_proofset_roots WHERE proofset_id = ? AND root_id = ? ORDER BY subroot_offset`, proofSet, rootID)
 	if err != nil {
 		return nil, explain(err)
@@ -401,7 +408,7 @@ func (d *DB) RootSubroots(ctx context.Context, proofSet, rootID int64) ([]Subroo
 	var out []Subroot
 	for rows.Next() {
 		var s Subroot
-		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size, &s.AddMessageHash); err != nil {
+		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size); err != nil {
 			return nil, explain(err)
 		}
 		out = append(out, s)
