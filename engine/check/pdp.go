@@ -29,10 +29,13 @@ func (a *auditor) pdpPieces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.pieces, a.isPDP = pieces, map[string]bool{}
+	a.pieces = pieces
 	a.badHash, a.commps = map[string]bool{}, map[string]string{}
-	for _, p := range pieces {
-		a.isPDP[string(p.Digest)] = true
+	if a.cfg.VerifyCommP { // only --verify-commp asks which blobs are pieces
+		a.isPDP = make(map[string]bool, len(pieces))
+		for _, p := range pieces {
+			a.isPDP[string(p.Digest)] = true
+		}
 	}
 	return nil
 }
@@ -41,7 +44,7 @@ func (a *auditor) isPiece(digest []byte) bool { return a.isPDP[string(digest)] }
 
 // hashed records what --verify found of a blob (one goroutine).
 func (a *auditor) hashed(digest []byte, commp string, bad bool) {
-	if a.isPDP == nil {
+	if a.pieces == nil {
 		return
 	}
 	if bad {
