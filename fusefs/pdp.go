@@ -28,7 +28,7 @@ type pdpView struct {
 	db *pdpstate.DB
 
 	mu     sync.Mutex
-	pieces proofrisk.Pieces
+	pieces *proofrisk.Pieces
 	at     time.Time
 }
 
@@ -36,13 +36,13 @@ func (v *pdpView) piecesNow(ctx context.Context, ttl time.Duration) (proofrisk.P
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.pieces != nil && time.Since(v.at) < max(ttl, time.Second) {
-		return v.pieces, nil
+		return *v.pieces, nil
 	}
 	p, err := proofrisk.LoadPieces(ctx, v.db)
 	if err != nil {
-		return nil, err
+		return proofrisk.Pieces{}, err
 	}
-	v.pieces, v.at = p, time.Now()
+	v.pieces, v.at = &p, time.Now()
 	return p, nil
 }
 
@@ -202,7 +202,7 @@ func (d *proofSetDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		if err != nil {
 			return nil, d.pdpErrno("lookup", path, err)
 		}
-		set, _, err := proofrisk.Assess(ctx, d.v.db, d.root.stores.Blobs, pieces, d.ps, adds[d.ps.ID], proofrisk.Config{Failures: 5})
+		set, err := proofrisk.Assess(ctx, d.v.db, d.root.stores.Blobs, pieces, d.ps, adds[d.ps.ID], proofrisk.Config{Failures: 5}, nil)
 		if err != nil {
 			return nil, d.pdpErrno("lookup", path, err)
 		}
@@ -292,7 +292,7 @@ func (d *rootDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	}
 	out := []fuse.DirEntry{{Name: "info.json", Mode: syscall.S_IFREG}}
 	for _, s := range d.subs {
-		if _, ok := pieces[s.Piece]; ok {
+		if _, ok := pieces.Get(s.Piece); ok {
 			out = append(out, fuse.DirEntry{Name: subrootName(s), Mode: syscall.S_IFLNK})
 		}
 	}
@@ -331,7 +331,7 @@ func (d *rootDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		}
 		for _, s := range d.subs {
 			si := subrootInfo{Offset: s.Offset, Size: s.Size, Piece: s.Piece, State: "ok"}
-			p, ok := pieces[s.Piece]
+			p, ok := pieces.Get(s.Piece)
 			switch {
 			case !ok:
 				si.State = proofrisk.Unresolvable
@@ -351,7 +351,7 @@ func (d *rootDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return d.file(ctx, &d.Inode, data, out), 0
 	}
 	if i, ok := d.byName[name]; ok {
-		if p, ok := pieces[d.subs[i].Piece]; ok {
+		if p, ok := pieces.Get(d.subs[i].Piece); ok {
 			return d.symlink(ctx, &d.Inode, "../../../../../blobs/"+blobstore.Name(p.Digest), out), 0
 		}
 	}
@@ -401,7 +401,7 @@ func (d *pendingDir) adds(ctx context.Context) (map[string]*pendingAdd, []string
 			names = append(names, name)
 		}
 		si := subrootInfo{Offset: a.Offset, Size: a.Size, Piece: a.Piece, State: p.State}
-		if pc, ok := pieces[a.Piece]; ok {
+		if pc, ok := pieces.Get(a.Piece); ok {
 			si.Blob = blobstore.Name(pc.Digest)
 		}
 		p.Subroots = append(p.Subroots, si)
@@ -458,9 +458,9 @@ func (d *piecesDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, d.pdpErrno("readdir", "/pdp/pieces", err)
 	}
-	names := make([]string, 0, len(pieces))
-	for n := range pieces {
-		names = append(names, n)
+	names := make([]string, 0, pieces.Len())
+	for p := range pieces.Each {
+		names = append(names, p.CID)
 	}
 	sort.Strings(names)
 	out := make([]fuse.DirEntry, len(names))
@@ -475,7 +475,7 @@ func (d *piecesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if err != nil {
 		return nil, d.pdpErrno("lookup", "/pdp/pieces/"+name, err)
 	}
-	p, ok := pieces[name]
+	p, ok := pieces.Get(name)
 	if !ok || strings.Contains(name, "/") {
 		return d.missing(out)
 	}

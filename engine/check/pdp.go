@@ -16,11 +16,12 @@ import (
 type pdpState struct {
 	// listed is the blob table as listed, for the PDP step beside the
 	// record steps (which mark the table's rows).
-	listed  *digestset.Table
-	pieces  proofrisk.Pieces
-	isPDP   map[string]bool   // string(digest) of the blobs behind pieces
-	badHash map[string]bool   // string(digest)
-	commps  map[string]string // string(digest) → computed piece CID
+	listed    *digestset.Table
+	pieces    proofrisk.Pieces
+	pdpLoaded bool
+	isPDP     map[string]bool   // string(digest) of the blobs behind pieces
+	badHash   map[string]bool   // string(digest)
+	commps    map[string]string // string(digest) → computed piece CID
 }
 
 // pdpPieces reads the commP table before --verify reads the blobs.
@@ -29,11 +30,11 @@ func (a *auditor) pdpPieces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.pieces = pieces
+	a.pieces, a.pdpLoaded = pieces, true
 	a.badHash, a.commps = map[string]bool{}, map[string]string{}
 	if a.cfg.VerifyCommP { // only --verify-commp asks which blobs are pieces
-		a.isPDP = make(map[string]bool, len(pieces))
-		for _, p := range pieces {
+		a.isPDP = make(map[string]bool, pieces.Len())
+		for p := range pieces.Each {
 			a.isPDP[string(p.Digest)] = true
 		}
 	}
@@ -44,7 +45,7 @@ func (a *auditor) isPiece(digest []byte) bool { return a.isPDP[string(digest)] }
 
 // hashed records what --verify found of a blob (one goroutine).
 func (a *auditor) hashed(digest []byte, commp string, bad bool) {
-	if a.pieces == nil {
+	if !a.pdpLoaded {
 		return
 	}
 	if bad {
@@ -88,22 +89,29 @@ func (a *auditor) pdp(ctx context.Context) error {
 	}
 	cfg := proofrisk.Config{Judge: a.judge}
 	for _, ps := range sets {
-		set, subs, err := proofrisk.Assess(ctx, a.cfg.PDP, a.st.Blobs, a.pieces, ps, adds[ps.ID], cfg)
+		var setLeaves uint64
+		var risky []proofrisk.Subroot
+		set, err := proofrisk.Assess(ctx, a.cfg.PDP, a.st.Blobs, a.pieces, ps, adds[ps.ID], cfg, func(s proofrisk.Subroot) error {
+			setLeaves += s.Size / proofrisk.LeafSize
+			if s.Risk != "" {
+				risky = append(risky, s)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
 		a.sum.PDP[ps.ID] = PDPSet{Bytes: set.Bytes(), AtRiskBytes: set.AtRiskBytes(), FailureProbability: set.FailureProbability}
-		for _, s := range subs {
+		for _, s := range risky {
 			key := fmt.Sprintf("proof set %d, root %d, offset %d, piece %s", s.ProofSet, s.RootID, s.Offset, s.Piece)
 			switch s.Risk {
-			case "":
 			case proofrisk.Unresolvable:
 				a.found(Unresolvable, Finding{Kind: "pdp", Key: key, Bytes: int64(s.Size),
-					Detail: fmt.Sprintf("no commP row names the piece; it alone puts %.4g of proof set %d's periods at risk", proofrisk.PeriodFailure(s.Size/proofrisk.LeafSize, set.Leaves), s.ProofSet)})
+					Detail: fmt.Sprintf("no commP row names the piece; it alone puts %.4g of proof set %d's periods at risk", proofrisk.PeriodFailure(s.Size/proofrisk.LeafSize, setLeaves), s.ProofSet)})
 			default:
 				a.found(ProofAtRisk, Finding{Kind: "pdp", Key: key, Blob: blobstore.Name(s.Blob), Bytes: int64(s.Size),
 					Detail: fmt.Sprintf("%s: adds %.4g to the chance proof set %d fails a period (%.4g in all)", s.Risk,
-						proofrisk.PeriodFailure(s.Size/proofrisk.LeafSize, set.Leaves), s.ProofSet, set.FailureProbability)})
+						proofrisk.PeriodFailure(s.Size/proofrisk.LeafSize, setLeaves), s.ProofSet, set.FailureProbability)})
 			}
 		}
 		for _, r := range set.BadOffsets {

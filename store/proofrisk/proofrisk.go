@@ -12,6 +12,7 @@
 package proofrisk
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"io/fs"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -103,17 +105,84 @@ type Config struct {
 }
 
 // Pieces resolves piece CIDs to the blobs behind them: the commP table,
-// read once (Piri keeps no index from piece to blob). A node of a
-// million pieces costs ~150 MB here.
-type Pieces map[string]pdpstate.Piece
+// read once (Piri keeps no index from piece to blob), held as one sorted
+// array of fixed-size records, ~90 bytes a piece (a map of strings took
+// ~250): a node of a million pieces costs ~90 MB here.
+type Pieces struct {
+	recs []pieceRec
+}
 
-// LoadPieces reads the commP table.
+// pieceRec is one piece: the binary piece CID and the blob's multihash,
+// each in a fixed array (piece CIDs v2 are 39-40 bytes, sha2-256
+// multihashes 34), and the blob's size.
+type pieceRec struct {
+	key    [maxPieceCID]byte
+	keyN   uint8
+	digest [maxDigest]byte
+	dN     uint8
+	size   int64
+}
+
+const (
+	maxPieceCID = 48
+	maxDigest   = 40
+)
+
+// LoadPieces reads the commP table. A row whose piece CID or multihash
+// does not fit the records (no Piri writes one) is left out, as if it were
+// not there: its subroots are unresolvable.
 func LoadPieces(ctx context.Context, st *pdpstate.DB) (Pieces, error) {
-	out := Pieces{}
-	if err := st.Pieces(ctx, func(p pdpstate.Piece) bool { out[p.CID] = p; return true }); err != nil {
-		return nil, fmt.Errorf("pdp state: %w", err)
+	var out Pieces
+	err := st.Pieces(ctx, func(p pdpstate.Piece) bool {
+		c, err := cid.Decode(p.CID)
+		if err != nil || len(c.Bytes()) > maxPieceCID || len(p.Digest) > maxDigest {
+			return true
+		}
+		var r pieceRec
+		r.keyN = uint8(copy(r.key[:], c.Bytes()))
+		r.dN = uint8(copy(r.digest[:], p.Digest))
+		r.size = p.Size
+		out.recs = append(out.recs, r)
+		return true
+	})
+	if err != nil {
+		return Pieces{}, fmt.Errorf("pdp state: %w", err)
 	}
+	slices.SortFunc(out.recs, func(a, b pieceRec) int { return bytes.Compare(a.key[:a.keyN], b.key[:b.keyN]) })
+	out.recs = slices.Clip(out.recs)
 	return out, nil
+}
+
+// Get is the blob behind a piece CID (as Piri writes it).
+func (p Pieces) Get(pieceCID string) (pdpstate.Piece, bool) {
+	c, err := cid.Decode(pieceCID)
+	if err != nil {
+		return pdpstate.Piece{}, false
+	}
+	key := c.Bytes()
+	i, ok := slices.BinarySearchFunc(p.recs, key, func(r pieceRec, k []byte) int { return bytes.Compare(r.key[:r.keyN], k) })
+	if !ok {
+		return pdpstate.Piece{}, false
+	}
+	r := &p.recs[i]
+	return pdpstate.Piece{Digest: mh.Multihash(bytes.Clone(r.digest[:r.dN])), Size: r.size, CID: pieceCID}, true
+}
+
+// Len is how many pieces there are.
+func (p Pieces) Len() int { return len(p.recs) }
+
+// Each yields every piece, in the order of their binary CIDs.
+func (p Pieces) Each(yield func(pdpstate.Piece) bool) {
+	for i := range p.recs {
+		r := &p.recs[i]
+		c, err := cid.Cast(r.key[:r.keyN])
+		if err != nil {
+			continue
+		}
+		if !yield(pdpstate.Piece{Digest: mh.Multihash(bytes.Clone(r.digest[:r.dN])), Size: r.size, CID: c.String()}) {
+			return
+		}
+	}
 }
 
 // Adds counts each proof set's root adds: pending, and failed.
@@ -141,7 +210,7 @@ func Adds(ctx context.Context, st *pdpstate.DB) (map[int64][2]int, error) {
 }
 
 // Run reads the state and the blobs behind it, and hands each set to
-// emit with its subroots (in root, offset order).
+// emit with its subroots at risk (in root, offset order).
 func Run(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, cfg Config, emit func(Set, []Subroot) error) error {
 	pieces, err := LoadPieces(ctx, st)
 	if err != nil {
@@ -156,89 +225,125 @@ func Run(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, cfg Config
 		return fmt.Errorf("pdp state: %w", err)
 	}
 	for _, ps := range sets {
-		set, subs, err := Assess(ctx, st, blobs, pieces, ps, adds[ps.ID], cfg)
+		var risky []Subroot
+		set, err := Assess(ctx, st, blobs, pieces, ps, adds[ps.ID], cfg, func(s Subroot) error {
+			if s.Risk != "" {
+				risky = append(risky, s)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		if err := emit(set, subs); err != nil {
+		if err := emit(set, risky); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Assess is one proof set's standing, adds its root adds' counts.
-func Assess(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, pieces Pieces, ps pdpstate.ProofSet, adds [2]int, cfg Config) (Set, []Subroot, error) {
+// Assess is one proof set's standing, adds its root adds' counts. Each
+// subroot is handed to each (when not nil) as it is judged, in root,
+// offset order, and kept by nobody: a set of a million subroots costs no
+// memory here.
+func Assess(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, pieces Pieces, ps pdpstate.ProofSet, adds [2]int, cfg Config, each func(Subroot) error) (Set, error) {
 	set := Set{ProofSet: ps, PendingAdds: adds[0], FailedAdds: adds[1]}
-	var subs []Subroot
-	if err := st.Subroots(ctx, ps.ID, func(s pdpstate.Subroot) bool {
-		subs = append(subs, Subroot{Subroot: s})
-		return true
-	}); err != nil {
-		return Set{}, nil, fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
-	}
-	set.BadOffsets = checkOffsets(subs)
+	offsets := offsetCheck{root: -1}
 	lastRoot := int64(-1)
-	for i := range subs {
-		s := &subs[i]
+	var cbErr error
+	err := st.Subroots(ctx, ps.ID, func(ss pdpstate.Subroot) bool {
+		s := Subroot{Subroot: ss}
+		if bad := offsets.next(ss); bad != "" {
+			set.BadOffsets = append(set.BadOffsets, bad)
+		}
 		if s.RootID != lastRoot {
 			set.Roots++
 			lastRoot = s.RootID
 		}
 		set.Subroots++
 		set.Leaves += s.Size / LeafSize
-		p, ok := pieces[s.Piece]
+		p, ok := pieces.Get(s.Piece)
 		if !ok {
 			s.Risk = Unresolvable
 		} else {
 			s.Blob, s.BlobSize = p.Digest, p.Size
 			if cfg.Judge != nil {
-				s.Risk, s.Err = cfg.Judge(ctx, s)
+				s.Risk, s.Err = cfg.Judge(ctx, &s)
 			} else {
-				s.Risk, s.Err = BlobRisk(ctx, blobs, s, cfg)
+				s.Risk, s.Err = BlobRisk(ctx, blobs, &s, cfg)
 			}
 		}
 		if s.Risk != "" && s.Risk != Unreadable {
 			set.AtRiskLeaves += s.Size / LeafSize
 		}
+		if each != nil {
+			if cbErr = each(s); cbErr != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return Set{}, fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
+	}
+	if cbErr != nil {
+		return Set{}, cbErr
+	}
+	if bad := offsets.end(); bad != "" {
+		set.BadOffsets = append(set.BadOffsets, bad)
 	}
 	set.FailureProbability = PeriodFailure(set.AtRiskLeaves, set.Leaves)
 	if cfg.Failures > 0 {
-		var err error
 		if set.ProveFailures, err = st.ProveFailures(ctx, ps.ID, cfg.Failures); err != nil {
-			return Set{}, nil, fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
+			return Set{}, fmt.Errorf("pdp state: proof set %d: %w", ps.ID, err)
 		}
 	}
-	return set, subs, nil
+	return set, nil
 }
 
-// checkOffsets names the roots whose subroots do not lie back to back
-// from 0, or whose padded size (from the root's piece CID) is not the
+// offsetCheck follows a set's subroots root by root: they must lie back
+// to back from 0, and the root's padded size (from its piece CID) be the
 // next power of two of their sum.
-func checkOffsets(subs []Subroot) []string {
-	var bad []string
-	for i := 0; i < len(subs); {
-		j, off := i, uint64(0)
-		ok := true
-		for ; j < len(subs) && subs[j].RootID == subs[i].RootID; j++ {
-			if subs[j].Offset != off {
-				ok = false
-			}
-			off += subs[j].Size
-		}
-		if ok {
-			rc, err := cid.Decode(subs[i].Root)
-			var padded uint64
-			if err == nil {
-				_, padded, err = piece.Sizes(rc)
-			}
-			ok = err == nil && padded == nextPow2(off)
-		}
-		if !ok {
-			bad = append(bad, fmt.Sprintf("root %d (%s)", subs[i].RootID, subs[i].Root))
-		}
-		i = j
+type offsetCheck struct {
+	root    int64
+	rootCID string
+	off     uint64
+	ok      bool
+}
+
+// next takes the next subroot; it names the root before it when that one
+// was bad.
+func (o *offsetCheck) next(s pdpstate.Subroot) string {
+	var bad string
+	if s.RootID != o.root {
+		bad = o.end()
+		o.root, o.rootCID, o.off, o.ok = s.RootID, s.Root, 0, true
 	}
+	if s.Offset != o.off {
+		o.ok = false
+	}
+	o.off += s.Size
+	return bad
+}
+
+// end judges the root under way.
+func (o *offsetCheck) end() string {
+	if o.root < 0 {
+		return ""
+	}
+	if o.ok {
+		rc, err := cid.Decode(o.rootCID)
+		var padded uint64
+		if err == nil {
+			_, padded, err = piece.Sizes(rc)
+		}
+		o.ok = err == nil && padded == nextPow2(o.off)
+	}
+	bad := ""
+	if !o.ok {
+		bad = fmt.Sprintf("root %d (%s)", o.root, o.rootCID)
+	}
+	o.root = -1
 	return bad
 }
 

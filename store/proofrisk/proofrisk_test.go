@@ -93,11 +93,13 @@ func TestRisk(t *testing.T) {
 		{"verify-commp", proofrisk.Config{VerifyCommP: true}, map[string]string{missing.piece.CID.String(): proofrisk.Missing, short.piece.CID.String(): proofrisk.WrongSize, flipped.piece.CID.String(): proofrisk.BadCommP, orphan.piece.CID.String(): proofrisk.BadCommP}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var sets int
-			must(t, proofrisk.Run(ctx, st, store, tc.cfg, func(set proofrisk.Set, subs []proofrisk.Subroot) error {
-				sets++
+			pieces, err := proofrisk.LoadPieces(ctx, st)
+			must(t, err)
+			sets, err := st.ProofSets(ctx)
+			must(t, err)
+			for _, ps := range sets {
 				var bad, total uint64
-				for _, s := range subs {
+				set, err := proofrisk.Assess(ctx, st, store, pieces, ps, [2]int{}, tc.cfg, func(s proofrisk.Subroot) error {
 					total += s.Size / 32
 					want := tc.want[s.Piece]
 					if s.RootID == 3 {
@@ -112,7 +114,9 @@ func TestRisk(t *testing.T) {
 					if s.Risk != "" {
 						bad += s.Size / 32
 					}
-				}
+					return nil
+				})
+				must(t, err)
 				if set.Roots != 4 || set.Leaves != total || set.AtRiskLeaves != bad {
 					t.Errorf("set: %d roots, %d leaves (%d at risk); want 4, %d (%d)", set.Roots, set.Leaves, set.AtRiskLeaves, total, bad)
 				}
@@ -122,10 +126,20 @@ func TestRisk(t *testing.T) {
 				if len(set.BadOffsets) != 1 {
 					t.Errorf("bad offsets: %v, want root 2 only", set.BadOffsets)
 				}
+			}
+			// Run hands over the subroots at risk only.
+			n := 0
+			must(t, proofrisk.Run(ctx, st, store, tc.cfg, func(set proofrisk.Set, risky []proofrisk.Subroot) error {
+				for _, s := range risky {
+					if s.Risk == "" {
+						t.Errorf("Run handed over a subroot not at risk: %+v", s)
+					}
+				}
+				n++
 				return nil
 			}))
-			if sets != 1 {
-				t.Fatalf("%d sets", sets)
+			if n != 1 {
+				t.Fatalf("%d sets", n)
 			}
 		})
 	}
