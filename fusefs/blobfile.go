@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -184,13 +183,7 @@ func (r *Root) blobXattr(ctx context.Context, digest mh.Multihash, attr string, 
 			val = info.Layout
 		}
 	default:
-		if strings.HasPrefix(attr, "security.") || strings.HasPrefix(attr, "system.") {
-			// Not "no such attribute" but "no such namespace": ls -l
-			// then stops asking for SELinux labels and ACLs on every
-			// entry (two round trips each).
-			return 0, syscall.EOPNOTSUPP
-		}
-		return 0, syscall.ENODATA
+		return 0, xattrAbsent(attr)
 	}
 	if len(dest) < len(val) {
 		return uint32(len(val)), syscall.ERANGE

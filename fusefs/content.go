@@ -191,10 +191,7 @@ func (c *contentNode) Getxattr(ctx context.Context, attr string, dest []byte) (u
 		}
 		val = s
 	default:
-		if strings.HasPrefix(attr, "security.") || strings.HasPrefix(attr, "system.") {
-			return 0, syscall.EOPNOTSUPP
-		}
-		return 0, syscall.ENODATA
+		return 0, xattrAbsent(attr)
 	}
 	if len(dest) < len(val) {
 		return uint32(len(val)), syscall.ERANGE

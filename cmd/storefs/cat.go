@@ -15,7 +15,6 @@ import (
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/readstack"
 	"github.com/storacha/storefs/store/catalog"
-	"github.com/storacha/storefs/store/node"
 )
 
 // catAhead is how far cat fetches a file's blocks ahead of what it
@@ -85,11 +84,9 @@ func runCat(c *cli.Context) error {
 		return err
 	}
 	defer cat.Close()
-	cfg := st.Store
-	cfg.BlobsOnly = true // blobs can be read from a running node
-	stores, err := node.Open(c.Context, cfg)
+	stores, err := openBlobs(c, st)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", st.Store, err)
+		return err
 	}
 	defer stores.Close()
 	// The errors name the block and the shard: no log line besides.

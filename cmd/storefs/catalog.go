@@ -16,7 +16,6 @@ import (
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/catalog"
-	"github.com/storacha/storefs/store/node"
 )
 
 func catalogCommand() *cli.Command {
@@ -76,11 +75,9 @@ func runCatalog(c *cli.Context) error {
 		return err
 	}
 	defer cat.Close()
-	cfg := st.Store
-	cfg.BlobsOnly = true // blobs can be read from a running node
-	stores, err := node.Open(c.Context, cfg)
+	stores, err := openBlobs(c, st)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", st.Store, err)
+		return err
 	}
 	defer stores.Close()
 	start := time.Now()

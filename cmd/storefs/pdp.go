@@ -72,12 +72,10 @@ func openPDP(c *cli.Context) (*node.Stores, *pdpstate.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := st.Store
-	cfg.BlobsOnly = true
-	stores, err := node.Open(c.Context, cfg)
+	stores, err := openBlobs(c, st)
 	if err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("open %s: %w", st.Store, err)
+		return nil, nil, err
 	}
 	return stores, db, nil
 }
@@ -310,9 +308,8 @@ func pdpCommP(c *cli.Context) error {
 				if err != nil {
 					return err
 				}
-				st.Store.BlobsOnly = true
-				if stores, err = node.Open(c.Context, st.Store); err != nil {
-					return fmt.Errorf("open %s: %w", st.Store, err)
+				if stores, err = openBlobs(c, st); err != nil {
+					return err
 				}
 			}
 			if r, err = stores.Blobs.Get(c.Context, d); err != nil {

@@ -98,3 +98,15 @@ func openStores(c *cli.Context, writable bool) (*node.Stores, error) {
 	}
 	return stores, nil
 }
+
+// openBlobs opens only the blob store the settings name: blobs can be
+// read beside a running node, whose LevelDB record stores it locks.
+func openBlobs(c *cli.Context, st mountopts.Settings) (*node.Stores, error) {
+	cfg := st.Store
+	cfg.BlobsOnly = true
+	stores, err := node.Open(c.Context, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", st.Store, err)
+	}
+	return stores, nil
+}

@@ -348,8 +348,13 @@ func (d *DB) Subroots(ctx context.Context, proofSet int64, yield func(Subroot) b
 // SubrootsOfPiece is every subroot of every proof set that is the piece
 // (a scan: Piri keeps no index on subroot).
 func (d *DB) SubrootsOfPiece(ctx context.Context, pieceCID string) ([]Subroot, error) {
+	return d.subroots(ctx, `WHERE subroot = ? ORDER BY proofset_id, root_id, subroot_offset`, pieceCID)
+}
+
+// subroots is the subroot rows a WHERE (and ORDER BY) clause selects.
+func (d *DB) subroots(ctx context.Context, where string, args ...any) ([]Subroot, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
-		FROM pdp_proofset_roots WHERE subroot = ? ORDER BY proofset_id, root_id, subroot_offset`, pieceCID)
+		FROM pdp_proofset_roots `+where, args...)
 	if err != nil {
 		return nil, explain(err)
 	}
@@ -399,21 +404,7 @@ func (d *DB) RootIDs(ctx context.Context, proofSet int64, yield func(int64) bool
 
 // RootSubroots is one root's subroots, by offset.
 func (d *DB) RootSubroots(ctx context.Context, proofSet, rootID int64) ([]Subroot, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
-		FROM pdp_proofset_roots WHERE proofset_id = ? AND root_id = ? ORDER BY subroot_offset`, proofSet, rootID)
-	if err != nil {
-		return nil, explain(err)
-	}
-	defer rows.Close()
-	var out []Subroot
-	for rows.Next() {
-		var s Subroot
-		if err := rows.Scan(&s.ProofSet, &s.RootID, &s.Root, &s.Piece, &s.Offset, &s.Size); err != nil {
-			return nil, explain(err)
-		}
-		out = append(out, s)
-	}
-	return out, explain(rows.Err())
+	return d.subroots(ctx, `WHERE proofset_id = ? AND root_id = ? ORDER BY subroot_offset`, proofSet, rootID)
 }
 
 // RootAdd is a subroot of a root add not yet moved into the roots.
