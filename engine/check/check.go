@@ -12,7 +12,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,6 +138,7 @@ func Run(ctx context.Context, st Stores, cfg Config, emit func(Finding)) (Summar
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	cfg.Verify = cfg.Verify || cfg.VerifyCommP
 	a := &auditor{st: st, cfg: cfg, emit: emit, accepted: newPairSet(),
 		sum: Summary{Problems: map[string]int{}, Info: map[string]int{}, Records: map[string]int64{}}}
 	for _, n := range ProblemNames {
@@ -147,42 +147,18 @@ func Run(ctx context.Context, st Stores, cfg Config, emit func(Finding)) (Summar
 	for _, n := range InfoNames {
 		a.sum.Info[n] = 0
 	}
-	cfg.Verify = cfg.Verify || cfg.VerifyCommP
-	a.cfg.Verify = cfg.Verify
+	// Steps that run beside the others end before Run returns, even
+	// when a step fails: nothing is emitted after.
+	defer a.bg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	steps := []func(context.Context) error{a.blobs, a.acceptances, a.allocations, a.orphans, a.receipts,
 		a.delegations, a.consolidations, a.journal, a.uploads}
-	if cfg.PDP != nil {
-		// The commP table is read while the steps list and join: it needs
-		// nothing of theirs. Without --verify the proofs need only the
-		// listing, and are checked beside the record steps after it.
-		loaded := make(chan error, 1)
-		go func() { loaded <- a.pdpPieces(ctx) }()
-		if cfg.Verify {
-			steps = append(steps, func(context.Context) error { return <-loaded })
-		} else {
-			proofs := make(chan error, 1)
-			steps = slices.Insert(steps, 1, func(ctx context.Context) error {
-				a.listed = a.table.Snapshot()
-				go func() {
-					if err := <-loaded; err != nil {
-						proofs <- err
-						return
-					}
-					proofs <- a.pdp(ctx)
-				}()
-				return nil
-			})
-			steps = append(steps, func(context.Context) error { return <-proofs })
-		}
-	}
-	if cfg.Verify {
+	switch {
+	case cfg.PDP != nil:
+		steps = a.withProofs(ctx, steps)
+	case cfg.Verify:
 		steps = append(steps, a.verify)
-	}
-	if cfg.PDP != nil && cfg.Verify {
-		steps = append(steps, func(ctx context.Context) error {
-			a.listed = &a.table
-			return a.pdp(ctx)
-		})
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -203,6 +179,7 @@ type auditor struct {
 	table    digestset.Table // the stored blobs
 	accepted *pairSet
 	foundMu  sync.Mutex
+	bg       sync.WaitGroup // steps running beside the others
 	pdpState
 }
 

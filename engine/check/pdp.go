@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/storacha/storefs/internal/helpers/digestset"
 	"github.com/storacha/storefs/store/blobstore"
@@ -14,23 +15,53 @@ import (
 // commP table (read once), and from --verify which blobs hash wrong and
 // each piece blob's computed commP.
 type pdpState struct {
-	// listed is the blob table as listed, for the PDP step beside the
-	// record steps (which mark the table's rows).
-	listed    *digestset.Table
-	pieces    proofrisk.Pieces
-	pdpLoaded bool
-	isPDP     map[string]bool   // string(digest) of the blobs behind pieces
-	badHash   map[string]bool   // string(digest)
-	commps    map[string]string // string(digest) → computed piece CID
+	// listed is the blob table the proofs are judged against.
+	listed  *digestset.Table
+	pieces  proofrisk.Pieces
+	isPDP   map[string]bool   // string(digest) of the blobs behind pieces
+	badHash map[string]bool   // string(digest); nil: no PDP state
+	commps  map[string]string // string(digest) → computed piece CID
 }
 
-// pdpPieces reads the commP table before --verify reads the blobs.
+// withProofs adds the PDP steps to a check's. The commP table is read
+// from the start, beside the others: it needs nothing of theirs. Under
+// --verify the blobs are read once for the proofs too, so the table is
+// awaited before that read and the proofs judged after it, on what it
+// found. Without it the proofs need only the listing (the first step),
+// and are judged beside the record steps, against a snapshot of it (the
+// record steps mark its rows).
+func (a *auditor) withProofs(ctx context.Context, steps []func(context.Context) error) []func(context.Context) error {
+	loaded := make(chan error, 1)
+	a.bg.Go(func() { loaded <- a.pdpPieces(ctx) })
+	if a.cfg.Verify {
+		return append(steps,
+			func(context.Context) error { return <-loaded },
+			a.verify,
+			func(ctx context.Context) error { return a.pdp(ctx, &a.table) })
+	}
+	proofs := make(chan error, 1)
+	start := func(ctx context.Context) error {
+		listed := a.table.Snapshot()
+		a.bg.Go(func() {
+			if err := <-loaded; err != nil {
+				proofs <- err
+				return
+			}
+			proofs <- a.pdp(ctx, listed)
+		})
+		return nil
+	}
+	steps = slices.Insert(steps, 1, start)
+	return append(steps, func(context.Context) error { return <-proofs })
+}
+
+// pdpPieces reads the commP table.
 func (a *auditor) pdpPieces(ctx context.Context) error {
 	pieces, err := proofrisk.LoadPieces(ctx, a.cfg.PDP)
 	if err != nil {
 		return err
 	}
-	a.pieces, a.pdpLoaded = pieces, true
+	a.pieces = pieces
 	a.badHash, a.commps = map[string]bool{}, map[string]string{}
 	if a.cfg.VerifyCommP { // only --verify-commp asks which blobs are pieces
 		a.isPDP = make(map[string]bool, pieces.Len())
@@ -45,7 +76,7 @@ func (a *auditor) isPiece(digest []byte) bool { return a.isPDP[string(digest)] }
 
 // hashed records what --verify found of a blob (one goroutine).
 func (a *auditor) hashed(digest []byte, commp string, bad bool) {
-	if !a.pdpLoaded {
+	if a.badHash == nil {
 		return
 	}
 	if bad {
@@ -77,7 +108,8 @@ func (a *auditor) judge(ctx context.Context, s *proofrisk.Subroot) (string, erro
 
 // pdp checks every proof set's subroots against the blobs, and the root
 // adds Piri will not retry.
-func (a *auditor) pdp(ctx context.Context) error {
+func (a *auditor) pdp(ctx context.Context, listed *digestset.Table) error {
+	a.listed = listed
 	a.sum.PDP = map[int64]PDPSet{}
 	adds, err := proofrisk.Adds(ctx, a.cfg.PDP)
 	if err != nil {
