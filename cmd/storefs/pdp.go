@@ -59,16 +59,23 @@ func pdpCommand() *cli.Command {
 	}
 }
 
-// openPDP opens the node's blob store and its PDP state.
-func openPDP(c *cli.Context) (*node.Stores, *pdpstate.DB, error) {
+// openState opens the node's PDP state, which is local, also for a node
+// whose blobs are on S3.
+func openState(c *cli.Context) (*pdpstate.DB, mountopts.Settings, error) {
 	st, err := settings(c, mountopts.Backend, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, st, err
 	}
 	if st.Store.DataDir == "" {
-		return nil, nil, usagef("PDP state is local: name the data dir (--data-dir, or a Piri --config naming its data_dir)")
+		return nil, st, usagef("PDP state is local: name the data dir (--data-dir, or a Piri --config naming its data_dir)")
 	}
 	db, err := pdpstate.Open(st.Store.DataDir)
+	return db, st, err
+}
+
+// openPDP opens the node's blob store and its PDP state.
+func openPDP(c *cli.Context) (*node.Stores, *pdpstate.DB, error) {
+	db, st, err := openState(c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -201,14 +208,7 @@ func pdpPiece(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usagef("name at least one PIECE or BLOB")
 	}
-	st, err := settings(c, mountopts.Backend, false)
-	if err != nil {
-		return err
-	}
-	if st.Store.DataDir == "" {
-		return usagef("PDP state is local: name the data dir (--data-dir, or a Piri --config naming its data_dir)")
-	}
-	db, err := pdpstate.Open(st.Store.DataDir)
+	db, _, err := openState(c)
 	if err != nil {
 		return err
 	}

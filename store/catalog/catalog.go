@@ -124,13 +124,9 @@ func (c *Catalog) init(key string) error {
 	if _, err := c.db.Exec(schema); err != nil {
 		return fmt.Errorf("catalog %s: %w", c.path, err)
 	}
-	var v string
-	err := c.db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	err := checkSchema(c.db)
+	if errors.Is(err, ErrNotBuilt) {
 		_, err = c.db.Exec(`INSERT INTO meta(key, value) VALUES ('schema', ?), ('store', ?)`, schemaVersion, key)
-	case err == nil && v != schemaVersion:
-		err = fmt.Errorf("schema %s, this storefs reads %s: refresh it with storefs catalog --rebuild", v, schemaVersion)
 	}
 	if err != nil {
 		return fmt.Errorf("catalog %s: %w", c.path, err)
@@ -159,19 +155,25 @@ func OpenReader(dir, key string) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	c := &Catalog{db: db, path: path, dir: dir}
-	var v string
-	err = db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		err = ErrNotBuilt
-	case err == nil && v != schemaVersion:
-		err = fmt.Errorf("schema %s, this storefs reads %s: refresh it with storefs catalog --rebuild", v, schemaVersion)
-	}
-	if err != nil {
+	if err := checkSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// checkSchema says whether the catalogue is one this storefs reads:
+// ErrNotBuilt for one that holds nothing yet.
+func checkSchema(db *sql.DB) error {
+	var v string
+	err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrNotBuilt
+	case err == nil && v != schemaVersion:
+		return fmt.Errorf("schema %s, this storefs reads %s: refresh it with storefs catalog --rebuild", v, schemaVersion)
+	}
+	return err
 }
 
 // Close closes the catalogue.
@@ -253,10 +255,10 @@ func (c *Catalog) Roots(ctx context.Context, yield func(cid.Cid) bool) error {
 		}
 		fields := strings.Fields(s)
 		for _, f := range fields {
-			if len(fields) > 1 || seen[f] {
-				if seen[f] {
-					continue
-				}
+			if seen[f] {
+				continue
+			}
+			if len(fields) > 1 {
 				seen[f] = true
 			}
 			r, err := cid.Decode(f)
