@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -78,20 +76,12 @@ func mkcontent(dest string) (string, error) {
 		}
 		return out.String(), nil
 	}
-	root := filepath.Join(dest, "pdp", "datastore")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(root, "SHARDING"), []byte("/repo/flatfs/shard/v1/next-to-last/2\n"), 0o644); err != nil {
+	fd, err := newFlatfs(dest)
+	if err != nil {
 		return "", err
 	}
 	for _, b := range blobs {
-		name := b32(b.Digest)
-		dir := filepath.Join(root, name[len(name)-3:len(name)-1])
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".data"), b.Data, 0o644); err != nil {
+		if err := fd.put(b.Digest, b.Data); err != nil {
 			return "", err
 		}
 	}

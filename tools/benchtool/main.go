@@ -40,7 +40,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -71,7 +70,6 @@ import (
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/recordkind"
-	"github.com/storacha/storefs/store/ucan"
 )
 
 func main() {
@@ -344,15 +342,12 @@ func readdir(dir string, fn func(name string, typ byte) error) error {
 
 // mkflatfs writes n 64-byte blobs as Piri does (next-to-last/2 shards).
 func mkflatfs(dir string, n, spaces int) error {
-	root := filepath.Join(dir, "pdp", "datastore")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(root, "SHARDING"), []byte("/repo/flatfs/shard/v1/next-to-last/2\n"), 0o644); err != nil {
+	fd, err := newFlatfs(dir)
+	if err != nil {
 		return err
 	}
 	var accepts *acceptancestore.Store
-	var dids []string
+	dids := spaceDIDs(spaces)
 	if spaces > 0 {
 		db, err := dsadapter.OpenLevelDB(filepath.Join(dir, recordkind.Acceptances.Dir), false)
 		if err != nil {
@@ -360,26 +355,11 @@ func mkflatfs(dir string, n, spaces int) error {
 		}
 		defer db.Close()
 		accepts = acceptancestore.New(db, recordkind.Datastore)
-		for i := range spaces {
-			var seed [ed25519.SeedSize]byte
-			binary.BigEndian.PutUint64(seed[:], uint64(i))
-			dids = append(dids, ucan.DIDKey(ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)))
-		}
 	}
-	made := map[string]bool{}
 	for i := range n {
 		data := []byte(fmt.Sprintf("benchmark blob %d %x", i, sha256.Sum256([]byte(strconv.Itoa(i)))))
 		d, _ := mh.Sum(data, mh.SHA2_256, -1)
-		s, _ := multibase.Encode(multibase.Base32, d)
-		name := s[1:]
-		shard := name[len(name)-3 : len(name)-1]
-		if !made[shard] {
-			if err := os.MkdirAll(filepath.Join(root, shard), 0o755); err != nil {
-				return err
-			}
-			made[shard] = true
-		}
-		if err := os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644); err != nil {
+		if err := fd.put(d, data); err != nil {
 			return err
 		}
 		if accepts != nil {
@@ -649,30 +629,17 @@ func sliceDigest(i, j int) mh.Multihash {
 // mkuploads writes a synthetic node of uploads' blobs (uploadBlob, small
 // blobs) in Piri's flatfs layout, and names one of its slices.
 func mkuploads(dir string, n, indexes, per int) (string, error) {
-	root := filepath.Join(dir, "pdp", "datastore")
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	fd, err := newFlatfs(dir)
+	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(root, "SHARDING"), []byte("/repo/flatfs/shard/v1/next-to-last/2\n"), 0o644); err != nil {
-		return "", err
-	}
-	var made sync.Map
-	err := pool.Each(context.Background(), 4, count(n), func(ctx context.Context, i int) (struct{}, error) {
+	err = pool.Each(context.Background(), 4, count(n), func(ctx context.Context, i int) (struct{}, error) {
 		data, err := uploadBlob(i, indexes, per, 0)
 		if err != nil {
 			return struct{}{}, err
 		}
 		d, _ := mh.Sum(data, mh.SHA2_256, -1)
-		s, _ := multibase.Encode(multibase.Base32, d)
-		name := s[1:]
-		shard := name[len(name)-3 : len(name)-1]
-		// Every writer of a shard waits until its directory exists (one
-		// marked made before its mkdir ended let another write first).
-		once, _ := made.LoadOrStore(shard, sync.OnceValue(func() error { return os.MkdirAll(filepath.Join(root, shard), 0o755) }))
-		if err := once.(func() error)(); err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644)
+		return struct{}{}, fd.put(d, data)
 	}, func(_ int, _ struct{}, err error) error { return err })
 	if err != nil {
 		return "", err

@@ -7,9 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"sync"
 
 	commcid "github.com/filecoin-project/go-fil-commcid"
 	mh "github.com/multiformats/go-multihash"
@@ -30,16 +28,12 @@ import (
 // without --verify-commp reads no blob's bytes, and this is how a node of
 // a million blobs is made in minutes).
 func mkpdp(dir string, n, roots int, size int, real bool) error {
-	root := filepath.Join(dir, "pdp", "datastore")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(root, "SHARDING"), []byte("/repo/flatfs/shard/v1/next-to-last/2\n"), 0o644); err != nil {
+	fd, err := newFlatfs(dir)
+	if err != nil {
 		return err
 	}
 	pieces := make([]pdpstate.Piece, n)
-	var made sync.Map
-	err := pool.Each(context.Background(), 4, count(n), func(ctx context.Context, i int) (struct{}, error) {
+	err = pool.Each(context.Background(), 4, count(n), func(ctx context.Context, i int) (struct{}, error) {
 		data := make([]byte, size)
 		rand.NewChaCha8([32]byte{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24), 'p'}).Read(data)
 		var p pdpstate.Piece
@@ -52,13 +46,7 @@ func mkpdp(dir string, n, roots int, size int, real bool) error {
 			p = derivedPiece(data)
 		}
 		pieces[i] = p
-		name := b32(p.Digest)
-		shard := name[len(name)-3 : len(name)-1]
-		once, _ := made.LoadOrStore(shard, sync.OnceValue(func() error { return os.MkdirAll(filepath.Join(root, shard), 0o755) }))
-		if err := once.(func() error)(); err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, os.WriteFile(filepath.Join(root, shard, name+".data"), data, 0o644)
+		return struct{}{}, fd.put(p.Digest, data)
 	}, func(_ int, _ struct{}, err error) error { return err })
 	if err != nil {
 		return err
@@ -69,8 +57,9 @@ func mkpdp(dir string, n, roots int, size int, real bool) error {
 		return err
 	}
 	accepts := acceptancestore.New(db, recordkind.Datastore)
+	dids := spaceDIDs(100)
 	for i, p := range pieces {
-		a := acceptancestore.Acceptance{Space: spaceDID(i % 100), Digest: p.Digest, Size: p.Size, ExecutedAt: 1764000000, Cause: ipldutil.CBORCID(p.Digest)}
+		a := acceptancestore.Acceptance{Space: dids[i%len(dids)], Digest: p.Digest, Size: p.Size, ExecutedAt: 1764000000, Cause: ipldutil.CBORCID(p.Digest)}
 		if err := accepts.Put(context.Background(), a.ID(), a); err != nil {
 			db.Close()
 			return err
@@ -139,9 +128,14 @@ func padSizes(payload uint64) (uint8, uint64) {
 	return h, 32 << h
 }
 
-// spaceDID is the did:key of test space i.
-func spaceDID(i int) string {
-	var seed [ed25519.SeedSize]byte
-	binary.BigEndian.PutUint64(seed[:], uint64(i))
-	return ucan.DIDKey(ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
+// spaceDIDs are the did:keys of test spaces 0 … n-1 (made once: a key
+// a blob would cost a million blobs ~20 s).
+func spaceDIDs(n int) []string {
+	dids := make([]string, n)
+	for i := range dids {
+		var seed [ed25519.SeedSize]byte
+		binary.BigEndian.PutUint64(seed[:], uint64(i))
+		dids[i] = ucan.DIDKey(ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
+	}
+	return dids
 }
