@@ -60,10 +60,7 @@ func (d *carsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok || b.Kind == carblob.Other {
 		return d.missing(out)
 	}
-	d.root.dirAttr(&out.Attr)
-	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-	return d.NewInode(ctx, &carDir{dir: d.dir, cat: d.cat, blob: b}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+	return d.subdir(ctx, &d.Inode, &carDir{dir: d.dir, cat: d.cat, blob: b}, out), 0
 }
 
 // missing is a name that is not a catalogued CAR, remembered briefly: a
@@ -104,17 +101,15 @@ func (d *carDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	ctx, cancel := d.root.bound(ctx)
 	defer cancel()
 	index := d.blob.Kind == carblob.Index
-	var node fs.InodeEmbedder
-	mode := uint32(syscall.S_IFDIR)
 	switch {
 	case name == "roots":
 		var b strings.Builder
 		for _, r := range d.blob.Roots {
 			b.WriteString(r.String() + "\n")
 		}
-		node, mode = &recordFile{root: d.root, data: []byte(b.String())}, syscall.S_IFREG
+		return d.file(ctx, &d.Inode, []byte(b.String()), out), 0
 	case name == "blocks":
-		node = &blocksDir{dir: d.dir, cat: d.cat, blob: d.blob}
+		return d.subdir(ctx, &d.Inode, &blocksDir{dir: d.dir, cat: d.cat, blob: d.blob}, out), 0
 	case name == "index.json" && index:
 		ix, errno := d.index(ctx)
 		if errno != 0 {
@@ -124,25 +119,15 @@ func (d *carDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 		if err != nil {
 			return nil, d.root.toErrno("lookup", d.path(name), err)
 		}
-		node, mode = &recordFile{root: d.root, data: data}, syscall.S_IFREG
+		return d.file(ctx, &d.Inode, data, out), 0
 	case name == "shards" && index:
 		ix, errno := d.index(ctx)
 		if errno != 0 {
 			return nil, errno
 		}
-		node = &shardsDir{dir: d.dir, ix: ix}
-	default:
-		return d.missing(out)
+		return d.subdir(ctx, &d.Inode, &shardsDir{dir: d.dir, ix: ix}, out), 0
 	}
-	if mode == syscall.S_IFREG {
-		f := node.(*recordFile)
-		d.root.fileAttr(&out.Attr, int64(len(f.data)), time.Time{})
-	} else {
-		d.root.dirAttr(&out.Attr)
-	}
-	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-	return d.NewInode(ctx, node, fs.StableAttr{Mode: mode}), 0
+	return d.missing(out)
 }
 
 func (d *carDir) path(name string) string {
@@ -228,11 +213,7 @@ func (d *shardsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 func (d *shardsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	for _, s := range d.ix.Shards {
 		if blobstore.Name(s.Shard) == name {
-			l := &link{root: d.root, target: "../../../blobs/" + name}
-			l.attr(&out.Attr)
-			out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-			out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-			return d.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK}), 0
+			return d.symlink(ctx, &d.Inode, "../../../blobs/"+name, out), 0
 		}
 	}
 	return d.missing(out)

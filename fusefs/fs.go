@@ -266,6 +266,33 @@ func (d dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) sy
 	return 0
 }
 
+// subdir, file and symlink make the inodes of what a lookup found under
+// a directory of records, views of them and of the state (/cars, /pdp),
+// with the record timeouts: each may change as the node works.
+func (d dir) subdir(ctx context.Context, parent *fs.Inode, node fs.InodeEmbedder, out *fuse.EntryOut) *fs.Inode {
+	d.root.dirAttr(&out.Attr)
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	return parent.NewInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR})
+}
+
+// file makes a rendered file's inode.
+func (d dir) file(ctx context.Context, parent *fs.Inode, data []byte, out *fuse.EntryOut) *fs.Inode {
+	d.root.fileAttr(&out.Attr, int64(len(data)), time.Time{})
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	return parent.NewInode(ctx, &recordFile{root: d.root, data: data}, fs.StableAttr{Mode: syscall.S_IFREG})
+}
+
+// symlink makes a relative symlink's inode.
+func (d dir) symlink(ctx context.Context, parent *fs.Inode, target string, out *fuse.EntryOut) *fs.Inode {
+	l := &link{root: d.root, target: target}
+	l.attr(&out.Attr)
+	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	return parent.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK})
+}
+
 // dirBlksize is the st_blksize of directories. glibc's readdir (ls,
 // find, rsync) sizes its getdents buffer by it, up to 1 MiB, and the
 // kernel asks for READDIR answers of that size (up to max_pages, 1 MiB

@@ -78,32 +78,6 @@ func (d *pdpDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	return d.subdir(ctx, &d.Inode, node, out), 0
 }
 
-// subdir makes a directory inode of /pdp, with the record timeouts:
-// Piri changes the state as it works.
-func (d dir) subdir(ctx context.Context, parent *fs.Inode, node fs.InodeEmbedder, out *fuse.EntryOut) *fs.Inode {
-	d.root.dirAttr(&out.Attr)
-	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-	return parent.NewInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR})
-}
-
-// file makes a rendered file's inode.
-func (d dir) file(ctx context.Context, parent *fs.Inode, data []byte, out *fuse.EntryOut) *fs.Inode {
-	d.root.fileAttr(&out.Attr, int64(len(data)), time.Time{})
-	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-	return parent.NewInode(ctx, &recordFile{root: d.root, data: data}, fs.StableAttr{Mode: syscall.S_IFREG})
-}
-
-// symlink makes a relative symlink's inode.
-func (d dir) symlink(ctx context.Context, parent *fs.Inode, target string, out *fuse.EntryOut) *fs.Inode {
-	l := &link{root: d.root, target: target}
-	l.attr(&out.Attr)
-	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-	return parent.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK})
-}
-
 func (d dir) pdpErrno(op, path string, err error) syscall.Errno {
 	d.root.log.Error("pdp state", "op", op, "path", path, "err", err)
 	return syscall.EIO

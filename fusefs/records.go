@@ -105,10 +105,7 @@ func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryO
 		if err != nil {
 			return nil, d.root.toErrno("lookup", prefix, err)
 		}
-		d.root.dirAttr(&out.Attr)
-		out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-		out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-		return d.NewInode(ctx, &recordDir{dir: d.dir, kind: d.kind, prefix: prefix}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+		return d.subdir(ctx, &d.Inode, &recordDir{dir: d.dir, kind: d.kind, prefix: prefix}, out), 0
 	}
 	out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 	return nil, syscall.ENOENT
@@ -194,11 +191,7 @@ func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 		return nil, syscall.ENOENT
 	}
-	l := &link{root: d.root, target: "../" + receipt + ".json"}
-	l.attr(&out.Attr)
-	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
-	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
-	return d.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK}), 0
+	return d.symlink(ctx, &d.Inode, "../"+receipt+".json", out), 0
 }
 
 type link struct {
