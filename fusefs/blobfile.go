@@ -134,19 +134,16 @@ const (
 	xattrPiece     = "user.storefs.piece"
 )
 
-var blobXattrs = []byte(xattrCID + "\x00" + xattrMultihash + "\x00" + xattrKey + "\x00" + xattrLayout + "\x00")
+const blobXattrs = xattrCID + "\x00" + xattrMultihash + "\x00" + xattrKey + "\x00" + xattrLayout + "\x00"
 
 // listBlobXattrs lists a blob's xattrs: with PDP state, its piece too
 // (absent, ENODATA, for a blob that has no commP).
 func (r *Root) listBlobXattrs(dest []byte) (uint32, syscall.Errno) {
 	list := blobXattrs
 	if r.pdp != nil {
-		list = append(append([]byte{}, list...), xattrPiece+"\x00"...)
+		list += xattrPiece + "\x00"
 	}
-	if len(dest) < len(list) {
-		return uint32(len(list)), syscall.ERANGE
-	}
-	return uint32(copy(dest, list)), 0
+	return xattrReply(dest, list)
 }
 
 func (r *Root) blobXattr(ctx context.Context, digest mh.Multihash, attr string, dest []byte) (n uint32, errno syscall.Errno) {
@@ -185,8 +182,5 @@ func (r *Root) blobXattr(ctx context.Context, digest mh.Multihash, attr string, 
 	default:
 		return 0, xattrAbsent(attr)
 	}
-	if len(dest) < len(val) {
-		return uint32(len(val)), syscall.ERANGE
-	}
-	return uint32(copy(dest, val)), 0
+	return xattrReply(dest, val)
 }

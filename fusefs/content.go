@@ -165,13 +165,10 @@ func (c *contentNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.A
 
 const xattrShards = "user.storefs.shards"
 
-var contentXattrs = []byte(xattrCID + "\x00" + xattrShards + "\x00")
+const contentXattrs = xattrCID + "\x00" + xattrShards + "\x00"
 
 func (c *contentNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	if len(dest) < len(contentXattrs) {
-		return uint32(len(contentXattrs)), syscall.ERANGE
-	}
-	return uint32(copy(dest, contentXattrs)), 0
+	return xattrReply(dest, contentXattrs)
 }
 
 // Getxattr: user.storefs.cid, the node's CID; user.storefs.shards, the
@@ -193,10 +190,7 @@ func (c *contentNode) Getxattr(ctx context.Context, attr string, dest []byte) (u
 	default:
 		return 0, xattrAbsent(attr)
 	}
-	if len(dest) < len(val) {
-		return uint32(len(val)), syscall.ERANGE
-	}
-	return uint32(copy(dest, val)), 0
+	return xattrReply(dest, val)
 }
 
 func (c *contentNode) shards(ctx context.Context) (string, error) {

@@ -52,3 +52,12 @@ func xattrAbsent(attr string) syscall.Errno {
 	}
 	return syscall.ENODATA
 }
+
+// xattrReply answers getxattr and listxattr with val: its size alone
+// (ERANGE) when dest is too small for it.
+func xattrReply(dest []byte, val string) (uint32, syscall.Errno) {
+	if len(dest) < len(val) {
+		return uint32(len(val)), syscall.ERANGE
+	}
+	return uint32(copy(dest, val)), 0
+}

@@ -169,27 +169,25 @@ func (f *File) bytesOf(ctx context.Context, s segment) ([]byte, error) {
 	return n.Data, nil
 }
 
-// WriteTo writes the whole file to w, in order, with read-ahead.
+// WriteTo writes the whole file to w, in order, with read-ahead: the
+// blocks' own bytes, no copy between.
 func (f *File) WriteTo(ctx context.Context, w io.Writer, ahead int) (int64, error) {
 	r := f.Reader(ahead)
 	defer r.Close()
-	buf := make([]byte, 1<<20)
 	var done int64
-	for {
-		n, err := r.ReadAt(ctx, buf, done)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+	for uint64(done) < f.Size() {
+		bufs, err := r.Slices(ctx, done, 1<<20)
+		for _, b := range bufs {
+			if _, werr := w.Write(b); werr != nil {
 				return done, werr
 			}
-			done += int64(n)
-		}
-		if err == io.EOF {
-			return done, nil
+			done += int64(len(b))
 		}
 		if err != nil {
 			return done, err
 		}
 	}
+	return done, nil
 }
 
 // BlocksOf yields the CIDs of the blocks n is made of, in order: a
