@@ -60,7 +60,7 @@ func (d *carsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok || b.Kind == carblob.Other {
 		return d.missing(out)
 	}
-	return d.subdir(ctx, &d.Inode, &carDir{dir: d.dir, cat: d.cat, blob: b}, out), 0
+	return d.subdir(ctx, &d.Inode, name, &carDir{dir: d.dir, cat: d.cat, blob: b}, out), 0
 }
 
 // missing is a name that is not a catalogued CAR, remembered briefly: a
@@ -109,7 +109,7 @@ func (d *carDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 		}
 		return d.file(ctx, &d.Inode, []byte(b.String()), out), 0
 	case name == "blocks":
-		return d.subdir(ctx, &d.Inode, &blocksDir{dir: d.dir, cat: d.cat, blob: d.blob}, out), 0
+		return d.subdir(ctx, &d.Inode, name, &blocksDir{dir: d.dir, cat: d.cat, blob: d.blob}, out), 0
 	case name == "index.json" && index:
 		ix, errno := d.index(ctx)
 		if errno != 0 {
@@ -125,7 +125,7 @@ func (d *carDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 		if errno != 0 {
 			return nil, errno
 		}
-		return d.subdir(ctx, &d.Inode, &shardsDir{dir: d.dir, ix: ix}, out), 0
+		return d.subdir(ctx, &d.Inode, name, &shardsDir{dir: d.dir, ix: ix}, out), 0
 	}
 	return d.missing(out)
 }
@@ -213,7 +213,7 @@ func (d *shardsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 func (d *shardsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	for _, s := range d.ix.Shards {
 		if blobstore.Name(s.Shard) == name {
-			return d.symlink(ctx, &d.Inode, "../../../blobs/"+name, out), 0
+			return d.symlink(ctx, &d.Inode, name, "../../../blobs/"+name, out), 0
 		}
 	}
 	return d.missing(out)

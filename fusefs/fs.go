@@ -269,11 +269,24 @@ func (d dir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) sy
 // subdir, file and symlink make the inodes of what a lookup found under
 // a directory of records, views of them and of the state (/cars, /pdp),
 // with the record timeouts: each may change as the node works.
-func (d dir) subdir(ctx context.Context, parent *fs.Inode, node fs.InodeEmbedder, out *fuse.EntryOut) *fs.Inode {
+func (d dir) subdir(ctx context.Context, parent *fs.Inode, name string, node fs.InodeEmbedder, out *fuse.EntryOut) *fs.Inode {
 	d.root.dirAttr(&out.Attr)
 	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
 	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	if ch := parent.GetChild(name); ch != nil {
+		if old, ok := ch.Operations().(sameDirer); ok && old.sameDir(node) {
+			return ch
+		}
+	}
 	return parent.NewInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFDIR})
+}
+
+// sameDirer is a directory that may stand for one looked up again: it
+// holds what names it, and reads the rest when asked. The kernel then
+// keeps what it has below it (the targets of /pdp's links: a READLINK
+// round trip each, again, for ls -l of a new inode).
+type sameDirer interface {
+	sameDir(fresh fs.InodeEmbedder) bool
 }
 
 // file makes a rendered file's inode.
@@ -284,12 +297,20 @@ func (d dir) file(ctx context.Context, parent *fs.Inode, data []byte, out *fuse.
 	return parent.NewInode(ctx, &recordFile{root: d.root, data: data}, fs.StableAttr{Mode: syscall.S_IFREG})
 }
 
-// symlink makes a relative symlink's inode.
-func (d dir) symlink(ctx context.Context, parent *fs.Inode, target string, out *fuse.EntryOut) *fs.Inode {
-	l := &link{root: d.root, target: target}
-	l.attr(&out.Attr)
+// symlink makes a relative symlink's inode, or keeps the one the kernel
+// has when its target is the same: a new inode would cost the kernel the
+// target it keeps (a READLINK round trip per link, again, for ls -l).
+func (d dir) symlink(ctx context.Context, parent *fs.Inode, name, target string, out *fuse.EntryOut) *fs.Inode {
 	out.SetEntryTimeout(d.root.cfg.RecordTimeout)
 	out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+	if ch := parent.GetChild(name); ch != nil {
+		if l, ok := ch.Operations().(*link); ok && l.target == target {
+			l.attr(&out.Attr)
+			return ch
+		}
+	}
+	l := &link{root: d.root, target: target}
+	l.attr(&out.Attr)
 	return parent.NewInode(ctx, l, fs.StableAttr{Mode: syscall.S_IFLNK})
 }
 

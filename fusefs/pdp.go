@@ -1,8 +1,10 @@
 package fusefs
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,20 +32,29 @@ type pdpView struct {
 	mu     sync.Mutex
 	pieces *proofrisk.Pieces
 	at     time.Time
+	gen    uint64 // counts loads of pieces
 }
 
 func (v *pdpView) piecesNow(ctx context.Context, ttl time.Duration) (proofrisk.Pieces, error) {
+	p, _, err := v.piecesGen(ctx, ttl)
+	return p, err
+}
+
+// piecesGen is piecesNow and the load it came from: what was resolved
+// from the same load need not be resolved again.
+func (v *pdpView) piecesGen(ctx context.Context, ttl time.Duration) (proofrisk.Pieces, uint64, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.pieces != nil && time.Since(v.at) < max(ttl, time.Second) {
-		return *v.pieces, nil
+		return *v.pieces, v.gen, nil
 	}
 	p, err := proofrisk.LoadPieces(ctx, v.db)
 	if err != nil {
-		return proofrisk.Pieces{}, err
+		return proofrisk.Pieces{}, 0, err
 	}
 	v.pieces, v.at = &p, time.Now()
-	return p, nil
+	v.gen++
+	return p, v.gen, nil
 }
 
 // pdpDir is /pdp: proofsets/, pending/, pieces/.
@@ -75,7 +86,7 @@ func (d *pdpDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	default:
 		return d.missing(out)
 	}
-	return d.subdir(ctx, &d.Inode, node, out), 0
+	return d.subdir(ctx, &d.Inode, name, node, out), 0
 }
 
 func (d dir) pdpErrno(op, path string, err error) syscall.Errno {
@@ -115,7 +126,7 @@ func (d *proofSetsDir) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	}
 	for _, s := range sets {
 		if strconv.FormatInt(s.ID, 10) == name {
-			return d.subdir(ctx, &d.Inode, &proofSetDir{dir: d.dir, v: d.v, ps: s}, out), 0
+			return d.subdir(ctx, &d.Inode, name, &proofSetDir{dir: d.dir, v: d.v, id: s.ID}, out), 0
 		}
 	}
 	return d.missing(out)
@@ -126,7 +137,7 @@ type proofSetDir struct {
 	fs.Inode
 	dir
 	v  *pdpView
-	ps pdpstate.ProofSet
+	id int64
 }
 
 var (
@@ -161,13 +172,21 @@ type setInfo struct {
 }
 
 func (d *proofSetDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	path := fmt.Sprintf("/pdp/proofsets/%d/%s", d.ps.ID, name)
+	path := fmt.Sprintf("/pdp/proofsets/%d/%s", d.id, name)
 	switch name {
 	case "roots":
-		return d.subdir(ctx, &d.Inode, &rootsDir{dir: d.dir, v: d.v, ps: d.ps}, out), 0
+		return d.subdir(ctx, &d.Inode, name, &rootsDir{dir: d.dir, v: d.v, id: d.id}, out), 0
 	case "info.json":
 		ctx, cancel := d.root.bound(ctx)
 		defer cancel()
+		sets, err := d.v.db.ProofSets(ctx)
+		if err != nil {
+			return nil, d.pdpErrno("lookup", path, err)
+		}
+		i := slices.IndexFunc(sets, func(s pdpstate.ProofSet) bool { return s.ID == d.id })
+		if i < 0 {
+			return d.missing(out)
+		}
 		pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
 		if err != nil {
 			return nil, d.pdpErrno("lookup", path, err)
@@ -176,7 +195,7 @@ func (d *proofSetDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		if err != nil {
 			return nil, d.pdpErrno("lookup", path, err)
 		}
-		set, err := proofrisk.Assess(ctx, d.v.db, d.root.stores.Blobs, pieces, d.ps, adds[d.ps.ID], proofrisk.Config{Failures: 5}, nil)
+		set, err := proofrisk.Assess(ctx, d.v.db, d.root.stores.Blobs, pieces, sets[i], adds[d.id], proofrisk.Config{Failures: 5}, nil)
 		if err != nil {
 			return nil, d.pdpErrno("lookup", path, err)
 		}
@@ -199,7 +218,7 @@ type rootsDir struct {
 	fs.Inode
 	dir
 	v  *pdpView
-	ps pdpstate.ProofSet
+	id int64
 }
 
 var (
@@ -210,12 +229,12 @@ var (
 
 func (d *rootsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	var out []fuse.DirEntry
-	err := d.v.db.RootIDs(ctx, d.ps.ID, func(id int64) bool {
+	err := d.v.db.RootIDs(ctx, d.id, func(id int64) bool {
 		out = append(out, fuse.DirEntry{Name: strconv.FormatInt(id, 10), Mode: syscall.S_IFDIR})
 		return true
 	})
 	if err != nil {
-		return nil, d.pdpErrno("readdir", fmt.Sprintf("/pdp/proofsets/%d/roots", d.ps.ID), err)
+		return nil, d.pdpErrno("readdir", fmt.Sprintf("/pdp/proofsets/%d/roots", d.id), err)
 	}
 	return fs.NewListDirStream(out), 0
 }
@@ -225,9 +244,9 @@ func (d *rootsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if err != nil || strconv.FormatInt(id, 10) != name {
 		return d.missing(out)
 	}
-	subs, err := d.v.db.RootSubroots(ctx, d.ps.ID, id)
+	subs, err := d.v.db.RootSubroots(ctx, d.id, id)
 	if err != nil {
-		return nil, d.pdpErrno("lookup", fmt.Sprintf("/pdp/proofsets/%d/roots/%s", d.ps.ID, name), err)
+		return nil, d.pdpErrno("lookup", fmt.Sprintf("/pdp/proofsets/%d/roots/%s", d.id, name), err)
 	}
 	if len(subs) == 0 {
 		return d.missing(out)
@@ -236,7 +255,7 @@ func (d *rootsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	for i, s := range subs {
 		byName[subrootName(s)] = i
 	}
-	return d.subdir(ctx, &d.Inode, &rootDir{dir: d.dir, v: d.v, subs: subs, byName: byName}, out), 0
+	return d.subdir(ctx, &d.Inode, name, &rootDir{dir: d.dir, v: d.v, subs: subs, byName: byName}, out), 0
 }
 
 // rootDir is /pdp/proofsets/<id>/roots/<root id>: info.json, and a
@@ -249,6 +268,10 @@ type rootDir struct {
 	v      *pdpView
 	subs   []pdpstate.Subroot
 	byName map[string]int // index in subs, by link name
+
+	mu    sync.Mutex
+	gen   uint64   // the load of pieces blobs was resolved from
+	blobs []string // per subroot, its blob's name; "": unresolvable
 }
 
 var (
@@ -259,18 +282,67 @@ var (
 
 func subrootName(s pdpstate.Subroot) string { return fmt.Sprintf("%d-%s", s.Offset, s.Piece) }
 
-func (d *rootDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+// blobsNow resolves every subroot's blob once per load of the commP
+// table: READDIRPLUS looks up each of a root's thousand links.
+func (d *rootDir) blobsNow(ctx context.Context) ([]string, error) {
+	pieces, gen, err := d.v.piecesGen(ctx, d.root.cfg.RecordTimeout)
 	if err != nil {
-		return nil, d.pdpErrno("readdir", "/pdp/…/roots", err)
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.blobs != nil && d.gen == gen {
+		return d.blobs, nil
+	}
+	blobs := make([]string, len(d.subs))
+	for i, s := range d.subs {
+		if p, ok := pieces.Get(s.Piece); ok {
+			blobs[i] = blobstore.Name(p.Digest)
+		}
+	}
+	d.blobs, d.gen = blobs, gen
+	return blobs, nil
+}
+
+func (d *rootDir) path(name string) string {
+	return fmt.Sprintf("/pdp/proofsets/%d/roots/%d/%s", d.subs[0].ProofSet, d.subs[0].RootID, name)
+}
+
+func (d *rootDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	blobs, err := d.blobsNow(ctx)
+	if err != nil {
+		return nil, d.pdpErrno("readdir", d.path(""), err)
 	}
 	out := []fuse.DirEntry{{Name: "info.json", Mode: syscall.S_IFREG}}
-	for _, s := range d.subs {
-		if _, ok := pieces.Get(s.Piece); ok {
+	for i, s := range d.subs {
+		if blobs[i] != "" {
 			out = append(out, fuse.DirEntry{Name: subrootName(s), Mode: syscall.S_IFLNK})
 		}
 	}
 	return fs.NewListDirStream(out), 0
+}
+
+func (d *rootDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx, cancel := d.root.bound(ctx)
+	defer cancel()
+	blobs, err := d.blobsNow(ctx)
+	if err != nil {
+		return nil, d.pdpErrno("lookup", d.path(name), err)
+	}
+	if name == "info.json" {
+		f, err := newRootInfoFile(d, blobs)
+		if err != nil {
+			return nil, d.pdpErrno("lookup", d.path(name), err)
+		}
+		d.root.fileAttr(&out.Attr, int64(len(f.tmpl)), time.Time{})
+		out.SetEntryTimeout(d.root.cfg.RecordTimeout)
+		out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
+		return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+	}
+	if i, ok := d.byName[name]; ok && blobs[i] != "" {
+		return d.symlink(ctx, &d.Inode, name, "../../../../../blobs/"+blobs[i], out), 0
+	}
+	return d.missing(out)
 }
 
 // subrootInfo is a subroot in a root's info.json.
@@ -290,46 +362,122 @@ type rootInfo struct {
 	Subroots   []subrootInfo `json:"subroots"`
 }
 
-func (d *rootDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	ctx, cancel := d.root.bound(ctx)
-	defer cancel()
-	path := fmt.Sprintf("/pdp/proofsets/%d/roots/%d/%s", d.subs[0].ProofSet, d.subs[0].RootID, name)
-	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
+// rootInfoFile is a root's info.json. A subroot's state takes a stat of
+// its blob (a HEAD on S3), so states are found when the file is opened,
+// not when it is looked up: ls -l stats every root's info.json, and that
+// must not cost a stat of every blob. Each state is padded with spaces to
+// the widest state (JSON allows space after a value), so the size is
+// known before the states are.
+type rootInfoFile struct {
+	fs.Inode
+	readOnly
+	noXattrs
+	d     *rootDir
+	blobs []string
+	tmpl  []byte // each state is statePlaceholder
+}
+
+var (
+	_ fs.NodeGetattrer = (*rootInfoFile)(nil)
+	_ fs.NodeOpener    = (*rootInfoFile)(nil)
+	_ fs.NodeReader    = (*rootInfoFile)(nil)
+)
+
+// subrootStates are the states a root's info.json shows: blob stats
+// alone (no --verify in a mount).
+var subrootStates = []string{"ok", proofrisk.Missing, proofrisk.WrongSize, proofrisk.Unresolvable, proofrisk.Unreadable}
+
+// statePlaceholder stands for a state in the template: as wide as the
+// widest state, of a character no other field holds.
+var statePlaceholder = func() string {
+	w := 0
+	for _, s := range subrootStates {
+		w = max(w, len(s))
+	}
+	return `"` + strings.Repeat("~", w) + `"`
+}()
+
+func newRootInfoFile(d *rootDir, blobs []string) (*rootInfoFile, error) {
+	s0 := d.subs[0]
+	info := rootInfo{ProofSet: s0.ProofSet, RootID: s0.RootID, Root: s0.Root, Subroots: make([]subrootInfo, len(d.subs))}
+	if rc, err := cid.Decode(info.Root); err == nil {
+		_, info.PaddedSize, _ = piece.Sizes(rc)
+	}
+	for i, s := range d.subs {
+		info.Subroots[i] = subrootInfo{Offset: s.Offset, Size: s.Size, Piece: s.Piece, Blob: blobs[i], State: strings.Trim(statePlaceholder, `"`)}
+	}
+	tmpl, err := render.JSON(info)
 	if err != nil {
-		return nil, d.pdpErrno("lookup", path, err)
+		return nil, err
 	}
-	if name == "info.json" {
-		info := rootInfo{ProofSet: d.subs[0].ProofSet, RootID: d.subs[0].RootID, Root: d.subs[0].Root, Subroots: []subrootInfo{}}
-		if rc, err := cid.Decode(info.Root); err == nil {
-			_, info.PaddedSize, _ = piece.Sizes(rc)
+	if n := bytes.Count(tmpl, []byte(statePlaceholder)); n != len(d.subs) {
+		return nil, fmt.Errorf("root info: %d state placeholders for %d subroots", n, len(d.subs))
+	}
+	return &rootInfoFile{d: d, blobs: blobs, tmpl: tmpl}, nil
+}
+
+func (f *rootInfoFile) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	f.d.root.fileAttr(&out.Attr, int64(len(f.tmpl)), time.Time{})
+	out.SetTimeout(f.d.root.cfg.RecordAttrTimeout)
+	return 0
+}
+
+// statConcurrency bounds the blob stats of one open: a thousand HEADs
+// one after another would take seconds on a remote store.
+const statConcurrency = 16
+
+func (f *rootInfoFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := openReadOnly(flags); errno != 0 {
+		return nil, 0, errno
+	}
+	ctx, cancel := f.d.root.bound(ctx)
+	defer cancel()
+	pieces, err := f.d.v.piecesNow(ctx, f.d.root.cfg.RecordTimeout)
+	if err != nil {
+		return nil, 0, f.d.pdpErrno("open", f.d.path("info.json"), err)
+	}
+	states := make([]string, len(f.d.subs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, statConcurrency)
+	for i, s := range f.d.subs {
+		p, ok := pieces.Get(s.Piece)
+		if !ok || f.blobs[i] == "" {
+			states[i] = proofrisk.Unresolvable
+			continue
 		}
-		for _, s := range d.subs {
-			si := subrootInfo{Offset: s.Offset, Size: s.Size, Piece: s.Piece, State: "ok"}
-			p, ok := pieces.Get(s.Piece)
-			switch {
-			case !ok:
-				si.State = proofrisk.Unresolvable
-			default:
-				si.Blob = blobstore.Name(p.Digest)
-				sub := proofrisk.Subroot{Subroot: s, Blob: p.Digest, BlobSize: p.Size}
-				if risk, _ := proofrisk.BlobRisk(ctx, d.root.stores.Blobs, &sub, proofrisk.Config{}); risk != "" {
-					si.State = risk
-				}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sub := proofrisk.Subroot{Subroot: s, Blob: p.Digest, BlobSize: p.Size}
+			states[i] = "ok"
+			if risk, _ := proofrisk.BlobRisk(ctx, f.d.root.stores.Blobs, &sub, proofrisk.Config{}); risk != "" {
+				states[i] = risk
 			}
-			info.Subroots = append(info.Subroots, si)
-		}
-		data, err := render.JSON(info)
-		if err != nil {
-			return nil, d.pdpErrno("lookup", path, err)
-		}
-		return d.file(ctx, &d.Inode, data, out), 0
+		})
 	}
-	if i, ok := d.byName[name]; ok {
-		if p, ok := pieces.Get(d.subs[i].Piece); ok {
-			return d.symlink(ctx, &d.Inode, "../../../../../blobs/"+blobstore.Name(p.Digest), out), 0
-		}
+	wg.Wait()
+	data := make([]byte, 0, len(f.tmpl))
+	rest := f.tmpl
+	for _, st := range states {
+		i := bytes.Index(rest, []byte(statePlaceholder))
+		data = append(data, rest[:i]...)
+		data = append(data, '"')
+		data = append(data, st...)
+		data = append(data, '"')
+		data = append(data, strings.Repeat(" ", len(statePlaceholder)-len(st)-2)...)
+		rest = rest[i+len(statePlaceholder):]
 	}
-	return d.missing(out)
+	data = append(data, rest...)
+	// No KEEP_CACHE: each open shows the states at that open.
+	return &snapshotHandle{data: data}, 0, 0
+}
+
+func (f *rootInfoFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*snapshotHandle)
+	if !ok {
+		return nil, syscall.EBADF
+	}
+	return f.d.root.serveBytes(h.data, dest, off), 0
 }
 
 // pendingDir is /pdp/pending: a file per root add not yet confirmed,
@@ -453,5 +601,29 @@ func (d *piecesDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if !ok || strings.Contains(name, "/") {
 		return d.missing(out)
 	}
-	return d.symlink(ctx, &d.Inode, "../../blobs/"+blobstore.Name(p.Digest), out), 0
+	return d.symlink(ctx, &d.Inode, name, "../../blobs/"+blobstore.Name(p.Digest), out), 0
+}
+
+// Each directory of /pdp is named by what it holds; the rest is read when
+// asked. A root's subroots never change while it exists.
+func (d *proofSetsDir) sameDir(fresh fs.InodeEmbedder) bool {
+	_, ok := fresh.(*proofSetsDir)
+	return ok
+}
+func (d *pendingDir) sameDir(fresh fs.InodeEmbedder) bool { _, ok := fresh.(*pendingDir); return ok }
+func (d *piecesDir) sameDir(fresh fs.InodeEmbedder) bool  { _, ok := fresh.(*piecesDir); return ok }
+
+func (d *proofSetDir) sameDir(fresh fs.InodeEmbedder) bool {
+	f, ok := fresh.(*proofSetDir)
+	return ok && f.id == d.id
+}
+
+func (d *rootsDir) sameDir(fresh fs.InodeEmbedder) bool {
+	f, ok := fresh.(*rootsDir)
+	return ok && f.id == d.id
+}
+
+func (d *rootDir) sameDir(fresh fs.InodeEmbedder) bool {
+	f, ok := fresh.(*rootDir)
+	return ok && slices.Equal(f.subs, d.subs)
 }

@@ -16,11 +16,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/storacha/storefs/engine/check"
 	"github.com/storacha/storefs/fusefs"
+	"github.com/storacha/storefs/internal/helpers/metrics"
 	"github.com/storacha/storefs/internal/testsupport/pdpstate"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/node"
@@ -133,8 +135,20 @@ func TestPDP(t *testing.T) {
 	}
 	raw, err = os.ReadFile(filepath.Join(rootDir, "info.json"))
 	must(err)
-	if !strings.Contains(string(raw), `"state": "missing"`) || strings.Count(string(raw), `"state": "ok"`) != 2 {
+	if !strings.Contains(string(raw), `"state": "missing"`) || strings.Count(string(raw), `"state": "ok"`) != 2 || !json.Valid(raw) {
 		t.Fatalf("root info.json: %s", raw)
+	}
+	// States are found at each open, in a file whose size stat knew.
+	fi, err := os.Stat(filepath.Join(rootDir, "info.json"))
+	must(err)
+	if fi.Size() != int64(len(raw)) {
+		t.Fatalf("root info.json: stat says %d bytes, read %d", fi.Size(), len(raw))
+	}
+	must(st.Blobs.Put(context.Background(), ps[2].Digest, int64(len(datas[2])), bytes.NewReader(datas[2])))
+	again, err := os.ReadFile(filepath.Join(rootDir, "info.json"))
+	must(err)
+	if strings.Count(string(again), `"state": "ok"`) != 3 || len(again) != len(raw) || !json.Valid(again) {
+		t.Fatalf("root info.json once the blob is back: %s", again)
 	}
 
 	pending := names(filepath.Join(pdp, "pending"))
@@ -156,6 +170,74 @@ func TestPDP(t *testing.T) {
 	}
 	if v := xattr(t, filepath.Join(mnt, "blobs", blobstore.Name(ps[1].Digest)), "user.storefs.piece"); v != ps[1].CID.String() {
 		t.Fatalf("user.storefs.piece: %q", v)
+	}
+}
+
+// A link looked up again once its entry expired is the inode the kernel
+// has: a new one would lose the target the kernel keeps for it.
+func TestPDPLinksKeepTheirInodes(t *testing.T) {
+	dataDir := t.TempDir()
+	st, err := node.Open(context.Background(), node.Config{DataDir: dataDir, Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w, err := pdpstate.Create(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("piece"), 100)
+	p, err := pdpstate.PieceOf(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddPiece(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddProofSet(pdpstate.ProofSet{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, subs, err := w.AddRoot(1, 0, []pdpstate.Piece{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := reader.Open(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// Entries expire at once (within a jiffy): stats below are LOOKUPs
+	// again.
+	m := metrics.New()
+	cfg := fusefs.Config{PDP: db, Log: testLog(t), Metrics: m, RecordTimeout: time.Nanosecond, RecordAttrTimeout: time.Nanosecond}
+	mnt := mountRoot(t, newRoot(t, fusefs.Stores{Blobs: st.Blobs, Stores: st.Stores}, cfg))
+	ino := func(path string) uint64 {
+		t.Helper()
+		fi, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	for _, path := range []string{
+		filepath.Join(mnt, "pdp", "proofsets", "1", "roots", "0"),
+		filepath.Join(mnt, "pdp", "proofsets", "1", "roots", "0", subrootName(subs[0])),
+		filepath.Join(mnt, "pdp", "pieces", p.CID.String()),
+	} {
+		first := ino(path)
+		lookups := m.FuseOps("lookup")
+		for i := 0; m.FuseOps("lookup") == lookups; i++ {
+			if i == 1000 {
+				t.Fatalf("%s: the kernel never looked it up again", path)
+			}
+			time.Sleep(time.Millisecond) // a jiffy, for the entry to expire
+			if got := ino(path); got != first {
+				t.Fatalf("%s: inode %d, then %d; want one", path, first, got)
+			}
+		}
 	}
 }
 

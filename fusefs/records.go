@@ -105,7 +105,7 @@ func (d *recordDir) lookupDir(ctx context.Context, name string, out *fuse.EntryO
 		if err != nil {
 			return nil, d.root.toErrno("lookup", prefix, err)
 		}
-		return d.subdir(ctx, &d.Inode, &recordDir{dir: d.dir, kind: d.kind, prefix: prefix}, out), 0
+		return d.subdir(ctx, &d.Inode, name, &recordDir{dir: d.dir, kind: d.kind, prefix: prefix}, out), 0
 	}
 	out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 	return nil, syscall.ENOENT
@@ -191,7 +191,7 @@ func (d *byRanDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		out.SetEntryTimeout(d.root.cfg.NegativeTimeout)
 		return nil, syscall.ENOENT
 	}
-	return d.symlink(ctx, &d.Inode, "../"+receipt+".json", out), 0
+	return d.symlink(ctx, &d.Inode, name, "../"+receipt+".json", out), 0
 }
 
 type link struct {

@@ -535,9 +535,15 @@ if [[ " ${TESTS[*]} " == *" pdp "* ]] && [ "$PROFILE" = loopback ]; then
     pdpfresh "$W/pdpls"
     t2=$(date +%s.%N); ls -l "$mnt/blobs" >/dev/null; t3=$(date +%s.%N)
     umount_ "$mnt"
+    # the floor: the same links from go-fuse with nothing behind them
+    "$BT" linkfs "$mnt" 100 $((PDP_LS_N / 100)) >/dev/null 2>&1 & echo $! >"$W/pid"
+    for _ in $(seq 400); do mountpoint -q "$mnt" && break; sleep 0.05; done
+    sync; echo 3 >/proc/sys/vm/drop_caches; ls "$mnt" >/dev/null
+    t4=$(date +%s.%N); ls -l "$mnt"/*/ >/dev/null; t5=$(date +%s.%N)
+    umount_ "$mnt"
     commp=$( (pdpfresh "$W/pdpcommp"; s=$(date +%s.%N); "$SF" pdp commp --data-dir "$W/pdpcommp" $("$SF" blob ls --data-dir "$W/pdpcommp") >/dev/null; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN {print b-a}') )
     vcommp=$(pcheck "$W/pdpcommp" --verify-commp | cut -d' ' -f1)
-    rows+=("$with $without $(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}') $(awk -v a="$t2" -v b="$t3" 'BEGIN {print b-a}') $commp $vcommp")
+    rows+=("$with $without $(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}') $(awk -v a="$t2" -v b="$t3" 'BEGIN {print b-a}') $commp $vcommp $(awk -v a="$t4" -v b="$t5" 'BEGIN {print b-a}')")
   done
   col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
   echo
@@ -545,6 +551,7 @@ if [[ " ${TESTS[*]} " == *" pdp "* ]] && [ "$PROFILE" = loopback ]; then
   echo "|---|---|---|---|---|"
   echo "| storefs check, $PDP_N blobs in $PDP_ROOTS roots | $(col 1) s, RSS $(col 2) MiB | $(col 3) s, RSS $(col 4) MiB | $(awk -v a="$(col 1)" -v b="$(col 3)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.2×, RSS ≤ 512 MiB |"
   echo "| ls -l of $PDP_LS_N subroots' links (100 roots) / of as many /blobs | $(col 5) s | $(col 6) s | $(awk -v a="$(col 5)" -v b="$(col 6)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.5× |"
+  echo "| the same links / from go-fuse with nothing behind them (benchtool linkfs: the floor) | $(col 5) s | $(col 9) s | $(awk -v a="$(col 5)" -v b="$(col 9)" 'BEGIN {printf "%.2f×", a/b}') | |"
   echo "| 1 GiB of pieces: check --verify-commp / storefs pdp commp | $(col 8) s | $(col 7) s | $(awk -v a="$(col 8)" -v b="$(col 7)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.15× |"
 fi
 

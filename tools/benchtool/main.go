@@ -118,6 +118,8 @@ func main() {
 		err = randFiles(atoi(os.Args[2]), os.Args[3:])
 	case "mkpdp": // DIR N ROOTS SIZE [real]
 		err = mkpdp(os.Args[2], atoi(os.Args[3]), atoi(os.Args[4]), atoi(os.Args[5]), len(os.Args) > 6 && os.Args[6] == "real")
+	case "linkfs": // MNT DIRS PER
+		err = linkfs(os.Args[2], atoi(os.Args[3]), atoi(os.Args[4]))
 	case "mkcontent":
 		var made string
 		if made, err = mkcontent(os.Args[2]); err == nil {
