@@ -34,6 +34,7 @@ import (
 	"github.com/storacha/storefs/internal/helpers/metrics"
 	"github.com/storacha/storefs/readstack"
 	"github.com/storacha/storefs/readstack/prefetch"
+	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/catalog"
@@ -95,10 +96,15 @@ type Config struct {
 	// /cars; nil: no /cars.
 	Catalog *catalog.Catalog
 	// PDP is the node's PDP state, shown as /pdp; nil: no /pdp.
-	PDP      *pdpstate.DB
-	UID, GID uint32
-	Log      *slog.Logger
-	Metrics  *metrics.Metrics // nil: none
+	PDP *pdpstate.DB
+	// Aggregator opens the node's aggregator datastore, shown under /pdp
+	// beside PDP: each read opens, reads and closes it (a running node
+	// holds it locked; a reader holding it would keep a node from
+	// starting). Nil: none.
+	Aggregator func() (*aggregator.DB, error)
+	UID, GID   uint32
+	Log        *slog.Logger
+	Metrics    *metrics.Metrics // nil: none
 }
 
 // blobTimeout is the entry and attribute timeout of blobs, which never
@@ -180,7 +186,7 @@ func New(stores Stores, cfg Config) (*Root, error) {
 	}
 	r.stack = readstack.New(sc)
 	if cfg.PDP != nil {
-		r.pdp = &pdpView{db: cfg.PDP}
+		r.pdp = &pdpView{db: cfg.PDP, agg: cfg.Aggregator}
 	}
 	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)

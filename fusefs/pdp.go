@@ -16,6 +16,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/ipfs/go-cid"
 
+	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
@@ -33,6 +34,8 @@ type pdpView struct {
 	pieces *proofrisk.Pieces
 	at     time.Time
 	gen    uint64 // counts loads of pieces
+
+	agg func() (*aggregator.DB, error) // nil: no aggregator datastore
 }
 
 func (v *pdpView) piecesNow(ctx context.Context, ttl time.Duration) (proofrisk.Pieces, error) {
@@ -57,7 +60,7 @@ func (v *pdpView) piecesGen(ctx context.Context, ttl time.Duration) (proofrisk.P
 	return p, v.gen, nil
 }
 
-// pdpDir is /pdp: proofsets/, pending/, pieces/.
+// pdpDir is /pdp: proofsets/, pending/, pieces/, aggregates/, buffer.json.
 type pdpDir struct {
 	fs.Inode
 	dir
@@ -71,7 +74,8 @@ var (
 )
 
 func (d *pdpDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	return fs.NewListDirStream([]fuse.DirEntry{{Name: "proofsets", Mode: syscall.S_IFDIR}, {Name: "pending", Mode: syscall.S_IFDIR}, {Name: "pieces", Mode: syscall.S_IFDIR}}), 0
+	return fs.NewListDirStream([]fuse.DirEntry{{Name: "proofsets", Mode: syscall.S_IFDIR}, {Name: "pending", Mode: syscall.S_IFDIR},
+		{Name: "pieces", Mode: syscall.S_IFDIR}, {Name: "aggregates", Mode: syscall.S_IFDIR}, {Name: "buffer.json", Mode: syscall.S_IFREG}}), 0
 }
 
 func (d *pdpDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -83,6 +87,10 @@ func (d *pdpDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 		node = &pendingDir{dir: d.dir, v: d.v}
 	case "pieces":
 		node = &piecesDir{dir: d.dir, v: d.v}
+	case "aggregates":
+		node = &aggregatesDir{dir: d.dir, v: d.v}
+	case "buffer.json":
+		return d.bufferFile(ctx, out)
 	default:
 		return d.missing(out)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/storacha/storefs/internal/helpers/metrics"
 	"github.com/storacha/storefs/internal/helpers/mountinfo"
 	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/node"
@@ -175,6 +176,8 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 		case err == nil:
 			defer db.Close()
 			cfg.PDP = db
+			dataDir := st.Store.DataDir
+			cfg.Aggregator = func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
 			job.log.Info("pdp state", "file", db.File())
 		case errors.Is(err, pdpstate.ErrNoState):
 			job.log.Info("no PDP state: /pdp is not shown", "err", err)

@@ -370,6 +370,28 @@ func (d *DB) subroots(ctx context.Context, where string, args ...any) ([]Subroot
 	return out, explain(rows.Err())
 }
 
+// RootRef names a root of a proof set.
+type RootRef struct{ ProofSet, RootID int64 }
+
+// RootsOf is every root whose piece CID is root: where an aggregate was
+// added (once, unless it was added again after a repair).
+func (d *DB) RootsOf(ctx context.Context, root string) ([]RootRef, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT proofset_id, root_id FROM pdp_proofset_roots WHERE root = ? ORDER BY proofset_id, root_id`, root)
+	if err != nil {
+		return nil, explain(err)
+	}
+	defer rows.Close()
+	var out []RootRef
+	for rows.Next() {
+		var r RootRef
+		if err := rows.Scan(&r.ProofSet, &r.RootID); err != nil {
+			return nil, explain(err)
+		}
+		out = append(out, r)
+	}
+	return out, explain(rows.Err())
+}
+
 // PieceByCID is the blob Piri recorded for a piece; ok is false for a
 // piece no row names (a scan: Piri keeps no index on commp).
 func (d *DB) PieceByCID(ctx context.Context, pieceCID string) (p Piece, ok bool, err error) {
