@@ -5,10 +5,11 @@
 // Piri's internal ipldstore that the workspace's Put is). It is a module
 // of its own so that storefs does not depend on Piri.
 //
-//	go run . ../../store/aggregator/testdata
+//	go run . ../../store/aggregator/testdata ../../store/jobqueue/testdata
 //
 // writes datastore.golden (every key and value, hex) and expect.json
-// (what those values are, as Piri's structs hold them).
+// (what those values are, as Piri's structs hold them), then the job
+// queues' schema and rows (jobqueue.go).
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/ipld/go-ipld-prime/datamodel"
 	cidlink "github.com/ipld/go-ipld-prime/linking/cid"
+	"github.com/multiformats/go-multihash"
 	captypes "github.com/storacha/go-libstoracha/capabilities/types"
 	"github.com/storacha/go-libstoracha/piece/piece"
 	"github.com/storacha/go-ucanto/core/ipld/codec/cbor"
@@ -60,7 +62,11 @@ type expect struct {
 }
 
 func main() {
-	if err := run(os.Args[1]); err != nil {
+	jobs := ""
+	if len(os.Args) > 2 {
+		jobs = os.Args[2]
+	}
+	if err := run(os.Args[1], jobs); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -87,7 +93,7 @@ func pieceOf(data []byte) (piece.PieceLink, error) {
 	return piece.FromV1LinkAndSize(cidlink.Link{Cid: v1}, uint64(len(data)))
 }
 
-func run(out string) error {
+func run(out, jobs string) error {
 	ctx := context.Background()
 	var pieces []piece.PieceLink
 	var ex expect
@@ -169,5 +175,19 @@ func run(out string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(out, "expect.json"), append(js, '\n'), 0o644)
+	if err := os.WriteFile(filepath.Join(out, "expect.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if jobs == "" {
+		return nil
+	}
+	var blobs []multihash.Multihash
+	for i := range 2 {
+		d, err := multihash.Sum(blob(i), multihash.SHA2_256, -1)
+		if err != nil {
+			return err
+		}
+		blobs = append(blobs, d)
+	}
+	return jobqueueGolden(jobs, blobs, pieces[5:7], []datamodel.Link{aggs[0].Root.Link(), aggs[1].Root.Link()})
 }
