@@ -8,16 +8,14 @@ package pdpstate
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	mh "github.com/multiformats/go-multihash"
-	"modernc.org/sqlite"
+
+	"github.com/storacha/storefs/store/sqliteread"
 )
 
 var (
@@ -32,9 +30,8 @@ func Path(dataDir string) string { return filepath.Join(dataDir, "pdp", "state",
 
 // DB is an open PDP state.
 type DB struct {
-	db   *sql.DB
+	db   *sqliteread.DB
 	path string
-	tmp  string // a private copy's directory, removed at Close
 }
 
 // The tables and columns storefs reads: a database without them is not
@@ -47,229 +44,33 @@ var needs = map[string][]string{
 	"task_history":           {"name", "result", "err", "work_end"},
 }
 
-// Open opens the PDP state of dataDir to read:
-//   - no -wal and no -shm beside it: no writer runs (Piri checkpoints and
-//     removes them when it stops); opened immutable, which creates nothing;
-//   - a -shm: a live Piri (or one that died): read only through the
-//     shared memory it keeps, which creates nothing either;
-//   - a -wal without -shm: committed pages that a reader would have to
-//     make a -shm for; the database and its WAL are copied to a private
-//     directory and read there (as they were at Open).
-//
-// Each statement decides afresh, as the files stand then.
+// Open opens the PDP state of dataDir to read, without harm beside a
+// live Piri (sqliteread).
 func Open(dataDir string) (*DB, error) {
 	path := Path(dataDir)
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", path, ErrNoState)
-		}
+	db, err := sqliteread.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNoState)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("pdp state %s: %w", path, err)
 	}
-	d := &DB{path: path}
-	if exists(path+"-wal") && !exists(path+"-shm") {
-		tmp, err := os.MkdirTemp("", "storefs-pdpstate-")
-		if err != nil {
-			return nil, err
+	d := &DB{db: db, path: path}
+	if err := db.Check(needs); err != nil {
+		db.Close()
+		if errors.Is(err, sqliteread.ErrSchema) {
+			err = fmt.Errorf("%w: %w", ErrNotPiri, err)
 		}
-		d.tmp = tmp
-		for _, suffix := range []string{"", "-wal"} {
-			if err := copyFile(path+suffix, filepath.Join(tmp, "state.db"+suffix)); err != nil {
-				os.RemoveAll(tmp)
-				return nil, fmt.Errorf("pdp state %s: a private copy: %w", path, err)
-			}
-		}
-	}
-	// A connection is opened as the files are at that moment, and reused
-	// only while they stay so: a mount outlives Piri stopping and
-	// starting, and an immutable connection would read a database Piri
-	// has since changed under it (see conn.IsValid).
-	d.db = sql.OpenDB(connector{d})
-	d.db.SetMaxIdleConns(2)
-	d.db.SetMaxOpenConns(4)
-	if err := d.check(); err != nil {
-		d.Close()
 		return nil, fmt.Errorf("pdp state %s: %w", path, err)
 	}
 	return d, nil
 }
 
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// connector opens each connection as the database's files are now.
-type connector struct{ d *DB }
-
-func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
-	state := c.d.state()
-	dc, err := c.Driver().Open(c.d.dsn())
-	if err != nil {
-		return nil, err
-	}
-	return &conn{Conn: dc, d: c.d, state: state}, nil
-}
-
-// state is what a connection's validity rests on: which of -wal and -shm
-// exist, and the database file's size and modification time (a Piri that
-// started, wrote and stopped between two statements leaves no -wal but
-// a changed file).
-func (d *DB) state() string {
-	if d.tmp != "" {
-		return "copy"
-	}
-	fi, err := os.Stat(d.path)
-	if err != nil {
-		return "gone"
-	}
-	return fmt.Sprint(exists(d.path+"-wal"), exists(d.path+"-shm"), " ", fi.Size(), fi.ModTime().UnixNano())
-}
-
-// conn is a connection that database/sql reuses only while the files
-// are as they were when it was opened. One read through a live Piri's
-// -shm stays valid while the WAL changes: SQLite sees those changes.
-type conn struct {
-	driver.Conn
-	d     *DB
-	state string
-}
-
-var (
-	_ driver.Validator          = (*conn)(nil)
-	_ driver.SessionResetter    = (*conn)(nil)
-	_ driver.QueryerContext     = (*conn)(nil)
-	_ driver.ExecerContext      = (*conn)(nil)
-	_ driver.ConnPrepareContext = (*conn)(nil)
-	_ driver.ConnBeginTx        = (*conn)(nil)
-)
-
-func (c *conn) IsValid() bool {
-	now := c.d.state()
-	if now == c.state {
-		return true
-	}
-	shm := func(s string) bool { return strings.HasPrefix(s, "true true ") || strings.HasPrefix(s, "false true ") }
-	return shm(c.state) && shm(now)
-}
-
-// ResetSession is asked before an idle connection is reused: one the
-// files have moved on from is bad, and database/sql opens another.
-func (c *conn) ResetSession(ctx context.Context) error {
-	if !c.IsValid() {
-		return driver.ErrBadConn
-	}
-	if r, ok := c.Conn.(driver.SessionResetter); ok {
-		return r.ResetSession(ctx)
-	}
-	return nil
-}
-
-func (c *conn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
-}
-
-func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
-}
-
-func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
-}
-
-func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-}
-
-func (c connector) Driver() driver.Driver { return sqliteDriver }
-
-var sqliteDriver = &sqlite.Driver{}
-
-// dsn is how to open the database now: a private copy as taken at Open;
-// immutable when no writer runs (no -wal, no -shm: creates nothing);
-// else read only through the -shm the writer keeps (creates nothing
-// either).
-func (d *DB) dsn() string {
-	switch {
-	case d.tmp != "":
-		return "file:" + filepath.Join(d.tmp, "state.db") + "?mode=ro"
-	case exists(d.path + "-shm"):
-		return "file:" + d.path + "?mode=ro&_pragma=busy_timeout(5000)"
-	}
-	return "file:" + d.path + "?mode=ro&immutable=1"
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// check says what makes the database not Piri's PDP state.
-func (d *DB) check() error {
-	for table, cols := range needs {
-		rows, err := d.db.Query(`SELECT name FROM pragma_table_info(?)`, table)
-		if err != nil {
-			return explain(err)
-		}
-		have := map[string]bool{}
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
-				rows.Close()
-				return explain(err)
-			}
-			have[name] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return explain(err)
-		}
-		if len(have) == 0 {
-			return fmt.Errorf("%w: no table %s", ErrNotPiri, table)
-		}
-		for _, c := range cols {
-			if !have[c] {
-				return fmt.Errorf("%w: table %s has no column %s", ErrNotPiri, table, c)
-			}
-		}
-	}
-	return nil
-}
-
 // explain words SQLite's errors for an operator.
-func explain(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"):
-		return fmt.Errorf("locked by a writer for more than 5 s (Piri checkpointing?); try again: %w", err)
-	case strings.Contains(msg, "file is not a database"), strings.Contains(msg, "SQLITE_NOTADB"):
-		return fmt.Errorf("%w: not an SQLite database: %w", ErrNotPiri, err)
-	}
-	return err
-}
+func explain(err error) error { return sqliteread.Explain(err) }
 
-// Close closes the database and removes a private copy.
-func (d *DB) Close() error {
-	var err error
-	if d.db != nil {
-		err = d.db.Close()
-	}
-	if d.tmp != "" {
-		os.RemoveAll(d.tmp)
-	}
-	return err
-}
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
 
 // File is the state database read.
 func (d *DB) File() string { return d.path }
