@@ -93,7 +93,7 @@ func TestPDP(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(pdp); !slices.Equal(got, []string{"pending", "pieces", "proofsets"}) {
+	if got := names(pdp); !slices.Equal(got, []string{"aggregates", "buffer.json", "pending", "pieces", "proofsets"}) {
 		t.Fatalf("/pdp: %v", got)
 	}
 	if got := names(filepath.Join(pdp, "proofsets")); !slices.Equal(got, []string{"4"}) {
