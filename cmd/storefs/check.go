@@ -21,7 +21,9 @@ import (
 
 	"github.com/storacha/storefs/engine/check"
 	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/catalog"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/pdpstate"
@@ -49,7 +51,13 @@ and where the data dir holds PDP state (pdp/state/state.db, read beside Piri):
   unresolvable-subroot no commP row names a subroot's piece
   bad-root-offsets     a root's subroots are not back to back, or its size is wrong
   stuck-root-add       a root add whose transaction failed (piri client pdp proofset repair)
-and, as information: pending-allocation, expired-allocation, both-keys,
+  dead-commp           a blob accepted for PDP whose commP job was dead-lettered
+  dead-aggregation     a blob whose piece's aggregation (or its aggregate's add) was
+                       dead-lettered
+  unproven             a blob accepted for PDP longer than --unproven-after ago (24h)
+                       in no root, root add, aggregate, buffer or queue: lost
+and, as information: too-small-for-pdp, awaiting-aggregation, awaiting-root-add,
+unproven-recent, pipeline-unknown (the aggregator is locked by the running node), pending-allocation, expired-allocation, both-keys,
 unconsolidated-batch (egress in the retrieval journal not yet paid for),
 upload (an index whose shards are all here), shard-elsewhere (a shard an
 index here names, stored on another node: normal).
@@ -68,6 +76,7 @@ Example:
 			&cli.BoolFlag{Name: "json", Usage: "NDJSON on stdout: one object per finding, then {\"summary\": …}"},
 			&cli.StringFlag{Name: "prom", Usage: "write a node_exporter textfile to `FILE` (atomically)"},
 			&cli.BoolFlag{Name: "verify-commp", Usage: "--verify, and the commP of each blob behind a PDP piece in the same read"},
+			&cli.DurationFlag{Name: "unproven-after", Value: 24 * time.Hour, Usage: "a blob accepted for PDP and nowhere in the pipeline after `DUR` is a problem (before, information)"},
 			&cli.IntFlag{Name: "jobs", Value: 4, Usage: "`N` reads at once (records, and blobs under --verify)"},
 			&cli.StringFlag{Name: "bwlimit", Usage: "cap --verify's reads at `RATE` bytes per second (K, M, G: 64M is 64 MiB/s)"},
 		),
@@ -82,7 +91,10 @@ func runCheck(c *cli.Context) error {
 	if err := args(c, 0, 0); err != nil {
 		return err
 	}
-	cfg := check.Config{Verify: c.Bool("verify"), VerifyCommP: c.Bool("verify-commp"), Jobs: c.Int("jobs")}
+	cfg := check.Config{Verify: c.Bool("verify"), VerifyCommP: c.Bool("verify-commp"), Jobs: c.Int("jobs"), UnprovenAfter: c.Duration("unproven-after")}
+	if cfg.UnprovenAfter <= 0 {
+		return usagef("--unproven-after must be a positive duration (e.g. 24h), not %s", cfg.UnprovenAfter)
+	}
 	if cfg.Jobs < 1 {
 		return usagef("--jobs %d: want at least 1", cfg.Jobs)
 	}
@@ -144,6 +156,17 @@ func runCheck(c *cli.Context) error {
 		case err == nil:
 			defer db.Close()
 			cfg.PDP = db
+			dataDir := st.Store.DataDir
+			cfg.Aggregator = func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
+			switch q, err := jobqueue.Open(dataDir); {
+			case err == nil:
+				defer q.Close()
+				cfg.JobQueue = q
+			case errors.Is(err, jobqueue.ErrNone):
+				log.Info("no aggregator job queues: no job is waiting or dead", "err", err)
+			default:
+				return incomplete(fmt.Errorf("aggregator job queues: %w", err))
+			}
 		case errors.Is(err, pdpstate.ErrNoState):
 			log.Info("no PDP state: proofs not checked", "err", err)
 		default:

@@ -22,9 +22,11 @@ import (
 	"github.com/storacha/storefs/internal/helpers/digestset"
 	"github.com/storacha/storefs/internal/helpers/pool"
 	"github.com/storacha/storefs/internal/helpers/throttle"
+	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/catalog"
 	"github.com/storacha/storefs/store/genericstore"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
@@ -116,6 +118,15 @@ type Config struct {
 	// VerifyCommP is Verify, and the commP of each blob behind a piece
 	// computed in the same read.
 	VerifyCommP bool
+	// Aggregator, when set, opens the node's aggregator datastore, and
+	// JobQueue is its job queues: with PDP, every blob accepted for PDP
+	// is placed in the pipeline (too-small-for-pdp, awaiting-aggregation,
+	// awaiting-root-add, dead-commp, dead-aggregation, unproven).
+	Aggregator func() (*aggregator.DB, error)
+	JobQueue   *jobqueue.DB
+	// UnprovenAfter is how long after its acceptance a blob may be in no
+	// proof and nowhere on its way before it is a problem: 24h when zero.
+	UnprovenAfter time.Duration
 	// Progress, when set, is told of Verify's progress: bytes hashed
 	// of total.
 	Progress func(done, total int64)
@@ -156,7 +167,11 @@ func Run(ctx context.Context, st Stores, cfg Config, emit func(Finding)) (Summar
 		a.delegations, a.consolidations, a.journal, a.uploads}
 	switch {
 	case cfg.PDP != nil:
-		steps = a.withProofs(ctx, steps)
+		if cfg.UnprovenAfter <= 0 {
+			a.cfg.UnprovenAfter = 24 * time.Hour
+		}
+		a.pipe = &pipeline{}
+		steps = append(a.withProofs(ctx, steps), a.pipeline)
 	case cfg.Verify:
 		steps = append(steps, a.verify)
 	}
@@ -181,6 +196,7 @@ type auditor struct {
 	foundMu  sync.Mutex
 	bg       sync.WaitGroup // steps running beside the others
 	pdpState
+	pipe *pipeline // nil: no PDP state
 }
 
 // found reports a finding of the named type (a row of Types).
@@ -234,6 +250,9 @@ type recordBlob struct {
 	size   int64
 	// for allocations
 	expires int64
+	// for acceptances: a PDP proof promised, and when
+	pdp        bool
+	executedAt int64
 }
 
 func (a *auditor) acceptances(ctx context.Context) error {
@@ -243,7 +262,7 @@ func (a *auditor) acceptances(ctx context.Context) error {
 	}
 	get := func(ctx context.Context, e genericstore.Entry) (recordBlob, error) {
 		r, err := s.Get(ctx, e.ID)
-		return recordBlob{space: r.Space, digest: r.Digest, size: r.Size}, err
+		return recordBlob{space: r.Space, digest: r.Digest, size: r.Size, pdp: r.PDPAccept != nil, executedAt: r.ExecutedAt}, err
 	}
 	err := pool.Each(ctx, a.cfg.Jobs, s.List(ctx, ""), get, func(e genericstore.Entry, r recordBlob, err error) error {
 		id := e.ID
@@ -254,6 +273,9 @@ func (a *auditor) acceptances(ctx context.Context) error {
 			return nil
 		}
 		a.accepted.add(r.digest, r.space)
+		if r.pdp && a.pipe != nil {
+			a.pipe.accept(r.digest, r.size, r.executedAt)
+		}
 		row := a.table.Find(r.digest)
 		if row == nil {
 			a.found(MissingBlob, Finding{Blob: blobstore.Name(r.digest), Kind: recordkind.Acceptances.Name, Key: id, Space: r.space,

@@ -38,6 +38,9 @@ const (
 	Unresolvable      = "unresolvable-subroot"
 	BadRootOffsets    = "bad-root-offsets"
 	StuckRootAdd      = "stuck-root-add"
+	DeadCommp         = "dead-commp"
+	DeadAggregation   = "dead-aggregation"
+	Unproven          = "unproven"
 
 	PendingAllocation   = "pending-allocation"
 	ExpiredAllocation   = "expired-allocation"
@@ -45,6 +48,11 @@ const (
 	UnconsolidatedBatch = "unconsolidated-batch"
 	Upload              = "upload"
 	ShardElsewhere      = "shard-elsewhere"
+	TooSmallForPDP      = "too-small-for-pdp"
+	AwaitingAggregation = "awaiting-aggregation"
+	AwaitingRootAdd     = "awaiting-root-add"
+	UnprovenRecent      = "unproven-recent"
+	PipelineUnknown     = "pipeline-unknown"
 )
 
 // Types are every type of finding, in the order reports show them.
@@ -85,6 +93,15 @@ var Types = []Type{
 	{StuckRootAdd, Problem, "a root add of a PDP proof set",
 		"a root add whose transaction failed (add_message_ok = 0): Piri does not retry it, and its pieces are in no proof",
 		"`piri client pdp proofset repair`"},
+	{DeadCommp, Problem, "a blob accepted for PDP",
+		"Piri's commP job for the blob was dead-lettered (failed for good, or 50 times): the blob has no piece and will never be in a proof, though it is paid as one",
+		"fix what the error names (often the blob is missing or unreadable: restore it), then have Piri compute the commP again (a restart does not retry dead letters)"},
+	{DeadAggregation, Problem, "a blob accepted for PDP, and its piece",
+		"the job that aggregates the blob's piece, or that adds its aggregate to a proof set, was dead-lettered: the piece will never be in a proof",
+		"fix what the error names, then have Piri aggregate the piece again (dead letters are not retried by a restart)"},
+	{Unproven, Problem, "a blob accepted for PDP",
+		"accepted for PDP longer ago than `--unproven-after` (24h by default, from the acceptance's executedAt), and in no proof set root, no root add, no aggregate on its way, no buffer and no queue: lost in the pipeline",
+		"the blob is stored but nobody pays for it: ask Piri's operators' channel; `storefs pdp piece BLOB` shows what Piri knows of it"},
 
 	{PendingAllocation, Info, "an allocation",
 		"allocated, not yet accepted, not expired", ""},
@@ -98,6 +115,16 @@ var Types = []Type{
 		"an upload's index on this node whose shards are all here too", ""},
 	{ShardElsewhere, Info, "a shard an index on this node names",
 		"a shard stored on another node (Storacha places an upload's blobs apart): normal, never a problem", ""},
+	{TooSmallForPDP, Info, "a blob accepted for PDP",
+		"under 127 bytes: a piece needs at least 127, so the blob never gets a commP nor a proof", ""},
+	{AwaitingAggregation, Info, "a blob accepted for PDP, and its piece",
+		"its piece waits in the aggregator's buffer or queue for enough pieces to make an aggregate", ""},
+	{AwaitingRootAdd, Info, "a blob accepted for PDP, and its piece",
+		"its piece is in an aggregate waiting to be added to a proof set, or whose add is not yet confirmed", ""},
+	{UnprovenRecent, Info, "a blob accepted for PDP",
+		"in no proof set root, no aggregate, no buffer and no queue yet, accepted less than `--unproven-after` ago", ""},
+	{PipelineUnknown, Info, "the aggregator datastore",
+		"the aggregator's LevelDB is locked by the running node: blobs in no proof set root could not be classified (not guessed); check a stopped node or a copy of its data dir", ""},
 }
 
 // ProblemNames lists every problem, in the order reports show them.

@@ -124,6 +124,7 @@ func (a *auditor) pdp(ctx context.Context, listed *digestset.Table) error {
 		var setLeaves uint64
 		var risky []proofrisk.Subroot
 		set, err := proofrisk.Assess(ctx, a.cfg.PDP, a.st.Blobs, a.pieces, ps, adds[ps.ID], cfg, func(s proofrisk.Subroot) error {
+			a.pipe.inRoot(a.pieces, s.Root, s.Piece, stageProven)
 			setLeaves += s.Size / proofrisk.LeafSize
 			if s.Risk != "" {
 				risky = append(risky, s)
@@ -153,6 +154,11 @@ func (a *auditor) pdp(ctx context.Context, listed *digestset.Table) error {
 	seen := map[string]bool{}
 	return a.cfg.PDP.RootAdds(ctx, func(r pdpstate.RootAdd) bool {
 		key := fmt.Sprintf("proof set %d, root %s", r.ProofSet, r.Root)
+		stage := stageAdding
+		if r.Failed {
+			stage = stageStuck // reported as stuck-root-add
+		}
+		a.pipe.inRoot(a.pieces, r.Root, r.Piece, stage)
 		if r.Failed && !seen[key] {
 			seen[key] = true
 			a.found(StuckRootAdd, Finding{Kind: "pdp", Key: key, Detail: "add transaction " + r.AddMessageHash + " failed"})

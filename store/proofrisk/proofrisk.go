@@ -168,6 +168,55 @@ func (p Pieces) Get(pieceCID string) (pdpstate.Piece, bool) {
 	return pdpstate.Piece{Digest: mh.Multihash(bytes.Clone(r.digest[:r.dN])), Size: r.size, CID: pieceCID}, true
 }
 
+// Index is the position of a piece among Len, by its CID.
+func (p Pieces) Index(pieceCID string) (int, bool) {
+	c, err := cid.Decode(pieceCID)
+	if err != nil {
+		return 0, false
+	}
+	key := c.Bytes()
+	return slices.BinarySearchFunc(p.recs, key, func(r pieceRec, k []byte) int { return bytes.Compare(r.key[:r.keyN], k) })
+}
+
+// At is the piece at position i.
+func (p Pieces) At(i int) pdpstate.Piece {
+	r := &p.recs[i]
+	c, _ := cid.Cast(r.key[:r.keyN])
+	return pdpstate.Piece{Digest: mh.Multihash(bytes.Clone(r.digest[:r.dN])), Size: r.size, CID: c.String()}
+}
+
+// ByDigest finds pieces by their blob: positions sorted by multihash
+// (4 bytes a piece).
+type ByDigest struct {
+	p   Pieces
+	pos []int32
+}
+
+// ByDigest indexes the pieces by blob.
+func (p Pieces) ByDigest() ByDigest {
+	pos := make([]int32, len(p.recs))
+	for i := range pos {
+		pos[i] = int32(i)
+	}
+	slices.SortFunc(pos, func(a, b int32) int {
+		ra, rb := &p.recs[a], &p.recs[b]
+		return bytes.Compare(ra.digest[:ra.dN], rb.digest[:rb.dN])
+	})
+	return ByDigest{p: p, pos: pos}
+}
+
+// Find is the position of the piece of a blob.
+func (b ByDigest) Find(digest []byte) (int, bool) {
+	j, ok := slices.BinarySearchFunc(b.pos, digest, func(i int32, d []byte) int {
+		r := &b.p.recs[i]
+		return bytes.Compare(r.digest[:r.dN], d)
+	})
+	if !ok {
+		return 0, false
+	}
+	return int(b.pos[j]), true
+}
+
 // Len is how many pieces there are.
 func (p Pieces) Len() int { return len(p.recs) }
 
