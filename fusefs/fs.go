@@ -38,6 +38,7 @@ import (
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/catalog"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/records"
 	"github.com/storacha/storefs/store/retrievaljournal"
@@ -102,9 +103,12 @@ type Config struct {
 	// holds it locked; a reader holding it would keep a node from
 	// starting). Nil: none.
 	Aggregator func() (*aggregator.DB, error)
-	UID, GID   uint32
-	Log        *slog.Logger
-	Metrics    *metrics.Metrics // nil: none
+	// JobQueue is the aggregator's job queues (nil: none): an aggregate
+	// whose add_roots job is queued or dead says so.
+	JobQueue *jobqueue.DB
+	UID, GID uint32
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics // nil: none
 }
 
 // blobTimeout is the entry and attribute timeout of blobs, which never
@@ -186,7 +190,7 @@ func New(stores Stores, cfg Config) (*Root, error) {
 	}
 	r.stack = readstack.New(sc)
 	if cfg.PDP != nil {
-		r.pdp = &pdpView{db: cfg.PDP, agg: cfg.Aggregator}
+		r.pdp = &pdpView{db: cfg.PDP, agg: cfg.Aggregator, jobs: cfg.JobQueue}
 	}
 	cfg.Metrics.ReadMode(r.paths.mode(0)) // told again by Mount once the kernel has answered
 	cfg.Metrics.PrefetchBudget(pool.Config().Budget)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
 	"github.com/storacha/storefs/store/proofrisk"
@@ -35,7 +36,8 @@ type pdpView struct {
 	at     time.Time
 	gen    uint64 // counts loads of pieces
 
-	agg func() (*aggregator.DB, error) // nil: no aggregator datastore
+	agg  func() (*aggregator.DB, error) // nil: no aggregator datastore
+	jobs *jobqueue.DB                   // nil: no job queues
 }
 
 func (v *pdpView) piecesNow(ctx context.Context, ttl time.Duration) (proofrisk.Pieces, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"syscall"
 
@@ -14,7 +13,7 @@ import (
 
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
-	"github.com/storacha/storefs/store/pdpstate"
+	"github.com/storacha/storefs/store/pdppipeline"
 	"github.com/storacha/storefs/store/piece"
 	"github.com/storacha/storefs/store/render"
 )
@@ -86,9 +85,11 @@ type aggregateInfo struct {
 	Root       string `json:"root"`
 	PaddedSize uint64 `json:"padded_size"`
 	// State: added (a root of a proof set), adding (its root add is not
-	// confirmed), add-failed, awaiting-root-add (in the manager's buffer),
+	// confirmed), add-failed, awaiting-root-add (in the manager's buffer
+	// or queue), add-dead (its add_roots job dead-lettered, with Error),
 	// or not-added (none of these).
 	State  string               `json:"state"`
+	Error  string               `json:"error,omitempty"`
 	Roots  []rootRef            `json:"roots"`
 	Pieces []aggregatePieceInfo `json:"pieces"`
 }
@@ -164,38 +165,12 @@ func (d *aggregatesDir) aggregateInfo(ctx context.Context, agg aggregator.Aggreg
 		}
 		info.Pieces[i] = pi
 	}
-	state, roots, err := aggregateState(ctx, d.v, agg.Root, submission)
-	info.State = state
+	state, roots, jobErr, err := pdppipeline.AggregateState(ctx, d.v.db, d.v.jobs, agg.Root, submission)
+	info.State, info.Error = state, jobErr
 	for _, r := range roots {
 		info.Roots = append(info.Roots, rootRef{ProofSet: r.ProofSet, RootID: r.RootID})
 	}
 	return info, err
-}
-
-// aggregateState is where an aggregate is on its way into a proof set.
-func aggregateState(ctx context.Context, v *pdpView, root string, submission []string) (string, []pdpstate.RootRef, error) {
-	roots, err := v.db.RootsOf(ctx, root)
-	if err != nil || len(roots) > 0 {
-		return "added", roots, err
-	}
-	state := ""
-	err = v.db.RootAdds(ctx, func(a pdpstate.RootAdd) bool {
-		if a.Root != root {
-			return true
-		}
-		state = "adding"
-		if a.Failed {
-			state = "add-failed"
-		}
-		return false
-	})
-	switch {
-	case err != nil || state != "":
-		return state, nil, err
-	case slices.Contains(submission, root):
-		return "awaiting-root-add", nil, nil
-	}
-	return "not-added", nil, nil
 }
 
 // bufferInfo is /pdp/buffer.json.

@@ -23,6 +23,7 @@ import (
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobcache"
 	"github.com/storacha/storefs/store/catalog"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/node"
 	"github.com/storacha/storefs/store/pdpstate"
 )
@@ -178,6 +179,14 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 			cfg.PDP = db
 			dataDir := st.Store.DataDir
 			cfg.Aggregator = func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
+			switch q, err := jobqueue.Open(dataDir); {
+			case err == nil:
+				defer q.Close()
+				cfg.JobQueue = q
+			case errors.Is(err, jobqueue.ErrNone):
+			default:
+				job.log.Warn("aggregator job queues unreadable: /pdp/aggregates shows no job", "err", err)
+			}
 			job.log.Info("pdp state", "file", db.File())
 		case errors.Is(err, pdpstate.ErrNoState):
 			job.log.Info("no PDP state: /pdp is not shown", "err", err)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +15,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/node"
+	"github.com/storacha/storefs/store/pdppipeline"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
 	"github.com/storacha/storefs/store/proofrisk"
@@ -41,7 +46,7 @@ func pdpCommand() *cli.Command {
 				Name:      "piece",
 				Usage:     "blob ↔ piece ↔ proof set ↔ root: where a blob or a piece stands in the node's proofs",
 				ArgsUsage: "PIECE|BLOB...",
-				UsageText: "storefs pdp piece [backend] [--json] PIECE|BLOB...\n\nA PIECE is a piece CID (v2, bafkzcib…); a BLOB a b32 name, CID or base58btc\nmultihash. For each: the blob, its piece CID and sizes, and every proof set\nroot that holds the piece (its root id, offset and the root's piece CID).\n\nExample:\n   storefs pdp piece --data-dir /var/lib/piri ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i",
+				UsageText: "storefs pdp piece [backend] [--json] PIECE|BLOB...\n\nA PIECE is a piece CID (v2, bafkzcib…); a BLOB a b32 name, CID or base58btc\nmultihash. For each: the blob, its piece CID and sizes, and every proof set\nroot that holds the piece (its root id, offset and the root's piece CID); for\none in no root, how far it got (commP and aggregation jobs, the aggregator's\nbuffer, the aggregate that holds it and whether that is being added). A\nPIECE that is an aggregate shows its pieces, their blobs, and its state.\n\nExample:\n   storefs pdp piece --data-dir /var/lib/piri ciqlstjhxgju2pqiuuxffv62pwv7vree57rxuu4a52iir55m4lx432i",
 				Flags: append(settingFlags(mountopts.Backend),
 					&cli.BoolFlag{Name: "json", Usage: "one JSON object an argument"},
 				),
@@ -202,17 +207,134 @@ type pieceJSON struct {
 	Size     int64         `json:"size,omitempty"`
 	Padded   uint64        `json:"padded_size,omitempty"`
 	Subroots []subrootJSON `json:"subroots"`
+	// Pipeline is where a piece in no root got to.
+	Pipeline *pdppipeline.Where `json:"pipeline,omitempty"`
+}
+
+// describeWhere words how far a piece got.
+func describeWhere(w pdppipeline.Where) string {
+	switch w.Stage {
+	case "commp-queued":
+		return "its commP job is queued"
+	case "commp-dead":
+		return "its commP job was dead-lettered: " + w.Error
+	case "aggregate-queued":
+		return "its aggregation job is queued"
+	case "aggregate-dead":
+		return "its aggregation job was dead-lettered: " + w.Error
+	case "buffer":
+		return "in the aggregator's buffer"
+	case "aggregate":
+		s := fmt.Sprintf("in aggregate %s at offset %d, %s", w.Aggregate, w.Offset, w.AggregateState)
+		if w.Error != "" {
+			s += ": " + w.Error
+		}
+		return s
+	case "unknown":
+		return "where is unknown: " + w.Error
+	}
+	return "nowhere in the pipeline (no queue, buffer or aggregate holds it)"
+}
+
+// aggregateJSON is an aggregate named by storefs pdp piece.
+type aggregateJSON struct {
+	Query     string               `json:"query"`
+	Aggregate string               `json:"aggregate"`
+	State     string               `json:"state"`
+	Error     string               `json:"error,omitempty"`
+	Roots     []pdpstate.RootRef   `json:"roots,omitempty"`
+	Pieces    []aggregatePieceJSON `json:"pieces"`
+}
+
+type aggregatePieceJSON struct {
+	Piece  string `json:"piece"`
+	Offset uint64 `json:"offset"`
+	Blob   string `json:"blob,omitempty"`
+}
+
+// aggregateOf reads the aggregate whose root is root, and how far it got.
+func aggregateOf(ctx context.Context, db *pdpstate.DB, openAgg func() (*aggregator.DB, error), q *jobqueue.DB, root string) (aggregateJSON, bool, error) {
+	adb, err := openAgg()
+	if errors.Is(err, aggregator.ErrNone) {
+		return aggregateJSON{}, false, nil
+	}
+	if err != nil {
+		return aggregateJSON{}, false, err
+	}
+	defer adb.Close()
+	agg, err := adb.Aggregate(ctx, root)
+	if errors.Is(err, aggregator.ErrNotFound) {
+		return aggregateJSON{}, false, nil
+	}
+	if err != nil {
+		return aggregateJSON{}, false, err
+	}
+	submission, err := adb.Submission(ctx)
+	if err != nil {
+		return aggregateJSON{}, false, err
+	}
+	j := aggregateJSON{Aggregate: root, Pieces: []aggregatePieceJSON{}}
+	j.State, j.Roots, j.Error, err = pdppipeline.AggregateState(ctx, db, q, root, submission)
+	if err != nil {
+		return aggregateJSON{}, false, err
+	}
+	for _, p := range agg.Pieces {
+		ap := aggregatePieceJSON{Piece: p.Piece}
+		if pc, err := cid.Decode(p.Piece); err == nil {
+			_, padded, _ := piece.Sizes(pc)
+			ap.Offset = p.Index * padded
+		}
+		if pp, ok, err := db.PieceByCID(ctx, p.Piece); err == nil && ok {
+			ap.Blob = blobstore.Name(pp.Digest)
+		}
+		j.Pieces = append(j.Pieces, ap)
+	}
+	return j, true, nil
+}
+
+func printAggregate(c *cli.Context, enc *json.Encoder, query string, j aggregateJSON) error {
+	j.Query = query
+	if c.Bool("json") {
+		return enc.Encode(j)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "%s\n  an aggregate of %d pieces: %s", query, len(j.Pieces), j.State)
+	if j.Error != "" {
+		fmt.Fprintf(w, ": %s", j.Error)
+	}
+	fmt.Fprintln(w)
+	for _, r := range j.Roots {
+		fmt.Fprintf(w, "  proof set %d, root %d\n", r.ProofSet, r.RootID)
+	}
+	for _, p := range j.Pieces {
+		blob := p.Blob
+		if blob == "" {
+			blob = "(no commP row names it)"
+		}
+		fmt.Fprintf(w, "  offset %d: piece %s, blob %s\n", p.Offset, p.Piece, blob)
+	}
+	return nil
 }
 
 func pdpPiece(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usagef("name at least one PIECE or BLOB")
 	}
-	db, _, err := openState(c)
+	db, st, err := openState(c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	dataDir := st.Store.DataDir
+	openAgg := func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
+	q, err := jobqueue.Open(dataDir)
+	switch {
+	case errors.Is(err, jobqueue.ErrNone):
+	case err != nil:
+		return err
+	default:
+		defer q.Close()
+	}
 	enc := json.NewEncoder(c.App.Writer)
 	var unknown []string
 	for _, a := range c.Args().Slice() {
@@ -234,8 +356,23 @@ func pdpPiece(c *cli.Context) error {
 			if p, ok, err = db.PieceOf(c.Context, d); err != nil {
 				return err
 			}
-			if !ok {
-				unknown = append(unknown, a)
+			if !ok { // no piece yet: its commP job may say why
+				where, err := pdppipeline.Locate(c.Context, db, openAgg, q, "", d)
+				if err != nil {
+					return err
+				}
+				if where.Stage == "none" {
+					unknown = append(unknown, a)
+					continue
+				}
+				j := pieceJSON{Query: a, Blob: blobstore.Name(d), Subroots: []subrootJSON{}, Pipeline: &where}
+				if c.Bool("json") {
+					if err := enc.Encode(j); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(c.App.Writer, "%s\n  blob %s\n  no piece yet: %s\n", a, j.Blob, describeWhere(where))
 				continue
 			}
 		}
@@ -254,8 +391,29 @@ func pdpPiece(c *cli.Context) error {
 			j.Subroots = append(j.Subroots, subrootJSON{RootID: s.RootID, Root: s.Root, Offset: s.Offset, Size: s.Size, Piece: s.Piece, Blob: j.Blob, ProofSet: s.ProofSet})
 		}
 		if !ok && len(subs) == 0 {
-			unknown = append(unknown, a)
+			agg, found, err := aggregateOf(c.Context, db, openAgg, q, p.CID)
+			if err != nil {
+				return err
+			}
+			if !found {
+				unknown = append(unknown, a)
+				continue
+			}
+			if err := printAggregate(c, enc, a, agg); err != nil {
+				return err
+			}
 			continue
+		}
+		if len(subs) == 0 {
+			var digest []byte
+			if p.Digest != nil {
+				digest = p.Digest
+			}
+			where, err := pdppipeline.Locate(c.Context, db, openAgg, q, p.CID, digest)
+			if err != nil {
+				return err
+			}
+			j.Pipeline = &where
 		}
 		if c.Bool("json") {
 			if err := enc.Encode(j); err != nil {
@@ -268,8 +426,8 @@ func pdpPiece(c *cli.Context) error {
 			blob = "(no commP row names it: unresolvable)"
 		}
 		fmt.Fprintf(c.App.Writer, "%s\n  blob %s\n  piece %s, %d bytes, padded %d\n", a, blob, j.Piece, j.Size, j.Padded)
-		if len(subs) == 0 {
-			fmt.Fprintln(c.App.Writer, "  in no proof set root (yet)")
+		if w := j.Pipeline; w != nil {
+			fmt.Fprintf(c.App.Writer, "  in no proof set root: %s\n", describeWhere(*w))
 		}
 		for _, s := range subs {
 			fmt.Fprintf(c.App.Writer, "  proof set %d, root %d (%s), offset %d\n", s.ProofSet, s.RootID, s.Root, s.Offset)

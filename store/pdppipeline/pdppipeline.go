@@ -1,0 +1,164 @@
+// Package pdppipeline says where a piece stands on its way into a proof
+// set, one piece or aggregate at a time (storefs pdp piece, /pdp): from
+// Piri's PDP state, its aggregator datastore and its job queues. (storefs
+// check judges every blob at once, its own way: engine/check.)
+package pdppipeline
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/storacha/storefs/store/aggregator"
+	"github.com/storacha/storefs/store/jobqueue"
+	"github.com/storacha/storefs/store/pdpstate"
+	"github.com/storacha/storefs/store/piece"
+)
+
+// The states of an aggregate.
+const (
+	Added           = "added"             // a root of a proof set
+	Adding          = "adding"            // its root add is not confirmed
+	AddFailed       = "add-failed"        // its root add failed (piri client pdp proofset repair)
+	AwaitingRootAdd = "awaiting-root-add" // in the manager's buffer, or its add_roots job queued
+	AddDead         = "add-dead"          // its add_roots job was dead-lettered
+	NotAdded        = "not-added"         // none of these: lost
+)
+
+// AggregateState is where an aggregate is on its way into a proof set:
+// submission is the manager's buffer, q the job queues (nil: none).
+func AggregateState(ctx context.Context, st *pdpstate.DB, q *jobqueue.DB, root string, submission []string) (string, []pdpstate.RootRef, string, error) {
+	roots, err := st.RootsOf(ctx, root)
+	if err != nil || len(roots) > 0 {
+		return Added, roots, "", err
+	}
+	state := ""
+	err = st.RootAdds(ctx, func(a pdpstate.RootAdd) bool {
+		if a.Root != root {
+			return true
+		}
+		state = Adding
+		if a.Failed {
+			state = AddFailed
+		}
+		return false
+	})
+	switch {
+	case err != nil || state != "":
+		return state, nil, "", err
+	case slices.Contains(submission, root):
+		return AwaitingRootAdd, nil, "", nil
+	}
+	state, jobErr := NotAdded, ""
+	if q != nil {
+		err = q.Jobs(ctx, func(j jobqueue.Job) bool {
+			if j.Task != jobqueue.AddRoots {
+				return true
+			}
+			cs, err := j.Aggregates()
+			if err != nil || !slices.ContainsFunc(cs, func(c cid.Cid) bool { return c.String() == root }) {
+				return true
+			}
+			if j.Dead {
+				state, jobErr = AddDead, j.Error
+				return true
+			}
+			state, jobErr = AwaitingRootAdd, ""
+			return false
+		})
+	}
+	return state, nil, jobErr, err
+}
+
+// Where is how far a piece got short of a proof set's root.
+type Where struct {
+	// Stage: commp-queued, commp-dead (the blob has no piece yet),
+	// aggregate-queued, aggregate-dead, buffer, aggregate (with
+	// Aggregate and AggregateState), or none; unknown while the running
+	// node holds the aggregator's LevelDB.
+	Stage          string `json:"stage"`
+	Aggregate      string `json:"aggregate,omitempty"`
+	AggregateState string `json:"aggregate_state,omitempty"`
+	Offset         uint64 `json:"offset,omitempty"` // padded bytes into the aggregate
+	Error          string `json:"error,omitempty"`
+}
+
+// Locate finds a piece (pieceCID; "" when the blob has none) of a blob
+// (digest) outside proof set roots: in the queues, the aggregator's
+// buffer, or an aggregate (every aggregate is read: one piece's query).
+func Locate(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB, error), q *jobqueue.DB, pieceCID string, digest []byte) (Where, error) {
+	w := Where{Stage: "none"}
+	if q != nil {
+		err := q.Jobs(ctx, func(j jobqueue.Job) bool {
+			switch j.Task {
+			case jobqueue.Commp:
+				if d, err := j.Blob(); err == nil && string(d) == string(digest) && pieceCID == "" {
+					w.Stage, w.Error = "commp-queued", ""
+					if j.Dead {
+						w.Stage, w.Error = "commp-dead", j.Error
+					}
+				}
+			case jobqueue.Aggregate:
+				if c, err := j.Piece(); err == nil && pieceCID != "" && c.String() == pieceCID {
+					w.Stage, w.Error = "aggregate-queued", ""
+					if j.Dead {
+						w.Stage, w.Error = "aggregate-dead", j.Error
+					}
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return Where{}, err
+		}
+	}
+	if pieceCID == "" || openAgg == nil {
+		return w, nil
+	}
+	db, err := openAgg()
+	switch {
+	case errors.Is(err, aggregator.ErrNone):
+		return w, nil
+	case errors.Is(err, aggregator.ErrLocked):
+		if w.Stage == "none" {
+			w.Stage, w.Error = "unknown", err.Error()
+		}
+		return w, nil
+	case err != nil:
+		return Where{}, err
+	}
+	defer db.Close()
+	buf, err := db.Buffer(ctx)
+	if err != nil {
+		return Where{}, err
+	}
+	if slices.Contains(buf.Pieces, pieceCID) {
+		w.Stage = "buffer"
+		return w, nil
+	}
+	submission, err := db.Submission(ctx)
+	if err != nil {
+		return Where{}, err
+	}
+	var found *aggregator.Aggregate
+	var index int
+	err = db.Aggregates(ctx, func(a aggregator.Aggregate) bool {
+		if i := slices.IndexFunc(a.Pieces, func(p aggregator.Piece) bool { return p.Piece == pieceCID }); i >= 0 {
+			found, index = &a, i
+			return false
+		}
+		return true
+	})
+	if err != nil || found == nil {
+		return w, err
+	}
+	w.Stage, w.Aggregate = "aggregate", found.Root
+	if pc, err := cid.Decode(pieceCID); err == nil {
+		_, padded, _ := piece.Sizes(pc)
+		w.Offset = found.Pieces[index].Index * padded
+	}
+	w.AggregateState, _, w.Error, err = AggregateState(ctx, st, q, found.Root, submission)
+	return w, err
+}
