@@ -22,6 +22,7 @@
 #   TESTS="content kubo": and kubo v0.43.1 (built from the module proxy) importing
 #     the same shards, then ipfs cat (opt-in: the build takes minutes)
 #   PDP_N=1000000 PDP_ROOTS=10000 PDP_LS_N=100000   the proof-risk rows (TESTS=pdp, loopback)
+#   PIPE_N=1000000 PIPE_ROOTS=10000 PIPE_BASE=ebe2d01 the PDP pipeline row (TESTS=pipeline, loopback)
 #   PROFILE=remote scripts/bench.sh   S3 far away: toxiproxy in front of versitygw,
 #     10 ms latency and 100 MiB/s per connection (downstream); S3 rows only,
 #     plus 8 ranged 8 MiB streams as the direct client and 16 random readers (fio);
@@ -106,7 +107,9 @@ DISKFILE="$W/piri/pdp/datastore/$SHARD/$NAME.data"
 "$BT" s3 putflat flat-pdp "$SMALL_N" >/dev/null
 [[ " ${TESTS:-ls100k} " == *" ls100k "* || " ${TESTS:-} " == *" ll100k "* ]] && "$BT" s3 putsharded shard-pdp "$SHARDED_N" >/dev/null
 # the 1M node's blobs, each accepted by one of 100 spaces when /spaces is walked
-"$BT" mkflatfs "$W/piri1m" "$LIST_N" $( [ "$PROFILE" = loopback ] && [[ " ${TESTS:-spaces1m} " == *" spaces1m "* ]] && echo 100) >/dev/null
+if [[ " ${TESTS:-ls1m} " == *" ls1m "* || " ${TESTS:-} " == *" walk1m "* || " ${TESTS:-} " == *" spaces1m "* ]]; then
+  "$BT" mkflatfs "$W/piri1m" "$LIST_N" $( [ "$PROFILE" = loopback ] && [[ " ${TESTS:-spaces1m} " == *" spaces1m "* ]] && echo 100) >/dev/null
+fi
 
 # the catalogue's node: uploads' blobs, indexes among them
 CAT_SLICES=${CAT_SLICES:-500}
@@ -296,7 +299,7 @@ trial() {
 }
 
 ALL_KINDS=(direct-file direct-get direct-streams storefs-flatfs storefs-s3 rclone-off rclone-full s3fs)
-DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par catalog content pdp copy"
+DEFAULT_TESTS="seq first rand ls10k ls1m walk1m spaces1m ls100k ll100k par catalog content pdp pipeline copy"
 if [ "$PROFILE" = remote ]; then
   ALL_KINDS=(direct-file direct-get direct-streams storefs-s3 storefs-cache rclone-off rclone-full s3fs)
   DEFAULT_TESTS="seq first rand ls10k ls100k ll100k par fio16 catalog content"
@@ -308,7 +311,7 @@ for kind in "${KINDS[@]}"; do [[ " ${ALL_KINDS[*]} " == *" $kind "* ]] || ALL_KI
 for kind in "${KINDS[@]}"; do [[ $kind != baseline-* || -n $SFB ]] || { log "$kind needs BASELINE=<commit>"; exit 2; }; done
 read -r -a TESTS <<<"${TESTS:-$DEFAULT_TESTS}"
 for test in "${TESTS[@]}"; do
-  case $test in copy|catalog|content|kubo|pdp) continue ;; esac # tables of their own, below
+  case $test in copy|catalog|content|kubo|pdp|pipeline) continue ;; esac # tables of their own, below
   for kind in "${KINDS[@]}"; do
     vals=(); sides=()
     for _ in $(seq "$TRIALS"); do
@@ -357,7 +360,7 @@ header="| measure ($PROFILE) |"; rule="|---|"
 for kind in "${ALL_KINDS[@]}"; do header="$header ${HEAD[$kind]} |"; rule="$rule---|"; done
 echo "$header"; echo "$rule"
 for test in "${TESTS[@]}"; do
-  case $test in copy|catalog|content|kubo|pdp) continue ;; esac
+  case $test in copy|catalog|content|kubo|pdp|pipeline) continue ;; esac
   row="| ${LABEL[$test]} |"
   for kind in "${ALL_KINDS[@]}"; do row="$row ${CELL[$test,$kind]:-·} |"; done
   echo "$row"
@@ -553,6 +556,36 @@ if [[ " ${TESTS[*]} " == *" pdp "* ]] && [ "$PROFILE" = loopback ]; then
   echo "| ls -l of $PDP_LS_N subroots' links (100 roots) / of as many /blobs | $(col 5) s | $(col 6) s | $(awk -v a="$(col 5)" -v b="$(col 6)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.5× |"
   echo "| the same links / from go-fuse with nothing behind them (benchtool linkfs: the floor) | $(col 5) s | $(col 9) s | $(awk -v a="$(col 5)" -v b="$(col 9)" 'BEGIN {printf "%.2f×", a/b}') | |"
   echo "| 1 GiB of pieces: check --verify-commp / storefs pdp commp | $(col 8) s | $(col 7) s | $(awk -v a="$(col 8)" -v b="$(col 7)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.15× |"
+fi
+
+# pipeline (loopback): storefs check placing every blob accepted for PDP
+# in Piri's pipeline (aggregator LevelDB, job queues) against the same
+# check with proof risk only: the build of PIPE_BASE, the commit before
+# the pipeline came. PIPE_N blobs of 128 bytes, 1 % of them on their way
+# or lost (benchtool mkpdp).
+if [[ " ${TESTS[*]} " == *" pipeline "* ]] && [ "$PROFILE" = loopback ]; then
+  PIPE_N=${PIPE_N:-1000000}; PIPE_ROOTS=${PIPE_ROOTS:-10000}; PIPE_BASE=${PIPE_BASE:-ebe2d01}
+  log "pipeline: $PIPE_N blobs accepted for PDP in $PIPE_ROOTS roots; proof risk only: $PIPE_BASE"
+  git worktree add --detach "$W/pipebase" "$PIPE_BASE" >&2
+  (cd "$W/pipebase" && go build -o "$W/storefs-proofrisk" ./cmd/storefs)
+  git worktree remove --force "$W/pipebase"
+  "$BT" mkpdp "$W/pipe" "$PIPE_N" "$PIPE_ROOTS" 128 >/dev/null
+  "$SF" catalog --data-dir "$W/pipe" --catalog-dir "$W/pipecat" >/dev/null 2>&1
+  # pipecheck BINARY → "seconds rss-MiB" (exit 1: the lost blobs are problems)
+  pipecheck() {
+    sync; echo 3 >/proc/sys/vm/drop_caches; "$BT" listr "$W/pipe/pdp/datastore" >/dev/null
+    /usr/bin/time -f "%e %M" -o "$W/time" "$1" check --data-dir "$W/pipe" --catalog-dir "$W/pipecat" >/dev/null 2>"$W/check.log" || true
+    tail -1 "$W/time" | awk '{printf "%s %d\n", $1, $2/1024}'
+  }
+  rows=()
+  for _ in $(seq "$TRIALS"); do
+    rows+=("$(pipecheck "$SF") $(pipecheck "$W/storefs-proofrisk")")
+  done
+  col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
+  echo
+  echo "| PDP pipeline (loopback) | with the pipeline | proof risk only ($PIPE_BASE) | ratio | target |"
+  echo "|---|---|---|---|---|"
+  echo "| storefs check, $PIPE_N blobs accepted for PDP | $(col 1) s, RSS $(col 2) MiB | $(col 3) s, RSS $(col 4) MiB | $(awk -v a="$(col 1)" -v b="$(col 3)" 'BEGIN {printf "%.2f×", a/b}') | ≤ 1.1×, RSS ≤ 512 MiB |"
 fi
 
 # copy: the data dir's blobs (the 1 GiB one, the 64 MiB ones, one small)

@@ -182,7 +182,7 @@ func (a *auditor) pipeline(ctx context.Context) error {
 	for _, r := range p.accepted {
 		digest := r.digest[:r.dN]
 		name := blobstore.Name(digest)
-		f := Finding{Kind: "pdp", Blob: name, Key: "blob " + name}
+		f := Finding{Kind: "pdp", Blob: name, Key: "accepted for PDP"}
 		if r.size < piece.MinSize {
 			f.Detail = fmt.Sprintf("%d bytes", r.size)
 			a.found(TooSmallForPDP, f)
@@ -201,7 +201,7 @@ func (a *auditor) pipeline(ctx context.Context) error {
 			}
 			continue
 		}
-		f.Detail = "piece " + a.pieces.At(i).CID
+		f.Key = "piece " + a.pieces.At(i).CID
 		switch p.stages[i] {
 		case stageProven, stageStuck:
 		case stageAdding, stageAwaiting:
@@ -209,10 +209,10 @@ func (a *auditor) pipeline(ctx context.Context) error {
 		case stageQueued:
 			a.found(AwaitingAggregation, f)
 		case stageDeadAggregation:
-			f.Detail += ": " + deadPieces[i]
+			f.Detail = deadPieces[i]
 			a.found(DeadAggregation, f)
 		default:
-			unknown += a.unproven(r, f, f.Detail+": in no root, aggregate, buffer or queue", known)
+			unknown += a.unproven(r, f, "in no root, aggregate, buffer or queue", known)
 		}
 	}
 	if unknown > 0 {
@@ -230,7 +230,7 @@ func (a *auditor) unproven(r pdpAccepted, f Finding, detail string, known bool) 
 		return 1
 	}
 	age := a.cfg.Now.Sub(time.Unix(r.executedAt, 0))
-	f.Detail = fmt.Sprintf("%s; accepted %s ago", detail, age.Round(time.Minute))
+	f.Detail = fmt.Sprintf("%s; accepted %s ago", detail, humanAge(age))
 	if age > a.cfg.UnprovenAfter {
 		a.found(Unproven, f)
 	} else {
@@ -314,4 +314,12 @@ func (a *auditor) aggregates(ctx context.Context, j jobs, deadPieces map[int]str
 		}
 	}
 	return true, nil
+}
+
+// humanAge words an age in days past two, else in hours and minutes.
+func humanAge(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	}
+	return d.Round(time.Minute).String()
 }

@@ -8,14 +8,20 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"time"
 
 	commcid "github.com/filecoin-project/go-fil-commcid"
+	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/internal/helpers/pool"
+	aggwriter "github.com/storacha/storefs/internal/testsupport/aggregator"
+	jobwriter "github.com/storacha/storefs/internal/testsupport/jobqueue"
 	"github.com/storacha/storefs/internal/testsupport/pdpstate"
 	"github.com/storacha/storefs/store/acceptancestore"
 	"github.com/storacha/storefs/store/ipldutil"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
 	"github.com/storacha/storefs/store/recordkind"
 	"github.com/storacha/storefs/store/ucan"
@@ -59,7 +65,9 @@ func mkpdp(dir string, n, roots int, size int, real bool) error {
 	accepts := acceptancestore.New(db, recordkind.Datastore)
 	dids := spaceDIDs(100)
 	for i, p := range pieces {
-		a := acceptancestore.Acceptance{Space: dids[i%len(dids)], Digest: p.Digest, Size: p.Size, ExecutedAt: 1764000000, Cause: ipldutil.CBORCID(p.Digest)}
+		cause := ipldutil.CBORCID(p.Digest)
+		a := acceptancestore.Acceptance{Space: dids[i%len(dids)], Digest: p.Digest, Size: p.Size, ExecutedAt: 1764000000, Cause: cause,
+			PDPAccept: &acceptancestore.Promise{Selector: ".out.ok", Link: cause}}
 		if err := accepts.Put(context.Background(), a.ID(), a); err != nil {
 			db.Close()
 			return err
@@ -88,7 +96,33 @@ func mkpdp(dir string, n, roots int, size int, real bool) error {
 	if err := w.AddProofSet(pdpstate.ProofSet{ID: 1, ProvingPeriod: 2880, ChallengeWindow: 60, ProveAt: 1}); err != nil {
 		return err
 	}
-	per := max(n/roots, 1)
+	// The last 1 % are on their way, as on a live node: half in an
+	// aggregate waiting to be added, a quarter in the aggregator's buffer,
+	// the rest lost (in no root, aggregate, buffer or queue).
+	tail := n / 100
+	inRoots := pieces[:n-tail]
+	agg, err := aggwriter.Create(dir)
+	if err != nil {
+		return err
+	}
+	defer agg.Close()
+	if tail > 0 {
+		waiting := pieces[n-tail : n-tail+tail/2]
+		subs, padded := pdpstate.Layout(waiting)
+		root := pdpstate.RootCID(padded, "bench waiting")
+		if err := agg.PutAggregate(aggwriter.FromLayout(root, padded, subs)); err != nil {
+			return err
+		}
+		if err := agg.SetSubmission([]cid.Cid{root}); err != nil {
+			return err
+		}
+		buffered := slices.Clone(pieces[n-tail+tail/2 : n-tail+tail*3/4])
+		slices.SortStableFunc(buffered, func(a, b pdpstate.Piece) int { return int(int64(b.Padded) - int64(a.Padded)) })
+		if err := agg.SetBuffer(buffered); err != nil {
+			return err
+		}
+	}
+	per := max(len(inRoots)/roots, 1)
 	tx, err = w.DB().Begin()
 	if err != nil {
 		return err
@@ -96,9 +130,13 @@ func mkpdp(dir string, n, roots int, size int, real bool) error {
 	if _, err := tx.Exec(`INSERT INTO message_waits_eth (signed_tx_hash, tx_status, tx_success) VALUES ('0xbench', 'confirmed', 1)`); err != nil {
 		return err
 	}
-	for r := 0; r*per < n; r++ {
-		subs, padded := pdpstate.Layout(pieces[r*per : min((r+1)*per, n)])
+	for r := 0; r*per < len(inRoots); r++ {
+		subs, padded := pdpstate.Layout(inRoots[r*per : min((r+1)*per, len(inRoots))])
 		rc := pdpstate.RootCID(padded, fmt.Sprint("bench ", r))
+		// Piri keeps every aggregate it built, added or not.
+		if err := agg.PutAggregate(aggwriter.FromLayout(rc, padded, subs)); err != nil {
+			return err
+		}
 		for _, s := range subs {
 			if _, err := tx.Exec(`INSERT INTO pdp_proofset_roots (proofset_id, root_id, subroot_offset, root, add_message_hash, add_message_index, subroot, subroot_offset_val, subroot_size)
 				VALUES (1, ?, ?, ?, '0xbench', 0, ?, ?, ?)`, r, s.Offset, rc.String(), s.Piece.CID.String(), s.Offset, s.Piece.Padded); err != nil {
@@ -106,7 +144,37 @@ func mkpdp(dir string, n, roots int, size int, real bool) error {
 			}
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// The job queues, with a job dead in each of the two queues a piece
+	// passes, and one queued.
+	jobs, err := jobwriter.Create(dir)
+	if err != nil {
+		return err
+	}
+	defer jobs.Close()
+	if tail >= 4 {
+		lost := pieces[n-1]
+		for _, j := range []struct {
+			task    string
+			payload func() ([]byte, error)
+			dead    *jobwriter.Dead
+		}{
+			{jobqueue.Commp, func() ([]byte, error) { return jobwriter.CommpPayload(lost.Digest) }, nil},
+			{jobqueue.Aggregate, func() ([]byte, error) { return jobwriter.PiecePayload(pieces[n-2].CID) },
+				&jobwriter.Dead{Reason: "max_retries", Error: "aggregating piece: bench"}},
+		} {
+			payload, err := j.payload()
+			if err != nil {
+				return err
+			}
+			if err := jobs.Add(j.task, payload, time.Unix(1764000000, 0), 1, j.dead); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // derivedPiece names a blob's piece without computing its commP: a
