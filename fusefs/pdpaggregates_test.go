@@ -10,15 +10,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	leveldb "github.com/ipfs/go-ds-leveldb"
 
 	"github.com/storacha/storefs/fusefs"
 	aggwriter "github.com/storacha/storefs/internal/testsupport/aggregator"
+	jobwriter "github.com/storacha/storefs/internal/testsupport/jobqueue"
 	"github.com/storacha/storefs/internal/testsupport/pdpstate"
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
+	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/node"
 	reader "github.com/storacha/storefs/store/pdpstate"
 )
@@ -34,9 +37,12 @@ type pipelineNode struct {
 	pieces     []pdpstate.Piece
 	a, b, c, d cid.Cid
 	subsA      []pdpstate.Subroot
+	jobs       *jobqueue.DB
 }
 
-func newPipelineNode(t *testing.T) *pipelineNode {
+// newPipelineNode writes the node's PDP state and job queues into its
+// data dir and, when pgURL is set, the same into PostgreSQL too.
+func newPipelineNode(t *testing.T, pgURL string) *pipelineNode {
 	t.Helper()
 	must := func(err error) {
 		t.Helper()
@@ -51,23 +57,45 @@ func newPipelineNode(t *testing.T) *pipelineNode {
 	n.stores = st
 	w, err := pdpstate.Create(n.dataDir)
 	must(err)
+	jw, err := jobwriter.Create(n.dataDir)
+	must(err)
+	ws, jws := []*pdpstate.Writer{w}, []*jobwriter.Writer{jw}
+	if pgURL != "" {
+		pw, err := pdpstate.CreatePostgres(pgURL)
+		must(err)
+		pj, err := jobwriter.OpenPostgres(pgURL)
+		must(err)
+		ws, jws = append(ws, pw), append(jws, pj)
+	}
+	each := func(f func(w *pdpstate.Writer) error) {
+		t.Helper()
+		for _, w := range ws {
+			must(f(w))
+		}
+	}
 	for i := range 8 {
 		data := make([]byte, 2000*(i+1))
 		rand.NewChaCha8([32]byte{byte(90 + i)}).Read(data)
 		p, err := pdpstate.PieceOf(data)
 		must(err)
-		must(w.AddPiece(p))
+		each(func(w *pdpstate.Writer) error { return w.AddPiece(p) })
 		must(st.Blobs.Put(context.Background(), p.Digest, int64(len(data)), bytes.NewReader(data)))
 		n.pieces = append(n.pieces, p)
 	}
-	must(w.AddProofSet(pdpstate.ProofSet{ID: 4}))
+	each(func(w *pdpstate.Writer) error {
+		return w.AddProofSet(pdpstate.ProofSet{ID: 4, ProvingPeriod: 2880, ChallengeWindow: 60, ProveAt: 777})
+	})
+	each(func(w *pdpstate.Writer) error {
+		return w.AddProveFailure(4, 0, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), "reading blob: no such file")
+	})
 	agg, err := aggwriter.Create(n.dataDir)
 	must(err)
-	rootA, subsA, err := w.AddRoot(4, 0, n.pieces[0:3])
-	must(err)
-	n.a, n.subsA = rootA, subsA
+	each(func(w *pdpstate.Writer) error {
+		n.a, n.subsA, err = w.AddRoot(4, 0, n.pieces[0:3])
+		return err
+	})
 	_, paddedA := pdpstate.Layout(n.pieces[0:3])
-	must(agg.PutAggregate(aggwriter.FromLayout(rootA, paddedA, subsA)))
+	must(agg.PutAggregate(aggwriter.FromLayout(n.a, paddedA, n.subsA)))
 	subsB, paddedB := pdpstate.Layout(n.pieces[3:5])
 	n.b = pdpstate.RootCID(paddedB, "B")
 	must(agg.PutAggregate(aggwriter.FromLayout(n.b, paddedB, subsB)))
@@ -75,22 +103,41 @@ func newPipelineNode(t *testing.T) *pipelineNode {
 	subsC, paddedC := pdpstate.Layout(n.pieces[5:6])
 	n.c = pdpstate.RootCID(paddedC, "C")
 	must(agg.PutAggregate(aggwriter.FromLayout(n.c, paddedC, subsC)))
-	n.d, err = w.AddRootAdd(4, n.pieces[6:7], nil)
-	must(err)
+	each(func(w *pdpstate.Writer) error {
+		n.d, err = w.AddRootAdd(4, n.pieces[6:7], nil)
+		return err
+	})
 	subsD, paddedD := pdpstate.Layout(n.pieces[6:7])
 	must(agg.PutAggregate(aggwriter.FromLayout(n.d, paddedD, subsD)))
 	must(agg.SetBuffer(n.pieces[7:8]))
 	must(agg.Close())
-	must(w.Close())
+	// Aggregate C's add_roots job died.
+	payload, err := jobwriter.AddRootsPayload([]cid.Cid{n.c})
+	must(err)
+	for _, jw := range jws {
+		must(jw.Add(jobqueue.AddRoots, payload, time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC), 50, &jobwriter.Dead{Reason: "max_retries", Error: "adding roots: no proof set"}))
+		must(jw.Close())
+	}
+	for _, w := range ws {
+		must(w.Close())
+	}
 	n.db, err = reader.Open(n.dataDir)
 	must(err)
 	t.Cleanup(func() { n.db.Close() })
+	n.jobs, err = jobqueue.Open(n.dataDir)
+	must(err)
+	t.Cleanup(func() { n.jobs.Close() })
 	return n
 }
 
 func (n *pipelineNode) mount(t *testing.T) string {
 	t.Helper()
-	cfg := fusefs.Config{PDP: n.db, Log: testLog(t), Aggregator: func() (*aggregator.DB, error) { return aggregator.Open(n.dataDir) }}
+	return n.mountWith(t, n.db, n.jobs)
+}
+
+func (n *pipelineNode) mountWith(t *testing.T, db *reader.DB, jobs *jobqueue.DB) string {
+	t.Helper()
+	cfg := fusefs.Config{PDP: db, JobQueue: jobs, Log: testLog(t), Aggregator: func() (*aggregator.DB, error) { return aggregator.Open(n.dataDir) }}
 	return mountRoot(t, newRoot(t, fusefs.Stores{Blobs: n.stores.Blobs, Stores: n.stores.Stores}, cfg))
 }
 
@@ -117,7 +164,7 @@ type aggregateJSON struct {
 }
 
 func TestPDPAggregates(t *testing.T) {
-	n := newPipelineNode(t)
+	n := newPipelineNode(t, "")
 	mnt := n.mount(t)
 	pdp := filepath.Join(mnt, "pdp")
 	ents, err := os.ReadDir(filepath.Join(pdp, "aggregates"))
@@ -133,7 +180,7 @@ func TestPDPAggregates(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Fatalf("/pdp/aggregates: %v, want %v", names, want)
 	}
-	for root, state := range map[cid.Cid]string{n.a: "added", n.b: "awaiting-root-add", n.c: "not-added", n.d: "adding"} {
+	for root, state := range map[cid.Cid]string{n.a: "added", n.b: "awaiting-root-add", n.c: "add-dead", n.d: "adding"} {
 		var a aggregateJSON
 		readJSON(t, filepath.Join(pdp, "aggregates", root.String()+".json"), &a)
 		if a.Root != root.String() || a.State != state {
@@ -179,7 +226,7 @@ func TestPDPAggregates(t *testing.T) {
 // While the node holds the aggregator datastore, /pdp says so and the
 // way round, and the rest of /pdp reads on.
 func TestPDPAggregatorLocked(t *testing.T) {
-	n := newPipelineNode(t)
+	n := newPipelineNode(t, "")
 	held, err := leveldb.NewDatastore(aggregator.Dir(n.dataDir), nil)
 	if err != nil {
 		t.Fatal(err)

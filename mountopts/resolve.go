@@ -405,6 +405,9 @@ func extract(in Input, ls *layers, sel selection) (Settings, error) {
 			store.BlobBucket = &bucket
 		}
 	}
+	if sel.kind == configBackend {
+		store.Postgres = sel.piri.Postgres
+	}
 	out.Store = store
 	return out, nil
 }

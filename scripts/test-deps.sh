@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: FUSE tools and
-# attr (getfattr) from apt, and the S3 test server (versitygw) built into
-# .tools/bin. Each step is skipped when its result is already there.
+# attr (getfattr) from apt, PostgreSQL, and the S3 test server (versitygw)
+# built into .tools/bin. Each step is skipped when its result is already there.
 # With "apt", only the Debian packages (what `make demo` needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,21 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 [ "${1:-}" = apt ] && exit 0
+
+# PostgreSQL: the tests start their own server (internal/testsupport/pgtest)
+# for a node whose [repo.database] is postgres; no cluster of the
+# package's own is made or started.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing postgresql (apt)"
+    mkdir -p /etc/postgresql-common
+    [ -e /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  else
+    echo "warning: postgresql missing and not root: install it with apt-get" >&2
+  fi
+fi
 
 if [ ! -x .tools/bin/versitygw ]; then
   echo "building versitygw $VERSITYGW_VERSION into .tools/bin (about a minute on a fresh machine)"

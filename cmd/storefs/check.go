@@ -152,13 +152,13 @@ func runCheck(c *cli.Context) error {
 		cfg.Catalog = cat
 	}
 	if st.Store.DataDir != "" {
-		switch db, err := pdpstate.Open(st.Store.DataDir); {
+		switch db, err := openPDPState(c.Context, st); {
 		case err == nil:
 			defer db.Close()
 			cfg.PDP = db
 			dataDir := st.Store.DataDir
 			cfg.Aggregator = func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
-			switch q, err := jobqueue.Open(dataDir); {
+			switch q, err := openJobQueue(c.Context, st); {
 			case err == nil:
 				defer q.Close()
 				cfg.JobQueue = q

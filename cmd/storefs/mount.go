@@ -173,13 +173,13 @@ func runMount(ctx context.Context, job mountJob, ready func(error)) (err error) 
 	}
 	if st.Store.DataDir != "" {
 		// PDP state is local, also for a node whose blobs are on S3.
-		switch db, err := pdpstate.Open(st.Store.DataDir); {
+		switch db, err := openPDPState(ctx, st); {
 		case err == nil:
 			defer db.Close()
 			cfg.PDP = db
 			dataDir := st.Store.DataDir
 			cfg.Aggregator = func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
-			switch q, err := jobqueue.Open(dataDir); {
+			switch q, err := openJobQueue(ctx, st); {
 			case err == nil:
 				defer q.Close()
 				cfg.JobQueue = q

@@ -74,7 +74,7 @@ func openState(c *cli.Context) (*pdpstate.DB, mountopts.Settings, error) {
 	if st.Store.DataDir == "" {
 		return nil, st, usagef("PDP state is local: name the data dir (--data-dir, or a Piri --config naming its data_dir)")
 	}
-	db, err := pdpstate.Open(st.Store.DataDir)
+	db, err := openPDPState(c.Context, st)
 	return db, st, err
 }
 
@@ -327,7 +327,7 @@ func pdpPiece(c *cli.Context) error {
 	defer db.Close()
 	dataDir := st.Store.DataDir
 	openAgg := func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
-	q, err := jobqueue.Open(dataDir)
+	q, err := openJobQueue(c.Context, st)
 	switch {
 	case errors.Is(err, jobqueue.ErrNone):
 	case err != nil:

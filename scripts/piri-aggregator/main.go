@@ -9,7 +9,12 @@
 //
 // writes datastore.golden (every key and value, hex) and expect.json
 // (what those values are, as Piri's structs hold them), then the job
-// queues' schema and rows (jobqueue.go).
+// queues' schema and rows (jobqueue.go);
+//
+//	go run . postgres postgres://… ../../store/pdpstate/testdata/postgres.sql
+//
+// writes the PostgreSQL schema Piri makes (postgres.go; pg-golden.sh runs
+// it on a throwaway server).
 package main
 
 import (
@@ -62,6 +67,13 @@ type expect struct {
 }
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "postgres" { // postgres URL OUT
+		if err := postgresGolden(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	jobs := ""
 	if len(os.Args) > 2 {
 		jobs = os.Args[2]

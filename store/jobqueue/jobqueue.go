@@ -14,6 +14,7 @@ package jobqueue
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/storacha/storefs/store/ipldutil"
+	"github.com/storacha/storefs/store/pgread"
 	"github.com/storacha/storefs/store/sqliteread"
 )
 
@@ -112,9 +114,10 @@ func (j Job) Aggregates() ([]cid.Cid, error) {
 
 // DB is an open job queue database.
 type DB struct {
-	db    *sqliteread.DB
-	path  string
-	dedup bool // the deduplicating queue's tables exist
+	db    *sql.DB
+	close func() error
+	path  string // the file, or the redacted URL and schema
+	dedup bool   // the deduplicating queue's tables exist
 }
 
 var needs = map[string][]string{
@@ -138,7 +141,7 @@ func Open(dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job queues %s: %w", path, err)
 	}
-	d := &DB{db: db, path: path}
+	d := &DB{db: db.DB, close: db.Close, path: path}
 	if err := db.Check(needs); err != nil {
 		db.Close()
 		if errors.Is(err, sqliteread.ErrSchema) {
@@ -151,8 +154,30 @@ func Open(dataDir string) (*DB, error) {
 	return d, nil
 }
 
+// Schema is the PostgreSQL schema Piri keeps its job queues in.
+const Schema = "aggregator"
+
+// OpenPostgres opens the job queues of a node whose [repo.database] is
+// PostgreSQL, at url (pgread).
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	db, err := pgread.Open(ctx, url, Schema)
+	if err != nil {
+		return nil, fmt.Errorf("job queues: %w", err)
+	}
+	d := &DB{db: db, close: db.Close, path: pgread.Redact(url) + " schema " + Schema}
+	if err := pgread.Check(ctx, db, needs); err != nil {
+		db.Close()
+		if errors.Is(err, pgread.ErrSchema) {
+			err = fmt.Errorf("%w: %w", ErrNotPiri, err)
+		}
+		return nil, fmt.Errorf("job queues %s: %w", d.path, err)
+	}
+	d.dedup = pgread.Check(ctx, db, needsDedup) == nil
+	return d, nil
+}
+
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error { return d.close() }
 
 // File is the database read.
 func (d *DB) File() string { return d.path }
@@ -224,6 +249,8 @@ func (d *DB) each(ctx context.Context, query string, dead bool, yield func(Job) 
 // dedup queue's epoch seconds.
 func when(v any) time.Time {
 	switch v := v.(type) {
+	case time.Time:
+		return v.UTC()
 	case int64:
 		return time.Unix(v, 0).UTC()
 	case string:

@@ -48,6 +48,11 @@ type Config struct {
 	BlobsOnly bool
 	// Timeout bounds each backend request (S3). Zero means the default.
 	Timeout time.Duration
+	// Postgres is the URL of Piri's PostgreSQL database ([repo.database]
+	// type = "postgres", v0.2.3+), where its PDP state and job queues
+	// are; "" when they are SQLite files in the data dir. It may hold a
+	// password: show it only through pgread.Redact.
+	Postgres string
 	// Instrument, when set, wraps every objectstore opened (metrics).
 	Instrument func(store string, s objectstore.Store) objectstore.Store
 }
@@ -376,6 +381,13 @@ type piriConfig struct {
 				Credentials piriCredentials `toml:"credentials"`
 			} `toml:"minio"`
 		} `toml:"blob_storage"`
+		// v0.2.3+: the PDP state and job queues in PostgreSQL.
+		Database struct {
+			Type     string `toml:"type"`
+			Postgres struct {
+				URL string `toml:"url"`
+			} `toml:"postgres"`
+		} `toml:"database"`
 	} `toml:"repo"`
 }
 
@@ -447,6 +459,18 @@ func LoadPiri(path string, env func(string) string) (Config, error) {
 			c.S3 = &S3{Endpoint: s.Endpoint, BucketPrefix: s.BucketPrefix, Insecure: s.Insecure,
 				AccessKeyID: s.Credentials.AccessKeyID, SecretAccessKey: s.Credentials.SecretAccessKey}
 		}
+	}
+	over(&r.Database.Type, "PIRI_REPO_DATABASE_TYPE")
+	over(&r.Database.Postgres.URL, "PIRI_REPO_DATABASE_POSTGRES_URL")
+	switch r.Database.Type {
+	case "", "sqlite":
+	case "postgres":
+		if r.Database.Postgres.URL == "" {
+			return Config{}, fmt.Errorf("%w %s: [repo.database] type is postgres but [repo.database.postgres] has no url", ErrBadConfig, path)
+		}
+		c.Postgres = r.Database.Postgres.URL
+	default:
+		return Config{}, fmt.Errorf("%w %s: [repo.database] type %q: Piri knows sqlite and postgres", ErrBadConfig, path, r.Database.Type)
 	}
 	if m := r.BlobStorage.Minio; m != nil && m.Endpoint != "" && c.S3 == nil {
 		if m.Bucket == "" {

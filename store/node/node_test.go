@@ -162,3 +162,38 @@ func TestMemoryIsTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// [repo.database] (Piri v0.2.3+): a postgres type names the database its
+// PDP state and job queues are in; Piri's environment overrides it.
+func TestLoadPiriDatabase(t *testing.T) {
+	dir := t.TempDir()
+	conf := func(body string) string {
+		p := filepath.Join(dir, "piri.toml")
+		if err := os.WriteFile(p, []byte("[repo]\ndata_dir = \"/var/lib/piri\"\n"+body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const url = "postgres://piri:secret@db.example:5432/piri?sslmode=disable"
+	c, err := node.LoadPiri(conf("[repo.database]\ntype = \"postgres\"\n[repo.database.postgres]\nurl = \""+url+"\"\n"), noEnv)
+	if err != nil || c.Postgres != url {
+		t.Fatalf("postgres: %+v %v", c, err)
+	}
+	if strings.Contains(c.String(), "secret") {
+		t.Errorf("the config's description shows the password: %s", c.String())
+	}
+	if c, err := node.LoadPiri(conf(""), noEnv); err != nil || c.Postgres != "" {
+		t.Errorf("no [repo.database]: %+v %v", c, err)
+	}
+	env := func(k string) string {
+		return map[string]string{"PIRI_REPO_DATABASE_TYPE": "postgres", "PIRI_REPO_DATABASE_POSTGRES_URL": url}[k]
+	}
+	if c, err := node.LoadPiri(conf(""), env); err != nil || c.Postgres != url {
+		t.Errorf("from Piri's environment: %+v %v", c, err)
+	}
+	for _, bad := range []string{"[repo.database]\ntype = \"postgres\"\n", "[repo.database]\ntype = \"mysql\"\n"} {
+		if _, err := node.LoadPiri(conf(bad), noEnv); !errors.Is(err, node.ErrBadConfig) {
+			t.Errorf("%q: %v, want ErrBadConfig", bad, err)
+		}
+	}
+}

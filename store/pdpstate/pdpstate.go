@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/storacha/storefs/store/pgread"
 	"github.com/storacha/storefs/store/sqliteread"
 )
 
@@ -30,8 +32,10 @@ func Path(dataDir string) string { return filepath.Join(dataDir, "pdp", "state",
 
 // DB is an open PDP state.
 type DB struct {
-	db   *sqliteread.DB
-	path string
+	db    *sql.DB
+	close func() error
+	path  string // the file, or the redacted URL
+	pg    bool   // PostgreSQL: ? placeholders are rebound
 }
 
 // The tables and columns storefs reads: a database without them is not
@@ -55,7 +59,6 @@ func Open(dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pdp state %s: %w", path, err)
 	}
-	d := &DB{db: db, path: path}
 	if err := db.Check(needs); err != nil {
 		db.Close()
 		if errors.Is(err, sqliteread.ErrSchema) {
@@ -63,16 +66,54 @@ func Open(dataDir string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("pdp state %s: %w", path, err)
 	}
-	return d, nil
+	return &DB{db: db.DB, close: db.Close, path: path}, nil
+}
+
+// Schema is the PostgreSQL schema Piri keeps its PDP state in.
+const Schema = "scheduler"
+
+// OpenPostgres opens the PDP state of a node whose [repo.database] is
+// PostgreSQL, at url (pgread: read-only transactions, the password never
+// shown).
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	db, err := pgread.Open(ctx, url, Schema)
+	if err != nil {
+		return nil, fmt.Errorf("pdp state: %w", err)
+	}
+	where := pgread.Redact(url) + " schema " + Schema
+	if err := pgread.Check(ctx, db, needs); err != nil {
+		db.Close()
+		if errors.Is(err, pgread.ErrSchema) {
+			err = fmt.Errorf("%w: %w", ErrNotPiri, err)
+		}
+		return nil, fmt.Errorf("pdp state %s: %w", where, err)
+	}
+	return &DB{db: db, close: db.Close, path: where, pg: true}, nil
+}
+
+// query and queryRow run a statement written with ? placeholders.
+func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if d.pg {
+		q = pgread.Rebind(q)
+	}
+	return d.db.QueryContext(ctx, q, args...)
+}
+
+func (d *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if d.pg {
+		q = pgread.Rebind(q)
+	}
+	return d.db.QueryRowContext(ctx, q, args...)
 }
 
 // explain words SQLite's errors for an operator.
 func explain(err error) error { return sqliteread.Explain(err) }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error { return d.close() }
 
-// File is the state database read.
+// File is the state database read: its file, or its redacted URL and
+// schema.
 func (d *DB) File() string { return d.path }
 
 // ProofSet is a row of pdp_proof_sets: its id is the on-chain data set's.
@@ -90,7 +131,7 @@ type ProofSet struct {
 
 // ProofSets is every proof set, by id.
 func (d *DB) ProofSets(ctx context.Context) ([]ProofSet, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, coalesce(proving_period, 0), coalesce(challenge_window, 0), coalesce(prove_at_epoch, 0),
+	rows, err := d.query(ctx, `SELECT id, coalesce(proving_period, 0), coalesce(challenge_window, 0), coalesce(prove_at_epoch, 0),
 		coalesce(prev_challenge_request_epoch, 0), init_ready, create_message_hash, coalesce(challenge_request_msg_hash, ''), service
 		FROM pdp_proof_sets ORDER BY id`)
 	if err != nil {
@@ -122,7 +163,7 @@ type Subroot struct {
 // root's CID is the same string for all its subroots (one allocation a
 // root, not a row: a million rows are read here).
 func (d *DB) Subroots(ctx context.Context, proofSet int64, yield func(Subroot) bool) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
+	rows, err := d.query(ctx, `SELECT root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
 		FROM pdp_proofset_roots WHERE proofset_id = ? ORDER BY root_id, subroot_offset`, proofSet)
 	if err != nil {
 		return explain(err)
@@ -154,7 +195,7 @@ func (d *DB) SubrootsOfPiece(ctx context.Context, pieceCID string) ([]Subroot, e
 
 // subroots is the subroot rows a WHERE (and ORDER BY) clause selects.
 func (d *DB) subroots(ctx context.Context, where string, args ...any) ([]Subroot, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
+	rows, err := d.query(ctx, `SELECT proofset_id, root_id, root, subroot, subroot_offset, coalesce(subroot_size, 0)
 		FROM pdp_proofset_roots `+where, args...)
 	if err != nil {
 		return nil, explain(err)
@@ -177,7 +218,7 @@ type RootRef struct{ ProofSet, RootID int64 }
 // RootsOf is every root whose piece CID is root: where an aggregate was
 // added (once, unless it was added again after a repair).
 func (d *DB) RootsOf(ctx context.Context, root string) ([]RootRef, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT proofset_id, root_id FROM pdp_proofset_roots WHERE root = ? ORDER BY proofset_id, root_id`, root)
+	rows, err := d.query(ctx, `SELECT DISTINCT proofset_id, root_id FROM pdp_proofset_roots WHERE root = ? ORDER BY proofset_id, root_id`, root)
 	if err != nil {
 		return nil, explain(err)
 	}
@@ -196,7 +237,7 @@ func (d *DB) RootsOf(ctx context.Context, root string) ([]RootRef, error) {
 // PieceByCID is the blob Piri recorded for a piece; ok is false for a
 // piece no row names (a scan: Piri keeps no index on commp).
 func (d *DB) PieceByCID(ctx context.Context, pieceCID string) (p Piece, ok bool, err error) {
-	err = d.db.QueryRowContext(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp WHERE commp = ? LIMIT 1`, pieceCID).Scan(&p.Digest, &p.Size, &p.CID)
+	err = d.queryRow(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp WHERE commp = ? LIMIT 1`, pieceCID).Scan(&p.Digest, &p.Size, &p.CID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Piece{}, false, nil
 	}
@@ -208,7 +249,7 @@ func (d *DB) PieceByCID(ctx context.Context, pieceCID string) (p Piece, ok bool,
 
 // RootIDs yields a proof set's root ids, in order.
 func (d *DB) RootIDs(ctx context.Context, proofSet int64, yield func(int64) bool) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT root_id FROM pdp_proofset_roots WHERE proofset_id = ? ORDER BY root_id`, proofSet)
+	rows, err := d.query(ctx, `SELECT DISTINCT root_id FROM pdp_proofset_roots WHERE proofset_id = ? ORDER BY root_id`, proofSet)
 	if err != nil {
 		return explain(err)
 	}
@@ -243,7 +284,7 @@ type RootAdd struct {
 
 // RootAdds yields the root adds of every proof set.
 func (d *DB) RootAdds(ctx context.Context, yield func(RootAdd) bool) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT proofset_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), coalesce(add_message_hash, ''), add_message_ok
+	rows, err := d.query(ctx, `SELECT proofset_id, root, subroot, subroot_offset, coalesce(subroot_size, 0), coalesce(add_message_hash, ''), add_message_ok
 		FROM pdp_proofset_root_adds ORDER BY proofset_id, root, subroot_offset`)
 	if err != nil {
 		return explain(err)
@@ -273,7 +314,7 @@ type Piece struct {
 // PieceOf is the commP Piri recorded for a blob; ok is false for a blob
 // it has none for.
 func (d *DB) PieceOf(ctx context.Context, digest mh.Multihash) (p Piece, ok bool, err error) {
-	err = d.db.QueryRowContext(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp WHERE mhash = ?`, []byte(digest)).Scan(&p.Digest, &p.Size, &p.CID)
+	err = d.queryRow(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp WHERE mhash = ?`, []byte(digest)).Scan(&p.Digest, &p.Size, &p.CID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Piece{}, false, nil
 	}
@@ -286,7 +327,7 @@ func (d *DB) PieceOf(ctx context.Context, digest mh.Multihash) (p Piece, ok bool
 // Pieces yields every recorded commP. Piri keeps no index on commp: a
 // reader that resolves piece CIDs to blobs reads them all once.
 func (d *DB) Pieces(ctx context.Context, yield func(Piece) bool) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp`)
+	rows, err := d.query(ctx, `SELECT mhash, size, commp FROM pdp_piece_mh_to_commp`)
 	if err != nil {
 		return explain(err)
 	}
@@ -305,7 +346,7 @@ func (d *DB) Pieces(ctx context.Context, yield func(Piece) bool) error {
 
 // Failure is a failed PDPProve task.
 type Failure struct {
-	At  string `json:"at"` // work_end as stored
+	At  string `json:"at"` // work_end, UTC, RFC 3339
 	Err string `json:"err"`
 }
 
@@ -313,7 +354,7 @@ type Failure struct {
 // first. task_history has no proof set column: Piri's error text names
 // it ("dataSetId: N,").
 func (d *DB) ProveFailures(ctx context.Context, proofSet int64, limit int) ([]Failure, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT work_end, coalesce(err, '') FROM task_history
+	rows, err := d.query(ctx, `SELECT work_end, coalesce(err, '') FROM task_history
 		WHERE name = 'PDPProve' AND NOT result AND (err LIKE ? OR err LIKE ?) ORDER BY work_end DESC LIMIT ?`,
 		fmt.Sprintf("%%dataSetId: %d,%%", proofSet), fmt.Sprintf("%%dataSetId: %d)%%", proofSet), limit)
 	if err != nil {
@@ -323,10 +364,31 @@ func (d *DB) ProveFailures(ctx context.Context, proofSet int64, limit int) ([]Fa
 	var out []Failure
 	for rows.Next() {
 		var f Failure
-		if err := rows.Scan(&f.At, &f.Err); err != nil {
+		var at any
+		if err := rows.Scan(&at, &f.Err); err != nil {
 			return nil, explain(err)
 		}
+		f.At = normTime(at)
 		out = append(out, f)
 	}
 	return out, explain(rows.Err())
+}
+
+// normTime is a stored time in UTC, RFC 3339: SQLite keeps gorm's text,
+// PostgreSQL a timestamp; both read the same.
+func normTime(v any) string {
+	switch v := v.(type) {
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return normTime(string(v))
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t.UTC().Format(time.RFC3339Nano)
+			}
+		}
+		return v
+	}
+	return fmt.Sprint(v)
 }

@@ -11,8 +11,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/ipld/go-ipld-prime/datamodel"
 	"github.com/ipld/go-ipld-prime/fluent/qp"
 	"github.com/ipld/go-ipld-prime/node/basicnode"
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver
 	mh "github.com/multiformats/go-multihash"
 	_ "modernc.org/sqlite"
 
@@ -30,8 +33,42 @@ import (
 //go:embed schema.sql
 var schema string
 
-// Writer writes one jobqueue.db.
-type Writer struct{ db *sql.DB }
+// Writer writes one jobqueue.db, or Piri's aggregator schema in
+// PostgreSQL.
+type Writer struct {
+	db *sql.DB
+	pg bool
+}
+
+// OpenPostgres writes the job queues in the database at url, whose
+// aggregator schema is made (testsupport/pdpstate.CreatePostgres makes
+// both of Piri's schemas).
+func OpenPostgres(url string) (*Writer, error) {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", reader.Schema)
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{db: db, pg: true}, nil
+}
+
+// exec runs a statement written for SQLite (see testsupport/pdpstate).
+func (w *Writer) exec(q string, args ...any) (sql.Result, error) {
+	if w.pg {
+		if strings.Contains(q, "INSERT OR IGNORE") {
+			q = strings.Replace(q, "INSERT OR IGNORE", "INSERT", 1) + " ON CONFLICT DO NOTHING"
+		}
+		n := 0
+		q = regexp.MustCompile(`\?`).ReplaceAllStringFunc(q, func(string) string { n++; return fmt.Sprintf("$%d", n) })
+	}
+	return w.db.Exec(q, args...)
+}
 
 // Create makes dataDir's job queue database, in WAL mode as Piri opens it.
 func Create(dataDir string) (*Writer, error) {
@@ -111,35 +148,42 @@ type Dead struct {
 // queued at at, or dead.
 func (w *Writer) Add(task string, payload []byte, at time.Time, attempts int, dead *Dead) error {
 	body := Body(task, payload)
-	stamp := at.UTC().Format("2006-01-02T15:04:05.000Z")
+	var stamp any = at.UTC().Format("2006-01-02T15:04:05.000Z")
+	if w.pg {
+		stamp = at.UTC()
+	}
 	if q := queueOf(task); q != "" {
-		id := fmt.Sprintf("m_%x", sha256.Sum256(append([]byte(stamp), body...)))[:34]
+		id := fmt.Sprintf("m_%x", sha256.Sum256(append([]byte(at.String()), body...)))[:34]
 		if dead == nil {
-			_, err := w.db.Exec(`INSERT INTO jobqueue (id, created, updated, queue, body, timeout, received) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			_, err := w.exec(`INSERT INTO jobqueue (id, created, updated, queue, body, timeout, received) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 				id, stamp, stamp, q, body, stamp, attempts)
 			return err
 		}
-		_, err := w.db.Exec(`INSERT INTO jobqueue_dead (id, created, updated, queue, body, timeout, received, job_name, failure_reason, error_message, moved_at)
+		_, err := w.exec(`INSERT INTO jobqueue_dead (id, created, updated, queue, body, timeout, received, job_name, failure_reason, error_message, moved_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, stamp, stamp, q, body, stamp, attempts, task, dead.Reason, dead.Error, stamp)
 		return err
 	}
-	if _, err := w.db.Exec(`INSERT OR IGNORE INTO queues (queue, dedupe_enabled) VALUES ('aggregator', 1)`); err != nil {
+	if _, err := w.exec(`INSERT OR IGNORE INTO queues (queue, dedupe_enabled) VALUES ('aggregator', 1)`); err != nil {
 		return err
 	}
-	if _, err := w.db.Exec(`INSERT OR IGNORE INTO job_ns (queue, name) VALUES ('aggregator', ?)`, task); err != nil {
+	if _, err := w.exec(`INSERT OR IGNORE INTO job_ns (queue, name) VALUES ('aggregator', ?)`, task); err != nil {
 		return err
 	}
 	var ns int64
-	if err := w.db.QueryRow(`SELECT id FROM job_ns WHERE queue = 'aggregator' AND name = ?`, task).Scan(&ns); err != nil {
+	nsQuery := `SELECT id FROM job_ns WHERE queue = 'aggregator' AND name = ?`
+	if w.pg {
+		nsQuery = strings.Replace(nsQuery, "?", "$1", 1)
+	}
+	if err := w.db.QueryRow(nsQuery, task).Scan(&ns); err != nil {
 		return err
 	}
 	key := sha256.Sum256(payload)
 	if dead == nil {
-		_, err := w.db.Exec(`INSERT INTO jobs (ns_id, key, body, created_s, avail_s, attempts) VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err := w.exec(`INSERT INTO jobs (ns_id, key, body, created_s, avail_s, attempts) VALUES (?, ?, ?, ?, ?, ?)`,
 			ns, key[:], body, at.Unix(), at.Unix(), attempts)
 		return err
 	}
-	_, err := w.db.Exec(`INSERT INTO job_dead (ns_id, key, body, attempts, reason, error, moved_s) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := w.exec(`INSERT INTO job_dead (ns_id, key, body, attempts, reason, error, moved_s) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		ns, key[:], body, attempts, dead.Reason, dead.Error, at.Unix())
 	return err
 }

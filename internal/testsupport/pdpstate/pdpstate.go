@@ -15,8 +15,10 @@ import (
 	_ "embed"
 	"fmt"
 	"math/bits"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -24,6 +26,7 @@ import (
 	commcid "github.com/filecoin-project/go-fil-commcid"
 	commp "github.com/filecoin-project/go-fil-commp-hashhash"
 	"github.com/ipfs/go-cid"
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver
 	mh "github.com/multiformats/go-multihash"
 	_ "modernc.org/sqlite"
 )
@@ -60,6 +63,58 @@ type Writer struct {
 	db   *sql.DB
 	Path string
 	task int64
+	pg   bool // PostgreSQL: statements are rebound
+}
+
+//go:embed schema.postgres.sql
+var schemaPostgres string
+
+// CreatePostgres makes Piri's PostgreSQL schemas (scheduler: the PDP
+// state; aggregator: the job queues) in the database at url, as its own
+// code made them (schema.postgres.sql, a copy of
+// store/pdpstate/testdata/postgres.sql), and writes the PDP state there.
+func CreatePostgres(url string) (*Writer, error) {
+	// pg_dump's preamble empties the search path: the schema is made on
+	// a connection of its own.
+	ddl, err := sql.Open("pgx", withParams(url, "default_query_exec_mode", "simple_protocol"))
+	if err != nil {
+		return nil, err
+	}
+	_, err = ddl.Exec(schemaPostgres)
+	ddl.Close()
+	if err != nil {
+		return nil, fmt.Errorf("postgres schema: %w", err)
+	}
+	db, err := sql.Open("pgx", withParams(url, "search_path", "scheduler"))
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{db: db, Path: url, pg: true}, nil
+}
+
+// withParams adds a connection parameter to a URL.
+func withParams(raw, key, value string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// exec runs a statement written for SQLite: in PostgreSQL, ? becomes $n
+// and INSERT OR IGNORE an ON CONFLICT DO NOTHING.
+func (w *Writer) exec(q string, args ...any) (sql.Result, error) {
+	if w.pg {
+		if strings.Contains(q, "INSERT OR IGNORE") {
+			q = strings.Replace(q, "INSERT OR IGNORE", "INSERT", 1) + " ON CONFLICT DO NOTHING"
+		}
+		n := 0
+		q = regexp.MustCompile(`\?`).ReplaceAllStringFunc(q, func(string) string { n++; return fmt.Sprintf("$%d", n) })
+	}
+	return w.db.Exec(q, args...)
 }
 
 // Create makes <dataDir>/pdp/state/state.db with Piri's schema, in WAL
@@ -106,7 +161,7 @@ func (w *Writer) Close() error { return w.db.Close() }
 // AddPiece records a blob's commP (pdp_piece_mh_to_commp), as Piri does
 // when it computes one.
 func (w *Writer) AddPiece(p Piece) error {
-	_, err := w.db.Exec("INSERT INTO pdp_piece_mh_to_commp (mhash, size, commp) VALUES (?, ?, ?)", []byte(p.Digest), p.Size, p.CID.String())
+	_, err := w.exec("INSERT INTO pdp_piece_mh_to_commp (mhash, size, commp) VALUES (?, ?, ?)", []byte(p.Digest), p.Size, p.CID.String())
 	return err
 }
 
@@ -124,13 +179,13 @@ func (w *Writer) AddProofSet(ps ProofSet) error {
 	if err := w.message(tx, true); err != nil {
 		return err
 	}
-	_, err := w.db.Exec(`INSERT INTO pdp_proof_sets (id, prev_challenge_request_epoch, proving_period, challenge_window, prove_at_epoch, init_ready, create_message_hash, service)
+	_, err := w.exec(`INSERT INTO pdp_proof_sets (id, prev_challenge_request_epoch, proving_period, challenge_window, prove_at_epoch, init_ready, create_message_hash, service)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'storacha')`, ps.ID, ps.PrevChallengeRequestEpoch, ps.ProvingPeriod, ps.ChallengeWindow, ps.ProveAt, ps.InitReady, tx)
 	return err
 }
 
 func (w *Writer) message(hash string, ok bool) error {
-	_, err := w.db.Exec(`INSERT OR IGNORE INTO message_waits_eth (signed_tx_hash, tx_status, tx_success) VALUES (?, 'confirmed', ?)`, hash, ok)
+	_, err := w.exec(`INSERT OR IGNORE INTO message_waits_eth (signed_tx_hash, tx_status, tx_success) VALUES (?, 'confirmed', ?)`, hash, ok)
 	return err
 }
 
@@ -198,7 +253,7 @@ func (w *Writer) AddSubroot(proofSet, rootID int64, root cid.Cid, tx string, s S
 	if err := w.message(tx, true); err != nil {
 		return err
 	}
-	_, err := w.db.Exec(`INSERT INTO pdp_proofset_roots (proofset_id, root_id, subroot_offset, root, add_message_hash, add_message_index, subroot, subroot_offset_val, subroot_size)
+	_, err := w.exec(`INSERT INTO pdp_proofset_roots (proofset_id, root_id, subroot_offset, root, add_message_hash, add_message_index, subroot, subroot_offset_val, subroot_size)
 		VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`, proofSet, rootID, s.Offset, root.String(), tx, s.Piece.CID.String(), s.Offset, s.Piece.Padded)
 	return err
 }
@@ -213,7 +268,7 @@ func (w *Writer) AddRootAdd(proofSet int64, pieces []Piece, ok *bool) (cid.Cid, 
 		return cid.Undef, err
 	}
 	for _, s := range subs {
-		if _, err := w.db.Exec(`INSERT INTO pdp_proofset_root_adds (proofset_id, add_message_hash, subroot_offset, root, add_message_ok, add_message_index, subroot, subroot_size)
+		if _, err := w.exec(`INSERT INTO pdp_proofset_root_adds (proofset_id, add_message_hash, subroot_offset, root, add_message_ok, add_message_index, subroot, subroot_size)
 			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, proofSet, tx, s.Offset, root.String(), ok, s.Piece.CID.String(), s.Piece.Padded); err != nil {
 			return cid.Undef, err
 		}
@@ -226,7 +281,7 @@ func (w *Writer) AddRootAdd(proofSet int64, pieces []Piece, ok *bool) (cid.Cid, 
 // prove_pdp.go words it.
 func (w *Writer) AddProveFailure(dataSetID, pieceID int64, at time.Time, msg string) error {
 	w.task++
-	_, err := w.db.Exec(`INSERT INTO task_history (task_id, name, posted, work_start, work_end, result, err, completed_by_session_id)
+	_, err := w.exec(`INSERT INTO task_history (task_id, name, posted, work_start, work_end, result, err, completed_by_session_id)
 		VALUES (?, 'PDPProve', ?, ?, ?, false, ?, 'session')`, w.task, at.Add(-time.Minute), at.Add(-time.Second), at,
 		fmt.Sprintf("failed to generate proofs: failed to prove piece 0 (dataSetId: %d, pieceId: %d, leafIndex: 1234): %s", dataSetID, pieceID, msg))
 	return err
