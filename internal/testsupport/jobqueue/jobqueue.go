@@ -14,7 +14,6 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	_ "modernc.org/sqlite"
 
+	"github.com/storacha/storefs/internal/testsupport/pgtest"
 	"github.com/storacha/storefs/store/ipldutil"
 	reader "github.com/storacha/storefs/store/jobqueue"
 )
@@ -61,11 +61,7 @@ func OpenPostgres(url string) (*Writer, error) {
 // exec runs a statement written for SQLite (see testsupport/pdpstate).
 func (w *Writer) exec(q string, args ...any) (sql.Result, error) {
 	if w.pg {
-		if strings.Contains(q, "INSERT OR IGNORE") {
-			q = strings.Replace(q, "INSERT OR IGNORE", "INSERT", 1) + " ON CONFLICT DO NOTHING"
-		}
-		n := 0
-		q = regexp.MustCompile(`\?`).ReplaceAllStringFunc(q, func(string) string { n++; return fmt.Sprintf("$%d", n) })
+		q = pgtest.Statement(q)
 	}
 	return w.db.Exec(q, args...)
 }
@@ -172,7 +168,7 @@ func (w *Writer) Add(task string, payload []byte, at time.Time, attempts int, de
 	var ns int64
 	nsQuery := `SELECT id FROM job_ns WHERE queue = 'aggregator' AND name = ?`
 	if w.pg {
-		nsQuery = strings.Replace(nsQuery, "?", "$1", 1)
+		nsQuery = pgtest.Statement(nsQuery)
 	}
 	if err := w.db.QueryRow(nsQuery, task).Scan(&ns); err != nil {
 		return err

@@ -18,7 +18,6 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +28,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver
 	mh "github.com/multiformats/go-multihash"
 	_ "modernc.org/sqlite"
+
+	"github.com/storacha/storefs/internal/testsupport/pgtest"
 )
 
 //go:embed schema.sql
@@ -108,11 +109,7 @@ func withParams(raw, key, value string) string {
 // and INSERT OR IGNORE an ON CONFLICT DO NOTHING.
 func (w *Writer) exec(q string, args ...any) (sql.Result, error) {
 	if w.pg {
-		if strings.Contains(q, "INSERT OR IGNORE") {
-			q = strings.Replace(q, "INSERT OR IGNORE", "INSERT", 1) + " ON CONFLICT DO NOTHING"
-		}
-		n := 0
-		q = regexp.MustCompile(`\?`).ReplaceAllStringFunc(q, func(string) string { n++; return fmt.Sprintf("$%d", n) })
+		q = pgtest.Statement(q)
 	}
 	return w.db.Exec(q, args...)
 }

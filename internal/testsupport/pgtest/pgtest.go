@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/storacha/storefs/internal/testsupport/tier"
+	"github.com/storacha/storefs/store/pgread"
 )
 
 // Server is a running PostgreSQL server.
@@ -166,4 +168,13 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Statement is a statement written for SQLite, for PostgreSQL: ? become
+// $1, $2, … and INSERT OR IGNORE an INSERT … ON CONFLICT DO NOTHING.
+func Statement(q string) string {
+	if strings.Contains(q, "INSERT OR IGNORE") {
+		q = strings.Replace(q, "INSERT OR IGNORE", "INSERT", 1) + " ON CONFLICT DO NOTHING"
+	}
+	return pgread.Rebind(q)
 }
