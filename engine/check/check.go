@@ -274,7 +274,7 @@ func (a *auditor) acceptances(ctx context.Context) error {
 		}
 		a.accepted.add(r.digest, r.space)
 		if r.pdp && a.pipe != nil {
-			a.pipe.accept(r.digest, r.size, r.executedAt)
+			a.pipe.accept(&a.table, r.digest, r.size, r.executedAt)
 		}
 		row := a.table.Find(r.digest)
 		if row == nil {

@@ -1,11 +1,14 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
+	"github.com/storacha/storefs/internal/helpers/digestset"
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/jobqueue"
@@ -20,7 +23,12 @@ import (
 // the pipeline step, last, reads the aggregator and the queues and judges
 // each blob.
 type pipeline struct {
-	accepted []pdpAccepted
+	// The blobs accepted for PDP: a stored one by its row in the blob
+	// table, with when it was accepted (8 bytes a blob: a million take
+	// 8 MB); one not stored (a missing-blob already) whole.
+	rows    []uint32
+	ats     []uint32 // executedAt, Unix seconds
+	missing []pdpAccepted
 	// stages is each piece's furthest stage, by its position in the
 	// commP table (one byte a piece).
 	stages []stage
@@ -29,11 +37,9 @@ type pipeline struct {
 	roots map[string]bool
 }
 
-// pdpAccepted is a blob accepted for PDP: fixed-size, a million of them
-// take ~60 MB.
+// pdpAccepted is an accepted blob as judged.
 type pdpAccepted struct {
-	digest     [40]byte
-	dN         uint8
+	digest     []byte
 	size       int64
 	executedAt int64 // Unix seconds
 }
@@ -51,13 +57,31 @@ const (
 	stageProven   // a proof set's root
 )
 
-func (p *pipeline) accept(digest []byte, size, executedAt int64) {
-	if len(digest) > len(pdpAccepted{}.digest) {
-		return // no multihash Piri writes
+// accept notes a blob accepted for PDP (the acceptances step, one
+// goroutine).
+func (p *pipeline) accept(table *digestset.Table, digest []byte, size, executedAt int64) {
+	at := uint32(min(max(executedAt, 0), math.MaxUint32))
+	if i, ok := table.Index(digest); ok {
+		if p.rows == nil {
+			p.rows = make([]uint32, 0, table.Len())
+			p.ats = make([]uint32, 0, table.Len())
+		}
+		p.rows, p.ats = append(p.rows, uint32(i)), append(p.ats, at)
+		return
 	}
-	r := pdpAccepted{size: size, executedAt: executedAt}
-	r.dN = uint8(copy(r.digest[:], digest))
-	p.accepted = append(p.accepted, r)
+	p.missing = append(p.missing, pdpAccepted{digest: bytes.Clone(digest), size: size, executedAt: int64(at)})
+}
+
+// each yields every blob accepted for PDP.
+func (p *pipeline) each(table *digestset.Table, yield func(pdpAccepted)) {
+	rows := table.Rows()
+	for i, r := range p.rows {
+		row := rows[r]
+		yield(pdpAccepted{digest: table.Digest(row), size: row.Size, executedAt: int64(p.ats[i])})
+	}
+	for _, m := range p.missing {
+		yield(m)
+	}
 }
 
 // mark raises a piece's stage to s.
@@ -151,7 +175,7 @@ func readJobs(ctx context.Context, q *jobqueue.DB) (jobs, error) {
 // pipeline judges every blob accepted for PDP.
 func (a *auditor) pipeline(ctx context.Context) error {
 	p := a.pipe
-	if len(p.accepted) == 0 {
+	if len(p.rows)+len(p.missing) == 0 {
 		return nil
 	}
 	if p.stages == nil {
@@ -179,17 +203,22 @@ func (a *auditor) pipeline(ctx context.Context) error {
 	}
 	byDigest := a.pieces.ByDigest()
 	unknown := 0
-	for _, r := range p.accepted {
-		digest := r.digest[:r.dN]
-		name := blobstore.Name(digest)
-		f := Finding{Kind: "pdp", Blob: name, Key: "accepted for PDP"}
+	p.each(&a.table, func(r pdpAccepted) {
+		digest := r.digest
+		// Most blobs are proven: a finding is made only for the others.
+		finding := func() Finding {
+			name := blobstore.Name(digest)
+			return Finding{Kind: "pdp", Blob: name, Key: "accepted for PDP"}
+		}
 		if r.size < piece.MinSize {
+			f := finding()
 			f.Detail = fmt.Sprintf("%d bytes", r.size)
 			a.found(TooSmallForPDP, f)
-			continue
+			return
 		}
 		i, ok := byDigest.Find(digest)
 		if !ok {
+			f := finding()
 			switch e, dead := j.commpDead[string(digest)]; {
 			case dead:
 				f.Detail = "commP job dead-lettered: " + e
@@ -199,11 +228,14 @@ func (a *auditor) pipeline(ctx context.Context) error {
 			default:
 				unknown += a.unproven(r, f, "no commP", known)
 			}
-			continue
+			return
 		}
+		if st := p.stages[i]; st == stageProven || st == stageStuck {
+			return
+		}
+		f := finding()
 		f.Key = "piece " + a.pieces.At(i).CID
 		switch p.stages[i] {
-		case stageProven, stageStuck:
 		case stageAdding, stageAwaiting:
 			a.found(AwaitingRootAdd, f)
 		case stageQueued:
@@ -214,7 +246,7 @@ func (a *auditor) pipeline(ctx context.Context) error {
 		default:
 			unknown += a.unproven(r, f, "in no root, aggregate, buffer or queue", known)
 		}
-	}
+	})
 	if unknown > 0 {
 		a.found(PipelineUnknown, Finding{Kind: "pdp", Key: "aggregator datastore",
 			Detail: fmt.Sprintf("%d blobs accepted for PDP are in no proof set root; the aggregator's LevelDB is locked, so where they are is unknown", unknown)})

@@ -61,11 +61,17 @@ func (t *Table) Len() int { return len(t.rows) }
 
 // Find returns the row of digest, or nil.
 func (t *Table) Find(digest []byte) *Row {
-	i, ok := slices.BinarySearchFunc(t.rows, digest, func(r Row, d []byte) int { return bytes.Compare(t.Digest(r), d) })
+	i, ok := t.Index(digest)
 	if !ok {
 		return nil
 	}
 	return &t.rows[i]
+}
+
+// Index is the position of digest's row among Rows: a reference to a
+// row in 4 bytes.
+func (t *Table) Index(digest []byte) (int, bool) {
+	return slices.BinarySearchFunc(t.rows, digest, func(r Row, d []byte) int { return bytes.Compare(t.Digest(r), d) })
 }
 
 // Snapshot is a copy of a sealed table whose rows no later Marks reach:
