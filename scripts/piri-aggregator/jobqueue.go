@@ -27,8 +27,8 @@ import (
 // jobqueueGolden writes <out>/jobqueue.db as Piri v0.2.4's three PDP
 // queues leave it: in each, one job dead-lettered (by its handler's
 // permanent error: Piri's own worker moves it) and one still queued.
-// It then dumps the schema (jobqueue.sql) and every row (jobqueue.json).
-func jobqueueGolden(out string, blobs []multihash.Multihash, pieces []piece.PieceLink, aggs []datamodel.Link) error {
+// It then dumps the schema (to schemaOut) and every row (<out>/jobqueue.json).
+func jobqueueGolden(out, schemaOut string, blobs []multihash.Multihash, pieces []piece.PieceLink, aggs []datamodel.Link) error {
 	dir, err := os.MkdirTemp("", "piri-jobqueue")
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func jobqueueGolden(out string, blobs []multihash.Multihash, pieces []piece.Piec
 	if err := deadThenQueued(mq, manager.HandlerName, aggs[:1], aggs[1:], "adding roots: proof set not found"); err != nil {
 		return fmt.Errorf("manager queue: %w", err)
 	}
-	return dumpSQLite(db, out)
+	return dumpSQLite(db, out, schemaOut)
 }
 
 // deadThenQueued runs q's worker on two jobs: dead fails for good, so
@@ -115,7 +115,7 @@ func report(ch chan string, what string) {
 
 // dumpSQLite writes the schema (every statement, as created) and every
 // row of every table, bytes in hex.
-func dumpSQLite(db *sql.DB, out string) error {
+func dumpSQLite(db *sql.DB, out, schemaOut string) error {
 	// One connection (Piri's setting): each query is read to its end
 	// before the next.
 	rows, err := db.Query(`SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid`)
@@ -136,7 +136,7 @@ func dumpSQLite(db *sql.DB, out string) error {
 	}
 	rows.Close()
 	header := "-- Piri v0.2.4's aggregator job queues (lib/jobqueue, SQLite), as its own code\n-- created them; written by scripts/piri-aggregator.\n"
-	if err := os.WriteFile(filepath.Join(out, "jobqueue.sql"), []byte(header+ddl), 0o644); err != nil {
+	if err := os.WriteFile(schemaOut, []byte(header+ddl), 0o644); err != nil {
 		return err
 	}
 	dump := map[string][]map[string]any{}

@@ -5,13 +5,13 @@
 // Piri's internal ipldstore that the workspace's Put is). It is a module
 // of its own so that storefs does not depend on Piri.
 //
-//	go run . ../../store/aggregator/testdata ../../store/jobqueue/testdata
+//	go run . ../../store/aggregator/testdata ../../store/jobqueue/testdata ../../internal/testsupport/jobqueue/schema.sql
 //
 // writes datastore.golden (every key and value, hex) and expect.json
 // (what those values are, as Piri's structs hold them), then the job
 // queues' schema and rows (jobqueue.go);
 //
-//	go run . postgres postgres://… ../../store/pdpstate/testdata/postgres.sql
+//	go run . postgres postgres://… ../../internal/testsupport/pdpstate/schema.postgres.sql
 //
 // writes the PostgreSQL schema Piri makes (postgres.go; pg-golden.sh runs
 // it on a throwaway server).
@@ -74,11 +74,11 @@ func main() {
 		}
 		return
 	}
-	jobs := ""
-	if len(os.Args) > 2 {
-		jobs = os.Args[2]
+	jobs, schema := "", ""
+	if len(os.Args) > 3 {
+		jobs, schema = os.Args[2], os.Args[3]
 	}
-	if err := run(os.Args[1], jobs); err != nil {
+	if err := run(os.Args[1], jobs, schema); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -105,7 +105,7 @@ func pieceOf(data []byte) (piece.PieceLink, error) {
 	return piece.FromV1LinkAndSize(cidlink.Link{Cid: v1}, uint64(len(data)))
 }
 
-func run(out, jobs string) error {
+func run(out, jobs, schema string) error {
 	ctx := context.Background()
 	var pieces []piece.PieceLink
 	var ex expect
@@ -201,5 +201,5 @@ func run(out, jobs string) error {
 		}
 		blobs = append(blobs, d)
 	}
-	return jobqueueGolden(jobs, blobs, pieces[5:7], []datamodel.Link{aggs[0].Root.Link(), aggs[1].Root.Link()})
+	return jobqueueGolden(jobs, schema, blobs, pieces[5:7], []datamodel.Link{aggs[0].Root.Link(), aggs[1].Root.Link()})
 }

@@ -1,7 +1,6 @@
 // Package jobqueue writes a Piri node's aggregator job queues for tests,
 // as Piri v0.2.4's lib/jobqueue leaves them: schema.sql is the schema its
-// own code created (a copy of store/jobqueue/testdata/jobqueue.sql, which
-// scripts/piri-aggregator wrote), and bodies are encoded as its worker
+// own code created (scripts/piri-aggregator wrote it), and bodies are encoded as its worker
 // encodes them (checked against the golden rows).
 package jobqueue
 

@@ -72,8 +72,8 @@ var schemaPostgres string
 
 // CreatePostgres makes Piri's PostgreSQL schemas (scheduler: the PDP
 // state; aggregator: the job queues) in the database at url, as its own
-// code made them (schema.postgres.sql, a copy of
-// store/pdpstate/testdata/postgres.sql), and writes the PDP state there.
+// code made them (schema.postgres.sql, which scripts/piri-aggregator
+// wrote), and writes the PDP state there.
 func CreatePostgres(url string) (*Writer, error) {
 	// pg_dump's preamble empties the search path: the schema is made on
 	// a connection of its own.
