@@ -19,6 +19,7 @@ import (
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/jobqueue"
+	"github.com/storacha/storefs/store/pdppipeline"
 	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
 	"github.com/storacha/storefs/store/proofrisk"
@@ -38,6 +39,13 @@ type pdpView struct {
 
 	agg  func() (*aggregator.DB, error) // nil: no aggregator datastore
 	jobs *jobqueue.DB                   // nil: no job queues
+	// The aggregator open while someone uses it, and where every
+	// aggregate stands (under mu, a RecordTimeout).
+	aggMu    sync.Mutex
+	aggDB    *aggregator.DB
+	aggUsers int
+	states   *pdppipeline.States
+	statesAt time.Time
 }
 
 func (v *pdpView) piecesNow(ctx context.Context, ttl time.Duration) (proofrisk.Pieces, error) {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -18,18 +20,78 @@ import (
 	"github.com/storacha/storefs/store/render"
 )
 
-// withAggregator runs fn on the aggregator datastore, opened for fn alone:
-// a node that starts while storefs holds it could not take its lock.
+// withAggregator runs fn on the aggregator datastore: opened for fn
+// alone (a node that starts while storefs holds it could not take its
+// lock), or the handle a listing of /pdp/aggregates holds open while it
+// runs (its READDIRPLUS looks up every aggregate: one open, not one each).
 func (v *pdpView) withAggregator(fn func(*aggregator.DB) error) error {
-	if v.agg == nil {
-		return aggregator.ErrNone
-	}
-	db, err := v.agg()
+	db, release, err := v.acquireAggregator()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer release()
 	return fn(db)
+}
+
+// acquireAggregator opens the aggregator datastore, or shares the open
+// one; release closes it when no one uses it.
+func (v *pdpView) acquireAggregator() (*aggregator.DB, func(), error) {
+	if v.agg == nil {
+		return nil, nil, aggregator.ErrNone
+	}
+	v.aggMu.Lock()
+	defer v.aggMu.Unlock()
+	if v.aggDB == nil {
+		db, err := v.agg()
+		if err != nil {
+			return nil, nil, err
+		}
+		v.aggDB = db
+	}
+	v.aggUsers++
+	var once sync.Once
+	return v.aggDB, func() {
+		once.Do(func() {
+			v.aggMu.Lock()
+			defer v.aggMu.Unlock()
+			if v.aggUsers--; v.aggUsers == 0 {
+				v.aggDB.Close()
+				v.aggDB = nil
+			}
+		})
+	}, nil
+}
+
+// statesNow is where every aggregate stands, read once a RecordTimeout
+// (a lookup of each aggregate would scan the proof sets' roots).
+func (v *pdpView) statesNow(ctx context.Context, ttl time.Duration, db *aggregator.DB) (*pdppipeline.States, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.states != nil && time.Since(v.statesAt) < max(ttl, time.Second) {
+		return v.states, nil
+	}
+	submission, err := db.Submission(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states, err := pdppipeline.ReadStates(ctx, v.db, v.jobs, submission)
+	if err != nil {
+		return nil, err
+	}
+	v.states, v.statesAt = states, time.Now()
+	return states, nil
+}
+
+// releasing is a listing that holds the aggregator open until the kernel
+// releases the directory.
+type releasing struct {
+	fs.DirStream
+	release func()
+}
+
+func (r releasing) Close() {
+	r.DirStream.Close()
+	r.release()
 }
 
 // lockedName is the file /pdp/aggregates holds while the node holds the
@@ -64,17 +126,23 @@ func (d *aggregatesDir) sameDir(fresh fs.InodeEmbedder) bool {
 
 func (d *aggregatesDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	var out []fuse.DirEntry
-	err := d.v.withAggregator(func(db *aggregator.DB) error {
-		return db.Roots(ctx, func(root string) bool {
+	db, release, err := d.v.acquireAggregator()
+	if err == nil {
+		err = db.Roots(ctx, func(root string) bool {
 			out = append(out, fuse.DirEntry{Name: root + ".json", Mode: syscall.S_IFREG})
 			return true
 		})
-	})
+		if err != nil {
+			release()
+		}
+	}
 	switch {
+	case err == nil:
+		return releasing{fs.NewListDirStream(out), release}, 0
 	case errors.Is(err, aggregator.ErrNone):
 	case errors.Is(err, aggregator.ErrLocked):
 		out = []fuse.DirEntry{{Name: lockedName, Mode: syscall.S_IFREG}}
-	case err != nil:
+	default:
 		return nil, d.pdpErrno("readdir", "/pdp/aggregates", err)
 	}
 	return fs.NewListDirStream(out), 0
@@ -114,7 +182,7 @@ func (d *aggregatesDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	path := "/pdp/aggregates/" + name
 	root, ok := strings.CutSuffix(name, ".json")
 	var agg aggregator.Aggregate
-	var submission []string
+	var states *pdppipeline.States
 	err := d.v.withAggregator(func(db *aggregator.DB) error {
 		if !ok {
 			return aggregator.ErrNotFound
@@ -123,7 +191,7 @@ func (d *aggregatesDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 		if agg, err = db.Aggregate(ctx, root); err != nil {
 			return err
 		}
-		submission, err = db.Submission(ctx)
+		states, err = d.v.statesNow(ctx, d.root.cfg.RecordTimeout, db)
 		return err
 	})
 	switch {
@@ -134,7 +202,7 @@ func (d *aggregatesDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	case err != nil:
 		return nil, d.pdpErrno("lookup", path, err)
 	}
-	info, err := d.aggregateInfo(ctx, agg, submission)
+	info, err := d.aggregateInfo(ctx, agg, states)
 	if err != nil {
 		return nil, d.pdpErrno("lookup", path, err)
 	}
@@ -145,7 +213,7 @@ func (d *aggregatesDir) Lookup(ctx context.Context, name string, out *fuse.Entry
 	return d.file(ctx, &d.Inode, data, out), 0
 }
 
-func (d *aggregatesDir) aggregateInfo(ctx context.Context, agg aggregator.Aggregate, submission []string) (aggregateInfo, error) {
+func (d *aggregatesDir) aggregateInfo(ctx context.Context, agg aggregator.Aggregate, states *pdppipeline.States) (aggregateInfo, error) {
 	pieces, err := d.v.piecesNow(ctx, d.root.cfg.RecordTimeout)
 	if err != nil {
 		return aggregateInfo{}, err
@@ -165,12 +233,12 @@ func (d *aggregatesDir) aggregateInfo(ctx context.Context, agg aggregator.Aggreg
 		}
 		info.Pieces[i] = pi
 	}
-	state, roots, jobErr, err := pdppipeline.AggregateState(ctx, d.v.db, d.v.jobs, agg.Root, submission)
+	state, roots, jobErr := states.Of(agg.Root)
 	info.State, info.Error = state, jobErr
 	for _, r := range roots {
 		info.Roots = append(info.Roots, rootRef{ProofSet: r.ProofSet, RootID: r.RootID})
 	}
-	return info, err
+	return info, nil
 }
 
 // bufferInfo is /pdp/buffer.json.

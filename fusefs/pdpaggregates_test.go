@@ -221,6 +221,20 @@ func TestPDPAggregates(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pdp, "aggregates", n.pieces[0].CID.String()+".json")); !os.IsNotExist(err) {
 		t.Errorf("a piece that is no aggregate: %v", err)
 	}
+	// Once read, the aggregator is let go: a node starting now takes its
+	// lock. A listing holds it until the kernel releases the directory,
+	// which it does after close(2) returns: the lock is polled for.
+	for i := 0; ; i++ {
+		piri, err := leveldb.NewDatastore(aggregator.Dir(n.dataDir), nil)
+		if err == nil {
+			piri.Close()
+			break
+		}
+		if i == 200 {
+			t.Fatalf("a node starting after /pdp was read: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // While the node holds the aggregator datastore, /pdp says so and the

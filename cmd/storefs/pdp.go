@@ -273,11 +273,12 @@ func aggregateOf(ctx context.Context, db *pdpstate.DB, openAgg func() (*aggregat
 	if err != nil {
 		return aggregateJSON{}, false, err
 	}
-	j := aggregateJSON{Aggregate: root, Pieces: []aggregatePieceJSON{}}
-	j.State, j.Roots, j.Error, err = pdppipeline.AggregateState(ctx, db, q, root, submission)
+	states, err := pdppipeline.ReadStates(ctx, db, q, submission)
 	if err != nil {
 		return aggregateJSON{}, false, err
 	}
+	j := aggregateJSON{Aggregate: root, Pieces: []aggregatePieceJSON{}}
+	j.State, j.Roots, j.Error = states.Of(root)
 	for _, p := range agg.Pieces {
 		ap := aggregatePieceJSON{Piece: p.Piece}
 		if pc, err := cid.Decode(p.Piece); err == nil {

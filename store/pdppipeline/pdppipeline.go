@@ -27,49 +27,77 @@ const (
 	NotAdded        = "not-added"         // none of these: lost
 )
 
-// AggregateState is where an aggregate is on its way into a proof set:
-// submission is the manager's buffer, q the job queues (nil: none).
-func AggregateState(ctx context.Context, st *pdpstate.DB, q *jobqueue.DB, root string, submission []string) (string, []pdpstate.RootRef, string, error) {
-	roots, err := st.RootsOf(ctx, root)
-	if err != nil || len(roots) > 0 {
-		return Added, roots, "", err
+// States is where every aggregate stands, read at once: the roots of
+// proof sets, the root adds, the add_roots jobs and the manager's buffer.
+type States struct {
+	added      map[string][]pdpstate.RootRef
+	adds       map[string]string // root → Adding or AddFailed
+	queued     map[string]bool   // an add_roots job waits
+	dead       map[string]string // an add_roots job died: its error
+	submission map[string]bool
+}
+
+// ReadStates reads where every aggregate stands: submission is the
+// manager's buffer, q the job queues (nil: none).
+func ReadStates(ctx context.Context, st *pdpstate.DB, q *jobqueue.DB, submission []string) (*States, error) {
+	s := &States{added: map[string][]pdpstate.RootRef{}, adds: map[string]string{}, queued: map[string]bool{},
+		dead: map[string]string{}, submission: map[string]bool{}}
+	for _, r := range submission {
+		s.submission[r] = true
 	}
-	state := ""
+	err := st.Roots(ctx, func(root string, ref pdpstate.RootRef) bool {
+		s.added[root] = append(s.added[root], ref)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
 	err = st.RootAdds(ctx, func(a pdpstate.RootAdd) bool {
-		if a.Root != root {
+		if a.Failed {
+			s.adds[a.Root] = AddFailed
+		} else if s.adds[a.Root] == "" {
+			s.adds[a.Root] = Adding
+		}
+		return true
+	})
+	if err != nil || q == nil {
+		return s, err
+	}
+	err = q.Jobs(ctx, func(j jobqueue.Job) bool {
+		if j.Task != jobqueue.AddRoots {
 			return true
 		}
-		state = Adding
-		if a.Failed {
-			state = AddFailed
+		cs, err := j.Aggregates()
+		if err != nil {
+			return true
 		}
-		return false
-	})
-	switch {
-	case err != nil || state != "":
-		return state, nil, "", err
-	case slices.Contains(submission, root):
-		return AwaitingRootAdd, nil, "", nil
-	}
-	state, jobErr := NotAdded, ""
-	if q != nil {
-		err = q.Jobs(ctx, func(j jobqueue.Job) bool {
-			if j.Task != jobqueue.AddRoots {
-				return true
-			}
-			cs, err := j.Aggregates()
-			if err != nil || !slices.ContainsFunc(cs, func(c cid.Cid) bool { return c.String() == root }) {
-				return true
-			}
+		for _, c := range cs {
 			if j.Dead {
-				state, jobErr = AddDead, j.Error
-				return true
+				s.dead[c.String()] = j.Error
+			} else {
+				s.queued[c.String()] = true
 			}
-			state, jobErr = AwaitingRootAdd, ""
-			return false
-		})
+		}
+		return true
+	})
+	return s, err
+}
+
+// Of is where an aggregate stands, the roots it was added as, and the
+// error of its dead add_roots job.
+func (s *States) Of(root string) (string, []pdpstate.RootRef, string) {
+	switch {
+	case len(s.added[root]) > 0:
+		return Added, s.added[root], ""
+	case s.adds[root] != "":
+		return s.adds[root], nil, ""
+	case s.submission[root], s.queued[root]:
+		return AwaitingRootAdd, nil, ""
 	}
-	return state, nil, jobErr, err
+	if e, ok := s.dead[root]; ok {
+		return AddDead, nil, e
+	}
+	return NotAdded, nil, ""
 }
 
 // Where is how far a piece got short of a proof set's root.
@@ -159,6 +187,10 @@ func Locate(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB
 		_, padded, _ := piece.Sizes(pc)
 		w.Offset = found.Pieces[index].Index * padded
 	}
-	w.AggregateState, _, w.Error, err = AggregateState(ctx, st, q, found.Root, submission)
-	return w, err
+	states, err := ReadStates(ctx, st, q, submission)
+	if err != nil {
+		return Where{}, err
+	}
+	w.AggregateState, _, w.Error = states.Of(found.Root)
+	return w, nil
 }

@@ -215,23 +215,25 @@ func (d *DB) subroots(ctx context.Context, where string, args ...any) ([]Subroot
 // RootRef names a root of a proof set.
 type RootRef struct{ ProofSet, RootID int64 }
 
-// RootsOf is every root whose piece CID is root: where an aggregate was
-// added (once, unless it was added again after a repair).
-func (d *DB) RootsOf(ctx context.Context, root string) ([]RootRef, error) {
-	rows, err := d.query(ctx, `SELECT DISTINCT proofset_id, root_id FROM pdp_proofset_roots WHERE root = ? ORDER BY proofset_id, root_id`, root)
+// Roots yields every root of every proof set with its piece CID: where
+// each aggregate was added (one scan, where RootsOf scans per root).
+func (d *DB) Roots(ctx context.Context, yield func(root string, ref RootRef) bool) error {
+	rows, err := d.query(ctx, `SELECT DISTINCT proofset_id, root_id, root FROM pdp_proofset_roots ORDER BY proofset_id, root_id`)
 	if err != nil {
-		return nil, explain(err)
+		return explain(err)
 	}
 	defer rows.Close()
-	var out []RootRef
 	for rows.Next() {
 		var r RootRef
-		if err := rows.Scan(&r.ProofSet, &r.RootID); err != nil {
-			return nil, explain(err)
+		var root string
+		if err := rows.Scan(&r.ProofSet, &r.RootID, &root); err != nil {
+			return explain(err)
 		}
-		out = append(out, r)
+		if !yield(root, r) {
+			return nil
+		}
 	}
-	return out, explain(rows.Err())
+	return explain(rows.Err())
 }
 
 // PieceByCID is the blob Piri recorded for a piece; ok is false for a
