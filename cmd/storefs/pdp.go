@@ -33,8 +33,8 @@ func pdpCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "status",
-				Usage:     "per proof set: roots, bytes, the subroots whose blobs would fail a challenge, the chance a period fails, the next challenge, root adds, the last prove failures",
-				UsageText: "storefs pdp status [backend] [--verify] [--verify-commp] [--json]\n\nReads <data_dir>/pdp/state/state.db read only, beside a running Piri (PDP\nstate is local, also for a node whose blobs are on S3: name the data dir or a\nPiri config naming it), and the blob behind each subroot: present and of its\nrecorded size; --verify hashes it, --verify-commp computes its commP (one read).\n\nExample:\n   storefs pdp status --data-dir /var/lib/piri --verify",
+				Usage:     "per proof set: roots, bytes, the subroots whose blobs would fail a challenge, the chance a period fails, the next challenge, root adds, the last prove failures; then the pipeline before proofs",
+				UsageText: "storefs pdp status [backend] [--verify] [--verify-commp] [--json]\n\nReads <data_dir>/pdp/state/state.db read only, beside a running Piri (PDP\nstate is local, also for a node whose blobs are on S3: name the data dir or a\nPiri config naming it), and the blob behind each subroot: present and of its\nrecorded size; --verify hashes it, --verify-commp computes its commP (one read).\nThen what is on its way into proofs: the aggregator's buffer, the aggregates\nwaiting to be added, and the job queues (queued and dead jobs, the last error).\n\nExample:\n   storefs pdp status --data-dir /var/lib/piri --verify",
 				Flags: append(settingFlags(mountopts.Backend),
 					&cli.BoolFlag{Name: "verify", Usage: "hash each blob behind a subroot against its name"},
 					&cli.BoolFlag{Name: "verify-commp", Usage: "compute each blob's commP against its subroot's piece CID"},
@@ -163,6 +163,52 @@ func pdpStatus(c *cli.Context) error {
 	}
 	if sets == 0 && !c.Bool("json") {
 		fmt.Fprintf(c.App.Writer, "no proof sets in %s\n", db.File())
+	}
+	return pipelineStatus(c, db, enc)
+}
+
+// pipelineStatus ends pdp status with what is on its way into proofs.
+func pipelineStatus(c *cli.Context, db *pdpstate.DB, enc *json.Encoder) error {
+	st, err := settings(c, mountopts.Backend, false)
+	if err != nil {
+		return err
+	}
+	q, err := openJobQueue(c.Context, st)
+	switch {
+	case errors.Is(err, jobqueue.ErrNone):
+	case err != nil:
+		return err
+	default:
+		defer q.Close()
+	}
+	dataDir := st.Store.DataDir
+	sum, err := pdppipeline.Summarize(c.Context, db, func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }, q)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return enc.Encode(struct {
+			Pipeline pdppipeline.Summary `json:"pipeline"`
+		}{sum})
+	}
+	w := c.App.Writer
+	fmt.Fprintln(w, "on their way into proofs:")
+	switch sum.Aggregator {
+	case "locked":
+		fmt.Fprintln(w, "  the aggregator's buffer and aggregates: unknown (the running node holds its LevelDB)")
+	case "none":
+		fmt.Fprintln(w, "  no aggregator datastore")
+	default:
+		fmt.Fprintf(w, "  buffer: %d pieces, %s padded\n", sum.Buffer.Pieces, humanize.IBytes(sum.Buffer.Bytes))
+	}
+	fmt.Fprintf(w, "  aggregates waiting to be added: %d\n", len(sum.AwaitingRootAdd))
+	for _, task := range []string{jobqueue.Commp, jobqueue.Aggregate, jobqueue.AddRoots} {
+		j := sum.Jobs[task]
+		fmt.Fprintf(w, "  %s jobs: %d queued, %d dead", task, j.Queued, j.Dead)
+		if j.LastError != "" {
+			fmt.Fprintf(w, " (last: %s)", j.LastError)
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
 }

@@ -102,6 +102,12 @@ func TestPDPPiecePipeline(t *testing.T) {
 		t.Errorf("a blob whose commP job died: %s", out)
 	}
 
+	out, stderr, code = storefs(t, "pdp", "status", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "buffer: 1 pieces") || !strings.Contains(out, "aggregates waiting to be added: 1") ||
+		!strings.Contains(out, "compute_commp jobs: 0 queued, 1 dead (last: reading blob: EIO)") {
+		t.Errorf("pdp status: exit %d\n%s\n%s", code, out, stderr)
+	}
+
 	out, stderr, code = storefs(t, "check", "--data-dir", dir, "--json")
 	if code != 1 || !strings.Contains(out, `"problem":"dead-commp"`) || !strings.Contains(out, `"info":"awaiting-root-add"`) {
 		t.Errorf("check: exit %d\n%s\n%s", code, out, stderr)

@@ -54,7 +54,14 @@ func TestPDPStatus(t *testing.T) {
 		t.Fatalf("status: exit %d: %s", code, stderr)
 	}
 	var j setJSON
-	must(t, json.Unmarshal([]byte(out), &j))
+	dec := json.NewDecoder(strings.NewReader(out))
+	must(t, dec.Decode(&j))
+	var pipeline struct {
+		Pipeline *struct{ Aggregator string } `json:"pipeline"`
+	}
+	if err := dec.Decode(&pipeline); err != nil || pipeline.Pipeline == nil || pipeline.Pipeline.Aggregator != "none" {
+		t.Errorf("status --json ends with the pipeline: %+v %v", pipeline, err)
+	}
 	var total uint64
 	for _, p := range ps {
 		total += p.Padded

@@ -194,3 +194,93 @@ func Locate(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB
 	w.AggregateState, _, w.Error = states.Of(found.Root)
 	return w, nil
 }
+
+// Summary is the pipeline at a glance (storefs pdp status).
+type Summary struct {
+	// Aggregator: ok, none (no aggregator datastore), or locked (held by
+	// the running node: the buffer and the aggregates are unknown).
+	Aggregator string `json:"aggregator"`
+	Buffer     struct {
+		Pieces int    `json:"pieces"`
+		Bytes  uint64 `json:"padded_bytes"`
+	} `json:"buffer"`
+	// AwaitingRootAdd are the aggregates in the manager's buffer or an
+	// add_roots job, not yet in a proof set.
+	AwaitingRootAdd []string `json:"awaiting_root_add"`
+	// Jobs are the queues' jobs by task.
+	Jobs map[string]*JobCount `json:"jobs"`
+}
+
+// JobCount is one task's jobs.
+type JobCount struct {
+	Queued    int    `json:"queued"`
+	Dead      int    `json:"dead"`
+	LastError string `json:"last_error,omitempty"` // of the newest dead job
+	lastAt    int64
+}
+
+// Summarize reads the pipeline at a glance.
+func Summarize(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB, error), q *jobqueue.DB) (Summary, error) {
+	s := Summary{Aggregator: "ok", AwaitingRootAdd: []string{}, Jobs: map[string]*JobCount{}}
+	for _, task := range []string{jobqueue.Commp, jobqueue.Aggregate, jobqueue.AddRoots} {
+		s.Jobs[task] = &JobCount{}
+	}
+	if q != nil {
+		err := q.Jobs(ctx, func(j jobqueue.Job) bool {
+			c := s.Jobs[j.Task]
+			if c == nil {
+				return true
+			}
+			if !j.Dead {
+				c.Queued++
+				return true
+			}
+			c.Dead++
+			if at := j.At.UnixNano(); c.LastError == "" || at > c.lastAt {
+				c.LastError, c.lastAt = j.Error, at
+			}
+			return true
+		})
+		if err != nil {
+			return Summary{}, err
+		}
+	}
+	var submission []string
+	db, err := openAgg()
+	switch {
+	case errors.Is(err, aggregator.ErrNone):
+		s.Aggregator = "none"
+	case errors.Is(err, aggregator.ErrLocked):
+		s.Aggregator = "locked"
+	case err != nil:
+		return Summary{}, err
+	default:
+		defer db.Close()
+		buf, err := db.Buffer(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		s.Buffer.Pieces, s.Buffer.Bytes = len(buf.Pieces), buf.TotalSize
+		if submission, err = db.Submission(ctx); err != nil {
+			return Summary{}, err
+		}
+	}
+	states, err := ReadStates(ctx, st, q, submission)
+	if err != nil {
+		return Summary{}, err
+	}
+	seen := map[string]bool{}
+	for root := range states.submission {
+		seen[root] = true
+	}
+	for root := range states.queued {
+		seen[root] = true
+	}
+	for root := range seen {
+		if state, _, _ := states.Of(root); state == AwaitingRootAdd {
+			s.AwaitingRootAdd = append(s.AwaitingRootAdd, root)
+		}
+	}
+	slices.Sort(s.AwaitingRootAdd)
+	return s, nil
+}
