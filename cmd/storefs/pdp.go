@@ -173,16 +173,12 @@ func pipelineStatus(c *cli.Context, db *pdpstate.DB, enc *json.Encoder) error {
 	if err != nil {
 		return err
 	}
-	q, err := openJobQueue(c.Context, st)
-	switch {
-	case errors.Is(err, jobqueue.ErrNone):
-	case err != nil:
+	openAgg, q, done, err := openPipeline(c.Context, st)
+	if err != nil {
 		return err
-	default:
-		defer q.Close()
 	}
-	dataDir := st.Store.DataDir
-	sum, err := pdppipeline.Summarize(c.Context, db, func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }, q)
+	defer done()
+	sum, err := pdppipeline.Summarize(c.Context, db, openAgg, q)
 	if err != nil {
 		return err
 	}
@@ -372,16 +368,11 @@ func pdpPiece(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	dataDir := st.Store.DataDir
-	openAgg := func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }
-	q, err := openJobQueue(c.Context, st)
-	switch {
-	case errors.Is(err, jobqueue.ErrNone):
-	case err != nil:
+	openAgg, q, done, err := openPipeline(c.Context, st)
+	if err != nil {
 		return err
-	default:
-		defer q.Close()
 	}
+	defer done()
 	enc := json.NewEncoder(c.App.Writer)
 	var unknown []string
 	for _, a := range c.Args().Slice() {

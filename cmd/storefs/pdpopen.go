@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/storacha/storefs/mountopts"
+	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/pdpstate"
 )
@@ -23,4 +25,21 @@ func openJobQueue(ctx context.Context, st mountopts.Settings) (*jobqueue.DB, err
 		return jobqueue.OpenPostgres(ctx, u)
 	}
 	return jobqueue.Open(st.Store.DataDir)
+}
+
+// openPipeline opens what lies before the proofs: an opener of the
+// aggregator's datastore (each use opens it: a running node holds it) and
+// the job queues (nil when the node has none). done closes them.
+func openPipeline(ctx context.Context, st mountopts.Settings) (openAgg func() (*aggregator.DB, error), q *jobqueue.DB, done func(), err error) {
+	q, err = openJobQueue(ctx, st)
+	switch {
+	case errors.Is(err, jobqueue.ErrNone):
+		q, done = nil, func() {}
+	case err != nil:
+		return nil, nil, nil, err
+	default:
+		done = func() { q.Close() }
+	}
+	dataDir := st.Store.DataDir
+	return func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }, q, done, nil
 }
