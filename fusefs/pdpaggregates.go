@@ -16,6 +16,7 @@ import (
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/pdppipeline"
+	"github.com/storacha/storefs/store/pdpstate"
 	"github.com/storacha/storefs/store/piece"
 	"github.com/storacha/storefs/store/render"
 )
@@ -74,7 +75,11 @@ func (v *pdpView) statesNow(ctx context.Context, ttl time.Duration, db *aggregat
 	if err != nil {
 		return nil, err
 	}
-	states, err := pdppipeline.ReadStates(ctx, v.db, v.jobs, submission)
+	jobs, err := pdppipeline.ReadJobs(ctx, v.jobs)
+	if err != nil {
+		return nil, err
+	}
+	states, err := pdppipeline.ReadStates(ctx, v.db, jobs, submission)
 	if err != nil {
 		return nil, err
 	}
@@ -158,13 +163,8 @@ type aggregateInfo struct {
 	// or not-added (none of these).
 	State  string               `json:"state"`
 	Error  string               `json:"error,omitempty"`
-	Roots  []rootRef            `json:"roots"`
+	Roots  []pdpstate.RootRef   `json:"roots"`
 	Pieces []aggregatePieceInfo `json:"pieces"`
-}
-
-type rootRef struct {
-	ProofSet int64 `json:"proofset"`
-	RootID   int64 `json:"root_id"`
 }
 
 type aggregatePieceInfo struct {
@@ -218,25 +218,21 @@ func (d *aggregatesDir) aggregateInfo(ctx context.Context, agg aggregator.Aggreg
 	if err != nil {
 		return aggregateInfo{}, err
 	}
-	info := aggregateInfo{Root: agg.Root, Roots: []rootRef{}, Pieces: make([]aggregatePieceInfo, len(agg.Pieces))}
+	info := aggregateInfo{Root: agg.Root, Pieces: make([]aggregatePieceInfo, len(agg.Pieces))}
 	if rc, err := cid.Decode(agg.Root); err == nil {
 		_, info.PaddedSize, _ = piece.Sizes(rc)
 	}
 	for i, p := range agg.Pieces {
 		pi := aggregatePieceInfo{Piece: p.Piece, Index: p.Index, ProofDepth: len(p.Path)}
-		if pc, err := cid.Decode(p.Piece); err == nil {
-			_, pi.Size, _ = piece.Sizes(pc)
-			pi.Offset = p.Index * pi.Size
-		}
+		pi.Offset, pi.Size = p.Offset()
 		if pc, ok := pieces.Get(p.Piece); ok {
 			pi.Blob = blobstore.Name(pc.Digest)
 		}
 		info.Pieces[i] = pi
 	}
-	state, roots, jobErr := states.Of(agg.Root)
-	info.State, info.Error = state, jobErr
-	for _, r := range roots {
-		info.Roots = append(info.Roots, rootRef{ProofSet: r.ProofSet, RootID: r.RootID})
+	info.State, info.Roots, info.Error = states.Of(agg.Root)
+	if info.Roots == nil {
+		info.Roots = []pdpstate.RootRef{}
 	}
 	return info, nil
 }

@@ -173,12 +173,11 @@ func pipelineStatus(c *cli.Context, db *pdpstate.DB, enc *json.Encoder) error {
 	if err != nil {
 		return err
 	}
-	openAgg, q, done, err := openPipeline(c.Context, st)
+	openAgg, jobs, err := openPipeline(c.Context, st)
 	if err != nil {
 		return err
 	}
-	defer done()
-	sum, err := pdppipeline.Summarize(c.Context, db, openAgg, q)
+	sum, err := pdppipeline.Summarize(c.Context, db, openAgg, jobs)
 	if err != nil {
 		return err
 	}
@@ -295,7 +294,7 @@ type aggregatePieceJSON struct {
 }
 
 // aggregateOf reads the aggregate whose root is root, and how far it got.
-func aggregateOf(ctx context.Context, db *pdpstate.DB, openAgg func() (*aggregator.DB, error), q *jobqueue.DB, root string) (aggregateJSON, bool, error) {
+func aggregateOf(ctx context.Context, db *pdpstate.DB, openAgg func() (*aggregator.DB, error), jobs pdppipeline.Jobs, root string) (aggregateJSON, bool, error) {
 	adb, err := openAgg()
 	if errors.Is(err, aggregator.ErrNone) {
 		return aggregateJSON{}, false, nil
@@ -315,7 +314,7 @@ func aggregateOf(ctx context.Context, db *pdpstate.DB, openAgg func() (*aggregat
 	if err != nil {
 		return aggregateJSON{}, false, err
 	}
-	states, err := pdppipeline.ReadStates(ctx, db, q, submission)
+	states, err := pdppipeline.ReadStates(ctx, db, jobs, submission)
 	if err != nil {
 		return aggregateJSON{}, false, err
 	}
@@ -323,10 +322,7 @@ func aggregateOf(ctx context.Context, db *pdpstate.DB, openAgg func() (*aggregat
 	j.State, j.Roots, j.Error = states.Of(root)
 	for _, p := range agg.Pieces {
 		ap := aggregatePieceJSON{Piece: p.Piece}
-		if pc, err := cid.Decode(p.Piece); err == nil {
-			_, padded, _ := piece.Sizes(pc)
-			ap.Offset = p.Index * padded
-		}
+		ap.Offset, _ = p.Offset()
 		if pp, ok, err := db.PieceByCID(ctx, p.Piece); err == nil && ok {
 			ap.Blob = blobstore.Name(pp.Digest)
 		}
@@ -368,11 +364,10 @@ func pdpPiece(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	openAgg, q, done, err := openPipeline(c.Context, st)
+	openAgg, jobs, err := openPipeline(c.Context, st)
 	if err != nil {
 		return err
 	}
-	defer done()
 	enc := json.NewEncoder(c.App.Writer)
 	var unknown []string
 	for _, a := range c.Args().Slice() {
@@ -395,7 +390,7 @@ func pdpPiece(c *cli.Context) error {
 				return err
 			}
 			if !ok { // no piece yet: its commP job may say why
-				where, err := pdppipeline.Locate(c.Context, db, openAgg, q, "", d)
+				where, err := pdppipeline.Locate(c.Context, db, openAgg, jobs, "", d)
 				if err != nil {
 					return err
 				}
@@ -429,7 +424,7 @@ func pdpPiece(c *cli.Context) error {
 			j.Subroots = append(j.Subroots, subrootJSON{RootID: s.RootID, Root: s.Root, Offset: s.Offset, Size: s.Size, Piece: s.Piece, Blob: j.Blob, ProofSet: s.ProofSet})
 		}
 		if !ok && len(subs) == 0 {
-			agg, found, err := aggregateOf(c.Context, db, openAgg, q, p.CID)
+			agg, found, err := aggregateOf(c.Context, db, openAgg, jobs, p.CID)
 			if err != nil {
 				return err
 			}
@@ -447,7 +442,7 @@ func pdpPiece(c *cli.Context) error {
 			if p.Digest != nil {
 				digest = p.Digest
 			}
-			where, err := pdppipeline.Locate(c.Context, db, openAgg, q, p.CID, digest)
+			where, err := pdppipeline.Locate(c.Context, db, openAgg, jobs, p.CID, digest)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/storacha/storefs/mountopts"
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/jobqueue"
+	"github.com/storacha/storefs/store/pdppipeline"
 	"github.com/storacha/storefs/store/pdpstate"
 )
 
@@ -29,17 +30,21 @@ func openJobQueue(ctx context.Context, st mountopts.Settings) (*jobqueue.DB, err
 
 // openPipeline opens what lies before the proofs: an opener of the
 // aggregator's datastore (each use opens it: a running node holds it) and
-// the job queues (nil when the node has none). done closes them.
-func openPipeline(ctx context.Context, st mountopts.Settings) (openAgg func() (*aggregator.DB, error), q *jobqueue.DB, done func(), err error) {
-	q, err = openJobQueue(ctx, st)
+// the job queues, read once (empty when the node has none).
+func openPipeline(ctx context.Context, st mountopts.Settings) (func() (*aggregator.DB, error), pdppipeline.Jobs, error) {
+	q, err := openJobQueue(ctx, st)
 	switch {
 	case errors.Is(err, jobqueue.ErrNone):
-		q, done = nil, func() {}
+		q = nil
 	case err != nil:
-		return nil, nil, nil, err
+		return nil, nil, err
 	default:
-		done = func() { q.Close() }
+		defer q.Close()
+	}
+	jobs, err := pdppipeline.ReadJobs(ctx, q)
+	if err != nil {
+		return nil, nil, err
 	}
 	dataDir := st.Store.DataDir
-	return func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }, q, done, nil
+	return func() (*aggregator.DB, error) { return aggregator.Open(dataDir) }, jobs, nil
 }

@@ -124,7 +124,7 @@ func (a *auditor) pdp(ctx context.Context, listed *digestset.Table) error {
 		var setLeaves uint64
 		var risky []proofrisk.Subroot
 		set, err := proofrisk.Assess(ctx, a.cfg.PDP, a.st.Blobs, a.pieces, ps, adds[ps.ID], cfg, func(s proofrisk.Subroot) error {
-			a.pipe.inRoot(a.pieces, s.Root, s.Piece, stageProven)
+			a.pipe.inRoot(a.pieces, s.Root, s.PieceIndex, stageProven)
 			setLeaves += s.Size / proofrisk.LeafSize
 			if s.Risk != "" {
 				risky = append(risky, s)
@@ -158,7 +158,11 @@ func (a *auditor) pdp(ctx context.Context, listed *digestset.Table) error {
 		if r.Failed {
 			stage = stageStuck // reported as stuck-root-add
 		}
-		a.pipe.inRoot(a.pieces, r.Root, r.Piece, stage)
+		i, ok := a.pieces.Index(r.Piece)
+		if !ok {
+			i = -1
+		}
+		a.pipe.inRoot(a.pieces, r.Root, i, stage)
 		if r.Failed && !seen[key] {
 			seen[key] = true
 			a.found(StuckRootAdd, Finding{Kind: "pdp", Key: key, Detail: "add transaction " + r.AddMessageHash + " failed"})

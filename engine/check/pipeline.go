@@ -12,6 +12,7 @@ import (
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/blobstore"
 	"github.com/storacha/storefs/store/jobqueue"
+	"github.com/storacha/storefs/store/pdppipeline"
 	"github.com/storacha/storefs/store/piece"
 	"github.com/storacha/storefs/store/proofrisk"
 )
@@ -84,18 +85,26 @@ func (p *pipeline) each(table *digestset.Table, yield func(pdpAccepted)) {
 	}
 }
 
-// mark raises a piece's stage to s.
-func (p *pipeline) mark(pieces proofrisk.Pieces, pieceCID string, s stage) {
+// mark raises the stage of the piece at position i of the commP table.
+func (p *pipeline) mark(pieces proofrisk.Pieces, i int, s stage) {
 	if p.stages == nil {
 		p.stages = make([]stage, pieces.Len())
 	}
-	if i, ok := pieces.Index(pieceCID); ok && p.stages[i] < s {
+	if i >= 0 && p.stages[i] < s {
 		p.stages[i] = s
 	}
 }
 
-// inRoot marks a subroot of a root (or of a root add) met by the proof step.
-func (p *pipeline) inRoot(pieces proofrisk.Pieces, root, pieceCID string, s stage) {
+// markCID raises a piece's stage, by its CID.
+func (p *pipeline) markCID(pieces proofrisk.Pieces, pieceCID string, s stage) {
+	if i, ok := pieces.Index(pieceCID); ok {
+		p.mark(pieces, i, s)
+	}
+}
+
+// inRoot marks a subroot of a root (or of a root add) met by the proof
+// step, its piece by position (-1: no commP row names it).
+func (p *pipeline) inRoot(pieces proofrisk.Pieces, root string, i int, s stage) {
 	if p == nil {
 		return
 	}
@@ -103,73 +112,7 @@ func (p *pipeline) inRoot(pieces proofrisk.Pieces, root, pieceCID string, s stag
 		p.roots = map[string]bool{}
 	}
 	p.roots[root] = true
-	p.mark(pieces, pieceCID, s)
-}
-
-// jobs is what the queues hold of the pipeline.
-type jobs struct {
-	commpQueued  map[string]bool   // string(digest)
-	commpDead    map[string]string // string(digest) → error
-	pieceDead    map[string]string // piece CID → error
-	aggQueued    map[string]bool   // aggregate piece CID
-	aggDead      map[string]string // aggregate piece CID → error
-	piecesQueued []string
-}
-
-func readJobs(ctx context.Context, q *jobqueue.DB) (jobs, error) {
-	j := jobs{commpQueued: map[string]bool{}, commpDead: map[string]string{}, pieceDead: map[string]string{},
-		aggQueued: map[string]bool{}, aggDead: map[string]string{}}
-	if q == nil {
-		return j, nil
-	}
-	var bad error
-	err := q.Jobs(ctx, func(job jobqueue.Job) bool {
-		switch job.Task {
-		case jobqueue.Commp:
-			d, err := job.Blob()
-			if err != nil {
-				bad = err
-				return false
-			}
-			if job.Dead {
-				j.commpDead[string(d)] = job.Error
-			} else {
-				j.commpQueued[string(d)] = true
-			}
-		case jobqueue.Aggregate:
-			c, err := job.Piece()
-			if err != nil {
-				bad = err
-				return false
-			}
-			if job.Dead {
-				j.pieceDead[c.String()] = job.Error
-			} else {
-				j.piecesQueued = append(j.piecesQueued, c.String())
-			}
-		case jobqueue.AddRoots:
-			cs, err := job.Aggregates()
-			if err != nil {
-				bad = err
-				return false
-			}
-			for _, c := range cs {
-				if job.Dead {
-					j.aggDead[c.String()] = job.Error
-				} else {
-					j.aggQueued[c.String()] = true
-				}
-			}
-		}
-		return true
-	})
-	if err == nil {
-		err = bad
-	}
-	if err != nil {
-		return jobs{}, fmt.Errorf("job queues: %w", err)
-	}
-	return j, nil
+	p.mark(pieces, i, s)
 }
 
 // pipeline judges every blob accepted for PDP.
@@ -181,23 +124,21 @@ func (a *auditor) pipeline(ctx context.Context) error {
 	if p.stages == nil {
 		p.stages = make([]stage, a.pieces.Len())
 	}
-	j, err := readJobs(ctx, a.cfg.JobQueue)
+	jobs, err := pdppipeline.ReadJobs(ctx, a.cfg.JobQueue)
 	if err != nil {
 		return err
 	}
 	deadPieces := map[int]string{}
-	for c, e := range j.pieceDead {
+	for c, e := range jobs.For(jobqueue.Aggregate).Dead {
 		if i, ok := a.pieces.Index(c); ok {
-			if p.stages[i] < stageDeadAggregation {
-				p.stages[i] = stageDeadAggregation
-			}
+			p.mark(a.pieces, i, stageDeadAggregation)
 			deadPieces[i] = e
 		}
 	}
-	for _, c := range j.piecesQueued {
-		p.mark(a.pieces, c, stageQueued)
+	for c := range jobs.For(jobqueue.Aggregate).Queued {
+		p.markCID(a.pieces, c, stageQueued)
 	}
-	known, err := a.aggregates(ctx, j, deadPieces)
+	known, err := a.aggregates(ctx, jobs.For(jobqueue.AddRoots), deadPieces)
 	if err != nil {
 		return err
 	}
@@ -219,11 +160,12 @@ func (a *auditor) pipeline(ctx context.Context) error {
 		i, ok := byDigest.Find(digest)
 		if !ok {
 			f := finding()
-			switch e, dead := j.commpDead[string(digest)]; {
+			commp := jobs.For(jobqueue.Commp)
+			switch e, dead := commp.Dead[string(digest)]; {
 			case dead:
 				f.Detail = "commP job dead-lettered: " + e
 				a.found(DeadCommp, f)
-			case j.commpQueued[string(digest)]:
+			case commp.Queued[string(digest)]:
 				// its commP is on its way
 			default:
 				unknown += a.unproven(r, f, "no commP", known)
@@ -274,7 +216,7 @@ func (a *auditor) unproven(r pdpAccepted, f Finding, detail string, known bool) 
 // aggregates marks the pieces of the aggregator's buffer, and of the
 // aggregates not in a proof set yet, with how far they are. known is
 // false when the aggregator's LevelDB is locked.
-func (a *auditor) aggregates(ctx context.Context, j jobs, deadPieces map[int]string) (known bool, err error) {
+func (a *auditor) aggregates(ctx context.Context, adds *pdppipeline.Queue, deadPieces map[int]string) (known bool, err error) {
 	if a.cfg.Aggregator == nil {
 		return true, nil
 	}
@@ -295,7 +237,7 @@ func (a *auditor) aggregates(ctx context.Context, j jobs, deadPieces map[int]str
 		return false, err
 	}
 	for _, c := range buf.Pieces {
-		p.mark(a.pieces, c, stageQueued)
+		p.markCID(a.pieces, c, stageQueued)
 	}
 	submission, err := db.Submission(ctx)
 	if err != nil {
@@ -324,10 +266,10 @@ func (a *auditor) aggregates(ctx context.Context, j jobs, deadPieces map[int]str
 		}
 		s, e := stageNone, ""
 		switch {
-		case waiting[root] || j.aggQueued[root]:
+		case waiting[root] || adds.Queued[root]:
 			s = stageAwaiting
-		case j.aggDead[root] != "":
-			s, e = stageDeadAggregation, "add_roots job for aggregate "+root+" dead-lettered: "+j.aggDead[root]
+		case adds.Dead[root] != "":
+			s, e = stageDeadAggregation, "add_roots job for aggregate "+root+" dead-lettered: "+adds.Dead[root]
 		}
 		if s == stageNone {
 			continue
@@ -337,9 +279,7 @@ func (a *auditor) aggregates(ctx context.Context, j jobs, deadPieces map[int]str
 			if !ok {
 				continue
 			}
-			if p.stages[i] < s {
-				p.stages[i] = s
-			}
+			p.mark(a.pieces, i, s)
 			if s == stageDeadAggregation {
 				deadPieces[i] = e
 			}

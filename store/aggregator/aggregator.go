@@ -25,11 +25,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime/datamodel"
 
 	"github.com/storacha/storefs/store/ipldutil"
 	"github.com/storacha/storefs/store/objectstore"
 	"github.com/storacha/storefs/store/objectstore/dsadapter"
+	"github.com/storacha/storefs/store/piece"
 )
 
 // Dir is where a data dir keeps the aggregator datastore.
@@ -52,6 +54,19 @@ type Piece struct {
 	// own size; Path the inclusion proof's nodes, leaf to root.
 	Index uint64   `json:"index"`
 	Path  [][]byte `json:"-"`
+}
+
+// Offset is where the piece lies in its aggregate, and its size, in
+// padded bytes (0, 0 for a piece CID that is not v2).
+func (p Piece) Offset() (offset, size uint64) {
+	c, err := cid.Decode(p.Piece)
+	if err != nil {
+		return 0, 0
+	}
+	if _, size, err = piece.Sizes(c); err != nil {
+		return 0, 0
+	}
+	return p.Index * size, size
 }
 
 // Aggregate is an aggregate piece and the pieces in it, largest first.

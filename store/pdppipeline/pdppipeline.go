@@ -7,14 +7,12 @@ package pdppipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
-
-	"github.com/ipfs/go-cid"
 
 	"github.com/storacha/storefs/store/aggregator"
 	"github.com/storacha/storefs/store/jobqueue"
 	"github.com/storacha/storefs/store/pdpstate"
-	"github.com/storacha/storefs/store/piece"
 )
 
 // The states of an aggregate.
@@ -27,21 +25,105 @@ const (
 	NotAdded        = "not-added"         // none of these: lost
 )
 
+// Queue is one task's jobs, each payload decoded once, by what it is
+// for: a blob's multihash (as a string of its bytes) for compute_commp,
+// a piece CID for aggregate_piece, an aggregate's piece CID for
+// add_roots.
+type Queue struct {
+	Queued map[string]bool
+	Dead   map[string]string // the dead job's error
+	Count  JobCount
+}
+
+// JobCount is one task's jobs at a glance.
+type JobCount struct {
+	Queued    int    `json:"queued"`
+	Dead      int    `json:"dead"`
+	LastError string `json:"last_error,omitempty"` // of the newest dead job
+	lastAt    int64
+}
+
+// Jobs are the pipeline's queues, by task.
+type Jobs map[string]*Queue
+
+// For is the queue of a task.
+func (j Jobs) For(task string) *Queue { return j[task] }
+
+// ReadJobs reads every job of the pipeline's queues once (q nil: the
+// node has none, and they are empty).
+func ReadJobs(ctx context.Context, q *jobqueue.DB) (Jobs, error) {
+	jobs := Jobs{}
+	for _, task := range []string{jobqueue.Commp, jobqueue.Aggregate, jobqueue.AddRoots} {
+		jobs[task] = &Queue{Queued: map[string]bool{}, Dead: map[string]string{}}
+	}
+	if q == nil {
+		return jobs, nil
+	}
+	var bad error
+	err := q.Jobs(ctx, func(j jobqueue.Job) bool {
+		queue := jobs[j.Task]
+		if queue == nil {
+			return true
+		}
+		var keys []string
+		switch j.Task {
+		case jobqueue.Commp:
+			d, err := j.Blob()
+			bad = err
+			keys = []string{string(d)}
+		case jobqueue.Aggregate:
+			c, err := j.Piece()
+			bad = err
+			keys = []string{c.String()}
+		case jobqueue.AddRoots:
+			cs, err := j.Aggregates()
+			bad = err
+			for _, c := range cs {
+				keys = append(keys, c.String())
+			}
+		}
+		if bad != nil {
+			return false
+		}
+		if !j.Dead {
+			queue.Count.Queued++
+			for _, k := range keys {
+				queue.Queued[k] = true
+			}
+			return true
+		}
+		queue.Count.Dead++
+		if at := j.At.UnixNano(); queue.Count.LastError == "" || at > queue.Count.lastAt {
+			queue.Count.LastError, queue.Count.lastAt = j.Error, at
+		}
+		for _, k := range keys {
+			queue.Dead[k] = j.Error
+		}
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return nil, fmt.Errorf("job queues: %w", err)
+	}
+	return jobs, nil
+}
+
 // States is where every aggregate stands, read at once: the roots of
 // proof sets, the root adds, the add_roots jobs and the manager's buffer.
 type States struct {
 	added      map[string][]pdpstate.RootRef
 	adds       map[string]string // root → Adding or AddFailed
-	queued     map[string]bool   // an add_roots job waits
-	dead       map[string]string // an add_roots job died: its error
+	jobs       *Queue            // add_roots
 	submission map[string]bool
 }
 
 // ReadStates reads where every aggregate stands: submission is the
-// manager's buffer, q the job queues (nil: none).
-func ReadStates(ctx context.Context, st *pdpstate.DB, q *jobqueue.DB, submission []string) (*States, error) {
-	s := &States{added: map[string][]pdpstate.RootRef{}, adds: map[string]string{}, queued: map[string]bool{},
-		dead: map[string]string{}, submission: map[string]bool{}}
+// manager's buffer.
+func ReadStates(ctx context.Context, st *pdpstate.DB, jobs Jobs, submission []string) (*States, error) {
+	s := &States{added: map[string][]pdpstate.RootRef{}, adds: map[string]string{}, jobs: jobs.For(jobqueue.AddRoots),
+		submission: map[string]bool{}}
 	for _, r := range submission {
 		s.submission[r] = true
 	}
@@ -60,26 +142,6 @@ func ReadStates(ctx context.Context, st *pdpstate.DB, q *jobqueue.DB, submission
 		}
 		return true
 	})
-	if err != nil || q == nil {
-		return s, err
-	}
-	err = q.Jobs(ctx, func(j jobqueue.Job) bool {
-		if j.Task != jobqueue.AddRoots {
-			return true
-		}
-		cs, err := j.Aggregates()
-		if err != nil {
-			return true
-		}
-		for _, c := range cs {
-			if j.Dead {
-				s.dead[c.String()] = j.Error
-			} else {
-				s.queued[c.String()] = true
-			}
-		}
-		return true
-	})
 	return s, err
 }
 
@@ -91,10 +153,10 @@ func (s *States) Of(root string) (string, []pdpstate.RootRef, string) {
 		return Added, s.added[root], ""
 	case s.adds[root] != "":
 		return s.adds[root], nil, ""
-	case s.submission[root], s.queued[root]:
+	case s.submission[root], s.jobs.Queued[root]:
 		return AwaitingRootAdd, nil, ""
 	}
-	if e, ok := s.dead[root]; ok {
+	if e, ok := s.jobs.Dead[root]; ok {
 		return AddDead, nil, e
 	}
 	return NotAdded, nil, ""
@@ -116,31 +178,20 @@ type Where struct {
 // Locate finds a piece (pieceCID; "" when the blob has none) of a blob
 // (digest) outside proof set roots: in the queues, the aggregator's
 // buffer, or an aggregate (every aggregate is read: one piece's query).
-func Locate(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB, error), q *jobqueue.DB, pieceCID string, digest []byte) (Where, error) {
+func Locate(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB, error), jobs Jobs, pieceCID string, digest []byte) (Where, error) {
 	w := Where{Stage: "none"}
-	if q != nil {
-		err := q.Jobs(ctx, func(j jobqueue.Job) bool {
-			switch j.Task {
-			case jobqueue.Commp:
-				if d, err := j.Blob(); err == nil && string(d) == string(digest) && pieceCID == "" {
-					w.Stage, w.Error = "commp-queued", ""
-					if j.Dead {
-						w.Stage, w.Error = "commp-dead", j.Error
-					}
-				}
-			case jobqueue.Aggregate:
-				if c, err := j.Piece(); err == nil && pieceCID != "" && c.String() == pieceCID {
-					w.Stage, w.Error = "aggregate-queued", ""
-					if j.Dead {
-						w.Stage, w.Error = "aggregate-dead", j.Error
-					}
-				}
-			}
-			return true
-		})
-		if err != nil {
-			return Where{}, err
+	stage := func(q *Queue, key, queued, dead string) {
+		if e, ok := q.Dead[key]; ok {
+			w.Stage, w.Error = dead, e
 		}
+		if q.Queued[key] {
+			w.Stage, w.Error = queued, ""
+		}
+	}
+	if pieceCID == "" {
+		stage(jobs.For(jobqueue.Commp), string(digest), "commp-queued", "commp-dead")
+	} else {
+		stage(jobs.For(jobqueue.Aggregate), pieceCID, "aggregate-queued", "aggregate-dead")
 	}
 	if pieceCID == "" || openAgg == nil {
 		return w, nil
@@ -183,11 +234,8 @@ func Locate(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB
 		return w, err
 	}
 	w.Stage, w.Aggregate = "aggregate", found.Root
-	if pc, err := cid.Decode(pieceCID); err == nil {
-		_, padded, _ := piece.Sizes(pc)
-		w.Offset = found.Pieces[index].Index * padded
-	}
-	states, err := ReadStates(ctx, st, q, submission)
+	w.Offset, _ = found.Pieces[index].Offset()
+	states, err := ReadStates(ctx, st, jobs, submission)
 	if err != nil {
 		return Where{}, err
 	}
@@ -211,39 +259,11 @@ type Summary struct {
 	Jobs map[string]*JobCount `json:"jobs"`
 }
 
-// JobCount is one task's jobs.
-type JobCount struct {
-	Queued    int    `json:"queued"`
-	Dead      int    `json:"dead"`
-	LastError string `json:"last_error,omitempty"` // of the newest dead job
-	lastAt    int64
-}
-
 // Summarize reads the pipeline at a glance.
-func Summarize(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB, error), q *jobqueue.DB) (Summary, error) {
+func Summarize(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator.DB, error), jobs Jobs) (Summary, error) {
 	s := Summary{Aggregator: "ok", AwaitingRootAdd: []string{}, Jobs: map[string]*JobCount{}}
-	for _, task := range []string{jobqueue.Commp, jobqueue.Aggregate, jobqueue.AddRoots} {
-		s.Jobs[task] = &JobCount{}
-	}
-	if q != nil {
-		err := q.Jobs(ctx, func(j jobqueue.Job) bool {
-			c := s.Jobs[j.Task]
-			if c == nil {
-				return true
-			}
-			if !j.Dead {
-				c.Queued++
-				return true
-			}
-			c.Dead++
-			if at := j.At.UnixNano(); c.LastError == "" || at > c.lastAt {
-				c.LastError, c.lastAt = j.Error, at
-			}
-			return true
-		})
-		if err != nil {
-			return Summary{}, err
-		}
+	for task, q := range jobs {
+		s.Jobs[task] = &q.Count
 	}
 	var submission []string
 	db, err := openAgg()
@@ -265,7 +285,7 @@ func Summarize(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator
 			return Summary{}, err
 		}
 	}
-	states, err := ReadStates(ctx, st, q, submission)
+	states, err := ReadStates(ctx, st, jobs, submission)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -273,7 +293,7 @@ func Summarize(ctx context.Context, st *pdpstate.DB, openAgg func() (*aggregator
 	for root := range states.submission {
 		seen[root] = true
 	}
-	for root := range states.queued {
+	for root := range states.jobs.Queued {
 		seen[root] = true
 	}
 	for root := range seen {

@@ -213,7 +213,10 @@ func (d *DB) subroots(ctx context.Context, where string, args ...any) ([]Subroot
 }
 
 // RootRef names a root of a proof set.
-type RootRef struct{ ProofSet, RootID int64 }
+type RootRef struct {
+	ProofSet int64 `json:"proofset"`
+	RootID   int64 `json:"root_id"`
+}
 
 // Roots yields every root of every proof set with its piece CID: where
 // each aggregate was added (one scan, where RootsOf scans per root).

@@ -52,6 +52,8 @@ const (
 type Subroot struct {
 	pdpstate.Subroot
 	Blob mh.Multihash // nil when unresolvable
+	// PieceIndex is the piece's position in Pieces; -1 when unresolvable.
+	PieceIndex int
 	// BlobSize is the size Piri recorded for the blob.
 	BlobSize int64
 	// Risk is why the subroot fails a challenge ("": it does not).
@@ -155,17 +157,11 @@ func LoadPieces(ctx context.Context, st *pdpstate.DB) (Pieces, error) {
 
 // Get is the blob behind a piece CID (as Piri writes it).
 func (p Pieces) Get(pieceCID string) (pdpstate.Piece, bool) {
-	c, err := cid.Decode(pieceCID)
-	if err != nil {
-		return pdpstate.Piece{}, false
-	}
-	key := c.Bytes()
-	i, ok := slices.BinarySearchFunc(p.recs, key, func(r pieceRec, k []byte) int { return bytes.Compare(r.key[:r.keyN], k) })
+	i, ok := p.Index(pieceCID)
 	if !ok {
 		return pdpstate.Piece{}, false
 	}
-	r := &p.recs[i]
-	return pdpstate.Piece{Digest: mh.Multihash(bytes.Clone(r.digest[:r.dN])), Size: r.size, CID: pieceCID}, true
+	return p.piece(i, pieceCID), true
 }
 
 // Index is the position of a piece among Len, by its CID.
@@ -182,7 +178,12 @@ func (p Pieces) Index(pieceCID string) (int, bool) {
 func (p Pieces) At(i int) pdpstate.Piece {
 	r := &p.recs[i]
 	c, _ := cid.Cast(r.key[:r.keyN])
-	return pdpstate.Piece{Digest: mh.Multihash(bytes.Clone(r.digest[:r.dN])), Size: r.size, CID: c.String()}
+	return p.piece(i, c.String())
+}
+
+func (p Pieces) piece(i int, pieceCID string) pdpstate.Piece {
+	r := &p.recs[i]
+	return pdpstate.Piece{Digest: mh.Multihash(bytes.Clone(r.digest[:r.dN])), Size: r.size, CID: pieceCID}
 }
 
 // ByDigest finds pieces by their blob: positions sorted by multihash
@@ -311,11 +312,12 @@ func Assess(ctx context.Context, st *pdpstate.DB, blobs blobstore.Store, pieces 
 		}
 		set.Subroots++
 		set.Leaves += s.Size / LeafSize
-		p, ok := pieces.Get(s.Piece)
+		i, ok := pieces.Index(s.Piece)
 		if !ok {
-			s.Risk = Unresolvable
+			s.Risk, s.PieceIndex = Unresolvable, -1
 		} else {
-			s.Blob, s.BlobSize = p.Digest, p.Size
+			p := pieces.piece(i, s.Piece)
+			s.Blob, s.BlobSize, s.PieceIndex = p.Digest, p.Size, i
 			if cfg.Judge != nil {
 				s.Risk, s.Err = cfg.Judge(ctx, &s)
 			} else {
