@@ -506,6 +506,16 @@ fi
 # as many /blobs; and 1 GiB of blobs (8 x 128 MiB, real commPs) through
 # storefs pdp commp against check --verify-commp (one read: sha256 and
 # commP).
+# pdpfresh DIR: the node's page cache dropped, its blob directories read
+pdpfresh() { sync; echo 3 >/proc/sys/vm/drop_caches; "$BT" listr "$1/pdp/datastore" >/dev/null; }
+# timedcheck BINARY DIR CATALOG-DIR [ARGS] → "seconds rss-MiB" of a cold
+# check. GNU time says "Command exited with non-zero status 1" first:
+# check exits 1 on problems (these nodes have orphans, lost blobs).
+timedcheck() {
+  pdpfresh "$2"
+  /usr/bin/time -f "%e %M" -o "$W/time" "$1" check --data-dir "$2" --catalog-dir "$3" "${@:4}" >/dev/null 2>"$W/check.log" || true
+  tail -1 "$W/time" | awk '{printf "%s %d\n", $1, $2/1024}'
+}
 if [[ " ${TESTS[*]} " == *" pdp "* ]] && [ "$PROFILE" = loopback ]; then
   PDP_N=${PDP_N:-1000000}; PDP_ROOTS=${PDP_ROOTS:-10000}; PDP_LS_N=${PDP_LS_N:-100000}
   log "pdp: $PDP_N blobs in $PDP_ROOTS roots; $PDP_LS_N subroots in 100 roots; 1 GiB of pieces"
@@ -515,15 +525,7 @@ if [[ " ${TESTS[*]} " == *" pdp "* ]] && [ "$PROFILE" = loopback ]; then
   # the catalogues first: a check refreshes its store's, and the first
   # build (a head read of every blob) is not what is measured
   for d in pdpcheck pdpcommp; do "$SF" catalog --data-dir "$W/$d" --catalog-dir "$W/pcat" >/dev/null 2>&1; done
-  pdpfresh() { sync; echo 3 >/proc/sys/vm/drop_caches; "$BT" listr "$1/pdp/datastore" >/dev/null; }
-  # check DIR → "seconds rss-MiB"
-  pcheck() {
-    pdpfresh "$1"
-    /usr/bin/time -f "%e %M" -o "$W/time" "$SF" check --data-dir "$1" --catalog-dir "$W/pcat" "${@:2}" >/dev/null 2>"$W/check.log" || true
-    # GNU time says "Command exited with non-zero status 1" first: check
-    # exits 1 on problems (these nodes' blobs have no records: orphans)
-    tail -1 "$W/time" | awk '{printf "%s %d\n", $1, $2/1024}'
-  }
+  pcheck() { timedcheck "$SF" "$1" "$W/pcat" "${@:2}"; }
   rows=()
   for _ in $(seq "$TRIALS"); do
     with=$(pcheck "$W/pdpcheck")
@@ -571,12 +573,7 @@ if [[ " ${TESTS[*]} " == *" pipeline "* ]] && [ "$PROFILE" = loopback ]; then
   git worktree remove --force "$W/pipebase"
   "$BT" mkpdp "$W/pipe" "$PIPE_N" "$PIPE_ROOTS" 128 >/dev/null
   "$SF" catalog --data-dir "$W/pipe" --catalog-dir "$W/pipecat" >/dev/null 2>&1
-  # pipecheck BINARY → "seconds rss-MiB" (exit 1: the lost blobs are problems)
-  pipecheck() {
-    sync; echo 3 >/proc/sys/vm/drop_caches; "$BT" listr "$W/pipe/pdp/datastore" >/dev/null
-    /usr/bin/time -f "%e %M" -o "$W/time" "$1" check --data-dir "$W/pipe" --catalog-dir "$W/pipecat" >/dev/null 2>"$W/check.log" || true
-    tail -1 "$W/time" | awk '{printf "%s %d\n", $1, $2/1024}'
-  }
+  pipecheck() { timedcheck "$1" "$W/pipe" "$W/pipecat"; }
   rows=()
   for _ in $(seq "$TRIALS"); do
     rows+=("$(pipecheck "$SF") $(pipecheck "$W/storefs-proofrisk")")
