@@ -288,8 +288,8 @@ type rootDir struct {
 	byName map[string]int // index in subs, by link name
 
 	mu    sync.Mutex
-	gen   uint64   // the load of pieces blobs was resolved from
-	blobs []string // per subroot, its blob's name; "": unresolvable
+	gen   uint64           // the load of pieces blobs was resolved from
+	blobs []pdpstate.Piece // per subroot, its blob; Digest nil: unresolvable
 }
 
 var (
@@ -302,7 +302,7 @@ func subrootName(s pdpstate.Subroot) string { return fmt.Sprintf("%d-%s", s.Offs
 
 // blobsNow resolves every subroot's blob once per load of the commP
 // table: READDIRPLUS looks up each of a root's thousand links.
-func (d *rootDir) blobsNow(ctx context.Context) ([]string, error) {
+func (d *rootDir) blobsNow(ctx context.Context) ([]pdpstate.Piece, error) {
 	pieces, gen, err := d.v.piecesGen(ctx, d.root.cfg.RecordTimeout)
 	if err != nil {
 		return nil, err
@@ -312,10 +312,10 @@ func (d *rootDir) blobsNow(ctx context.Context) ([]string, error) {
 	if d.blobs != nil && d.gen == gen {
 		return d.blobs, nil
 	}
-	blobs := make([]string, len(d.subs))
+	blobs := make([]pdpstate.Piece, len(d.subs))
 	for i, s := range d.subs {
 		if p, ok := pieces.Get(s.Piece); ok {
-			blobs[i] = blobstore.Name(p.Digest)
+			blobs[i] = p
 		}
 	}
 	d.blobs, d.gen = blobs, gen
@@ -333,7 +333,7 @@ func (d *rootDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	}
 	out := []fuse.DirEntry{{Name: "info.json", Mode: syscall.S_IFREG}}
 	for i, s := range d.subs {
-		if blobs[i] != "" {
+		if blobs[i].Digest != nil {
 			out = append(out, fuse.DirEntry{Name: subrootName(s), Mode: syscall.S_IFLNK})
 		}
 	}
@@ -357,8 +357,8 @@ func (d *rootDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		out.SetAttrTimeout(d.root.cfg.RecordAttrTimeout)
 		return d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG}), 0
 	}
-	if i, ok := d.byName[name]; ok && blobs[i] != "" {
-		return d.symlink(ctx, &d.Inode, name, "../../../../../blobs/"+blobs[i], out), 0
+	if i, ok := d.byName[name]; ok && blobs[i].Digest != nil {
+		return d.symlink(ctx, &d.Inode, name, "../../../../../blobs/"+blobstore.Name(blobs[i].Digest), out), 0
 	}
 	return d.missing(out)
 }
@@ -391,7 +391,7 @@ type rootInfoFile struct {
 	readOnly
 	noXattrs
 	d     *rootDir
-	blobs []string
+	blobs []pdpstate.Piece
 	tmpl  []byte // each state is statePlaceholder
 }
 
@@ -415,14 +415,17 @@ var statePlaceholder = func() string {
 	return `"` + strings.Repeat("~", w) + `"`
 }()
 
-func newRootInfoFile(d *rootDir, blobs []string) (*rootInfoFile, error) {
+func newRootInfoFile(d *rootDir, blobs []pdpstate.Piece) (*rootInfoFile, error) {
 	s0 := d.subs[0]
 	info := rootInfo{ProofSet: s0.ProofSet, RootID: s0.RootID, Root: s0.Root, Subroots: make([]subrootInfo, len(d.subs))}
 	if rc, err := cid.Decode(info.Root); err == nil {
 		_, info.PaddedSize, _ = piece.Sizes(rc)
 	}
 	for i, s := range d.subs {
-		info.Subroots[i] = subrootInfo{Offset: s.Offset, Size: s.Size, Piece: s.Piece, Blob: blobs[i], State: strings.Trim(statePlaceholder, `"`)}
+		info.Subroots[i] = subrootInfo{Offset: s.Offset, Size: s.Size, Piece: s.Piece, State: strings.Trim(statePlaceholder, `"`)}
+		if blobs[i].Digest != nil {
+			info.Subroots[i].Blob = blobstore.Name(blobs[i].Digest)
+		}
 	}
 	tmpl, err := render.JSON(info)
 	if err != nil {
@@ -450,16 +453,12 @@ func (f *rootInfoFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, u
 	}
 	ctx, cancel := f.d.root.bound(ctx)
 	defer cancel()
-	pieces, err := f.d.v.piecesNow(ctx, f.d.root.cfg.RecordTimeout)
-	if err != nil {
-		return nil, 0, f.d.pdpErrno("open", f.d.path("info.json"), err)
-	}
 	states := make([]string, len(f.d.subs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, statConcurrency)
 	for i, s := range f.d.subs {
-		p, ok := pieces.Get(s.Piece)
-		if !ok || f.blobs[i] == "" {
+		p := f.blobs[i]
+		if p.Digest == nil {
 			states[i] = proofrisk.Unresolvable
 			continue
 		}
