@@ -16,11 +16,11 @@ import (
 // each piece blob's computed commP.
 type pdpState struct {
 	// listed is the blob table the proofs are judged against.
-	listed  *digestset.Table
-	pieces  proofrisk.Pieces
-	isPDP   map[string]bool   // string(digest) of the blobs behind pieces
-	badHash map[string]bool   // string(digest); nil: no PDP state
-	commps  map[string]string // string(digest) → computed piece CID
+	listed   *digestset.Table
+	pieces   proofrisk.Pieces
+	byDigest proofrisk.ByDigest // the pieces by blob
+	badHash  map[string]bool    // string(digest); nil: no PDP state
+	commps   map[string]string  // string(digest) → computed piece CID
 }
 
 // withProofs adds the PDP steps to a check's. The commP table is read
@@ -61,18 +61,15 @@ func (a *auditor) pdpPieces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.pieces = pieces
+	a.pieces, a.byDigest = pieces, pieces.ByDigest()
 	a.badHash, a.commps = map[string]bool{}, map[string]string{}
-	if a.cfg.VerifyCommP { // only --verify-commp asks which blobs are pieces
-		a.isPDP = make(map[string]bool, pieces.Len())
-		for p := range pieces.Each {
-			a.isPDP[string(p.Digest)] = true
-		}
-	}
 	return nil
 }
 
-func (a *auditor) isPiece(digest []byte) bool { return a.isPDP[string(digest)] }
+func (a *auditor) isPiece(digest []byte) bool {
+	_, ok := a.byDigest.Find(digest)
+	return ok
+}
 
 // hashed records what --verify found of a blob (one goroutine).
 func (a *auditor) hashed(digest []byte, commp string, bad bool) {

@@ -142,7 +142,6 @@ func (a *auditor) pipeline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	byDigest := a.pieces.ByDigest()
 	unknown := 0
 	p.each(&a.table, func(r pdpAccepted) {
 		digest := r.digest
@@ -157,7 +156,7 @@ func (a *auditor) pipeline(ctx context.Context) error {
 			a.found(TooSmallForPDP, f)
 			return
 		}
-		i, ok := byDigest.Find(digest)
+		i, ok := a.byDigest.Find(digest)
 		if !ok {
 			f := finding()
 			commp := jobs.For(jobqueue.Commp)
